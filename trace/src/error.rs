@@ -13,14 +13,33 @@ pub enum ErrorKind {
     UnknownColumn(String),
     DuplicateColumn(Column),
     MissingColumn(Column),
-    FieldCount { expected: usize, found: usize },
+    FieldCount {
+        expected: usize,
+        found: usize,
+    },
     Empty(Column),
-    NotANumber { column: Column, value: String },
-    NotAnInteger { column: Column, value: String },
-    OutOfRange { column: Column, value: String, range: &'static str },
+    NotANumber {
+        column: Column,
+        value: String,
+    },
+    NotAnInteger {
+        column: Column,
+        value: String,
+    },
+    OutOfRange {
+        column: Column,
+        value: String,
+        range: &'static str,
+    },
     BadUp(String),
-    BadName { column: Column, value: String },
-    TimeWentBack { t_ms: u64, previous: u64 },
+    BadName {
+        column: Column,
+        value: String,
+    },
+    TimeWentBack {
+        t_ms: u64,
+        previous: u64,
+    },
 }
 
 impl ErrorKind {

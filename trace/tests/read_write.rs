@@ -3,7 +3,9 @@ use std::path::{Path, PathBuf};
 use mimm_trace::{Column, ErrorKind, Row, Trace, TraceError};
 
 fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 fn parse_err(text: &str) -> TraceError {
@@ -27,9 +29,15 @@ fn reads_the_shipped_trace() {
     assert_eq!(trace.rows[2].loss_pct, Some(1.5));
     assert_eq!(trace.rows[3].loss_pct, None);
     // A row holds until the interface's next row.
-    assert_eq!(trace.state_at("cell", 2999).unwrap().rate_kbps, Some(1000.0));
+    assert_eq!(
+        trace.state_at("cell", 2999).unwrap().rate_kbps,
+        Some(1000.0)
+    );
     assert_eq!(trace.state_at("cell", 3000).unwrap().up, Some(false));
-    assert_eq!(trace.state_at("wifi", 2500).unwrap().rate_kbps, Some(25000.0));
+    assert_eq!(
+        trace.state_at("wifi", 2500).unwrap().rate_kbps,
+        Some(25000.0)
+    );
     assert!(trace.state_at("none", 2500).is_none());
 }
 
@@ -107,7 +115,10 @@ fn rejects_missing_header() {
     let e = parse_err("# only a comment\n0,cell,lte,-90,1,1,0,1\n");
     assert_eq!(e.kind, ErrorKind::MissingHeader);
     assert_eq!(e.line, 2);
-    assert!(e.to_string().starts_with("bad.csv:2:1: missing header"), "{e}");
+    assert!(
+        e.to_string().starts_with("bad.csv:2:1: missing header"),
+        "{e}"
+    );
     let e = parse_err("# nothing but comments\n");
     assert_eq!(e.kind, ErrorKind::MissingHeader);
     assert_eq!(parse_err("").kind, ErrorKind::MissingHeader);
@@ -164,7 +175,11 @@ fn rejects_unknown_and_duplicate_columns() {
     let e = parse_err("t_ms,iface,snr_db\n");
     assert_eq!(e.kind, ErrorKind::UnknownColumn("snr_db".into()));
     assert_eq!((e.line, e.col), (1, Some(12)));
-    assert!(e.to_string().contains("bad.csv:1:12: unknown column \"snr_db\""), "{e}");
+    assert!(
+        e.to_string()
+            .contains("bad.csv:1:12: unknown column \"snr_db\""),
+        "{e}"
+    );
     let e = parse_err("t_ms,iface,up,up\n");
     assert_eq!(e.kind, ErrorKind::DuplicateColumn(Column::Up));
     let e = parse_err("iface,up\n");
@@ -183,7 +198,10 @@ fn rejects_bad_rows() {
         ("0,a,,,,,101,1", "field loss_pct: 101 is out of range"),
         ("0,a,,,-5,,,1", "field rate_kbps: -5 is out of range"),
         ("0,a,,-300,,,,1", "field signal_dbm: -300 is out of range"),
-        ("99999999999999999999999,a,,,,,,1", "field t_ms: 99999999999999999999999 is out"),
+        (
+            "99999999999999999999999,a,,,,,,1",
+            "field t_ms: 99999999999999999999999 is out",
+        ),
     ];
     for (row, want) in cases {
         let e = parse_err(&format!("{HEADER}{row}\n"));
@@ -198,7 +216,11 @@ fn rejects_bad_rows() {
 fn reports_io_and_encoding_errors_with_the_file() {
     let e = Trace::from_path("/nonexistent/trace.csv").unwrap_err();
     assert!(matches!(e.kind, ErrorKind::Io(_)));
-    assert!(e.to_string().starts_with("/nonexistent/trace.csv: cannot read"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("/nonexistent/trace.csv: cannot read"),
+        "{e}"
+    );
     let dir = std::env::temp_dir().join(format!("mimm-trace-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("latin1.csv");

@@ -1,0 +1,25 @@
+//! The mimm testbed: real kernel networking for testing handoffs on one machine.
+//!
+//! - [`description`]: what to build (links, their type and impairments);
+//! - [`plan`]: the names and addresses that follow from it;
+//! - [`bed::Testbed`]: builds namespaces `router`, `ispN`, `inet`, `lan`,
+//!   `upstream`, runs the link emulator ([`emu`]) and tears it all down on drop;
+//! - [`probe`]: the loss meter every handoff test uses;
+//! - [`run`]: finding and cleaning up runs, also those of crashed processes.
+
+pub mod bed;
+pub mod clock;
+pub mod control;
+pub mod description;
+pub mod emu;
+pub mod netns;
+pub mod plan;
+pub mod probe;
+pub mod run;
+pub mod tuntap;
+pub mod udp;
+
+pub use bed::{Client, Testbed};
+pub use control::Change;
+pub use description::{Description, LinkSpec, Segment};
+pub use emu::link::{Dir, LinkType};

@@ -1,0 +1,166 @@
+//! Command-line interface: parse, then hand each command to its module.
+
+mod commands;
+mod signals;
+mod up;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use mimm_testbed::Dir;
+
+/// Testbed for mimm: network namespaces, emulated WAN links, a loss meter.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+pub struct Args {
+    /// Which testbed (six hex digits); needed only when several are up.
+    #[arg(long, global = true)]
+    pub id: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Build a testbed and run its link emulator until Ctrl-C or `down`.
+    Up {
+        /// TOML description; without it, --links or two ptp links and one ether link.
+        file: Option<PathBuf>,
+        /// Links as TYPE or NAME:TYPE[:upstream], comma separated (e.g. ptp,ptp,ether).
+        #[arg(long, value_delimiter = ',', conflicts_with = "file")]
+        links: Vec<String>,
+        /// No client namespace behind the router.
+        #[arg(long)]
+        no_lan: bool,
+        /// Return once the testbed is up, leaving it running in the background.
+        #[arg(short, long)]
+        detach: bool,
+    },
+    /// Tear a testbed down.
+    Down,
+    /// Show links, their impairments and counters.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a command in one of the testbed's namespaces.
+    Exec {
+        /// router, ispN, inet, lan or upstream.
+        role: String,
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Change a link at run time.
+    Set {
+        link: String,
+        /// rate KBPS|unlimited, delay MS, loss PCT, queue MS, down, up,
+        /// blackhole [MS], carrier-off, carrier-on
+        what: String,
+        value: Option<String>,
+        #[arg(long, value_enum, default_value = "both")]
+        dir: DirArg,
+    },
+    /// Drive every link from a trace (format v1) in real time.
+    Replay {
+        trace: PathBuf,
+        /// Time scale: 2 plays twice as fast.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Trace interface to link, e.g. cell=wwan0,wifi=wlan0.
+        #[arg(long, value_delimiter = ',')]
+        map: Vec<String>,
+        /// Start again at the end.
+        #[arg(long)]
+        repeat: bool,
+        /// Return at once instead of following the replay.
+        #[arg(short, long)]
+        detach: bool,
+    },
+    /// Loss meter: a paced UDP stream through the router.
+    Probe {
+        #[arg(long, default_value = "lan")]
+        from: String,
+        #[arg(long, default_value = "inet")]
+        to: String,
+        /// Packets per second.
+        #[arg(long, default_value_t = 1000)]
+        rate: u32,
+        /// Seconds.
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        /// UDP payload bytes.
+        #[arg(long, default_value_t = 64)]
+        size: usize,
+        /// Reflect packets back to measure round-trip time.
+        #[arg(long)]
+        echo: bool,
+        /// Wait this long for late packets after the last one is sent (ms).
+        #[arg(long, default_value_t = 1000)]
+        drain_ms: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove what crashed runs left behind (namespaces mtb-*, their processes
+    /// and run directories); live runs are left alone unless --all.
+    Cleanup {
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum DirArg {
+    Uplink,
+    Downlink,
+    Both,
+}
+
+impl From<DirArg> for Dir {
+    fn from(d: DirArg) -> Dir {
+        match d {
+            DirArg::Uplink => Dir::Uplink,
+            DirArg::Downlink => Dir::Downlink,
+            DirArg::Both => Dir::Both,
+        }
+    }
+}
+
+pub fn run(args: Args) -> Result<(), String> {
+    let id = args.id.as_deref();
+    match args.command {
+        Command::Up {
+            file,
+            links,
+            no_lan,
+            detach,
+        } => up::up(id, file, &links, !no_lan, detach),
+        Command::Down => commands::down(id),
+        Command::Status { json } => commands::status(id, json),
+        Command::Exec { role, command } => commands::exec(id, &role, &command),
+        Command::Set {
+            link,
+            what,
+            value,
+            dir,
+        } => commands::set(id, &link, &what, value.as_deref(), dir.into()),
+        Command::Replay {
+            trace,
+            speed,
+            map,
+            repeat,
+            detach,
+        } => commands::replay(id, &trace, speed, &map, repeat, detach),
+        Command::Probe {
+            from,
+            to,
+            rate,
+            duration,
+            size,
+            echo,
+            drain_ms,
+            json,
+        } => commands::probe(id, from, to, rate, duration, size, echo, drain_ms, json),
+        Command::Cleanup { all } => commands::cleanup(all),
+    }
+}

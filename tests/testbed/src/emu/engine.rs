@@ -1,0 +1,405 @@
+//! The emulator's event loop: every link's devices, the timerfd, the inet
+//! services and the control socket in one single-threaded mio poll. It sleeps
+//! until a device is readable, a request arrives, or the next packet is due.
+
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use mimm_trace::Trace;
+use mio::net::{UnixListener, UnixStream};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use crate::clock::{self, Nanos, Timer};
+use crate::control::{Change, LinkStatus, MAX_REQUEST, Reply, Request, Response, Status};
+use crate::emu::link::{Dir, End, Link, LinkType};
+use crate::emu::player::{self, Player};
+use crate::emu::ring::SLOT;
+use crate::emu::services::Services;
+
+const TIMER: Token = Token(0);
+const WAKER: Token = Token(1);
+const LISTENER: Token = Token(2);
+const ECHO: Token = Token(3);
+const DISCARD: Token = Token(4);
+const CONN_BASE: usize = 100;
+const MAX_CONNS: usize = 64;
+const LINK_BASE: usize = 1000;
+
+fn link_token(index: usize, end: End) -> Token {
+    Token(LINK_BASE + 2 * index + usize::from(end == End::Far))
+}
+
+struct Conn {
+    stream: UnixStream,
+    buf: Vec<u8>,
+}
+
+/// Stops a running engine from another thread.
+#[derive(Clone)]
+pub struct Stopper {
+    flag: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+}
+
+impl Stopper {
+    pub fn stop(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        let _ = self.waker.wake();
+    }
+}
+
+pub struct Engine {
+    id: String,
+    poll: Poll,
+    links: Vec<Link>,
+    timer: Timer,
+    listener: UnixListener,
+    conns: Vec<Option<Conn>>,
+    services: Option<Services>,
+    player: Option<Player>,
+    stop: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+    scratch: Box<[u8; SLOT]>,
+    big: Vec<u8>,
+}
+
+impl Engine {
+    /// Takes ownership of the links' devices and binds the control socket.
+    pub fn new(
+        id: &str,
+        links: Vec<Link>,
+        services: Option<Services>,
+        control: &Path,
+    ) -> io::Result<Engine> {
+        let poll = Poll::new()?;
+        let registry = poll.registry();
+        for (index, link) in links.iter().enumerate() {
+            for end in [End::Near, End::Far] {
+                let fd = link.device(end).as_raw_fd();
+                registry.register(
+                    &mut SourceFd(&fd),
+                    link_token(index, end),
+                    Interest::READABLE,
+                )?;
+            }
+        }
+        let timer = Timer::new()?;
+        registry.register(&mut SourceFd(&timer.as_raw_fd()), TIMER, Interest::READABLE)?;
+        let _ = std::fs::remove_file(control);
+        let mut listener = UnixListener::bind(control)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", control.display())))?;
+        registry.register(&mut listener, LISTENER, Interest::READABLE)?;
+        let mut services = services;
+        if let Some(s) = services.as_mut() {
+            registry.register(&mut s.echo, ECHO, Interest::READABLE)?;
+            registry.register(&mut s.discard, DISCARD, Interest::READABLE)?;
+        }
+        let waker = Arc::new(Waker::new(registry, WAKER)?);
+        Ok(Engine {
+            id: id.to_string(),
+            poll,
+            links,
+            timer,
+            listener,
+            conns: (0..MAX_CONNS).map(|_| None).collect(),
+            services,
+            player: None,
+            stop: Arc::new(AtomicBool::new(false)),
+            waker,
+            scratch: Box::new([0u8; SLOT]),
+            big: vec![0u8; 65536],
+        })
+    }
+
+    pub fn stopper(&self) -> Stopper {
+        Stopper {
+            flag: self.stop.clone(),
+            waker: self.waker.clone(),
+        }
+    }
+
+    /// Runs until stopped or asked to shut down.
+    pub fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(256);
+        while !self.stop.load(Ordering::SeqCst) {
+            match self.poll.poll(&mut events, None) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            let now = clock::now();
+            for event in events.iter() {
+                self.dispatch(event.token(), now);
+            }
+            self.advance(clock::now())?;
+        }
+        Ok(())
+    }
+
+    fn dispatch(&mut self, token: Token, now: Nanos) {
+        match token {
+            TIMER => {
+                self.timer.expirations();
+            }
+            WAKER => {}
+            LISTENER => self.accept(),
+            ECHO | DISCARD => {
+                if let Some(s) = self.services.as_mut() {
+                    if token == ECHO {
+                        s.on_echo(&mut self.big);
+                    } else {
+                        s.on_discard(&mut self.big);
+                    }
+                }
+            }
+            Token(t) if (CONN_BASE..CONN_BASE + MAX_CONNS).contains(&t) => {
+                self.on_conn(t - CONN_BASE, now)
+            }
+            Token(t) if t >= LINK_BASE => {
+                let index = (t - LINK_BASE) / 2;
+                let end = if (t - LINK_BASE) % 2 == 0 {
+                    End::Near
+                } else {
+                    End::Far
+                };
+                if let Some(link) = self.links.get_mut(index) {
+                    link.on_readable(end, now, &mut self.scratch);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Plays due trace rows, moves packets, and arms the timer for what is next.
+    fn advance(&mut self, now: Nanos) -> io::Result<()> {
+        if let Some(player) = self.player.as_mut() {
+            while let Some((index, row)) = player.pop_due(now) {
+                if let Some(link) = self.links.get_mut(index) {
+                    if let Err(e) = player::apply_row(link, now, &row) {
+                        eprintln!("mimm-testbed: replay on {}: {e}", link.name);
+                    }
+                }
+            }
+        }
+        let mut next = self.player.as_ref().and_then(Player::wake_at);
+        for link in &mut self.links {
+            link.expire(now);
+            if let Some(due) = link.pump(now) {
+                next = Some(next.map_or(due, |n: Nanos| n.min(due)));
+            }
+        }
+        self.timer.arm_at(next)
+    }
+
+    fn accept(&mut self) {
+        while let Ok((mut stream, _)) = self.listener.accept() {
+            let Some(slot) = self.conns.iter().position(Option::is_none) else {
+                continue; // too many clients: dropping the stream refuses it
+            };
+            let token = Token(CONN_BASE + slot);
+            if self
+                .poll
+                .registry()
+                .register(&mut stream, token, Interest::READABLE)
+                .is_ok()
+            {
+                self.conns[slot] = Some(Conn {
+                    stream,
+                    buf: Vec::new(),
+                });
+            }
+        }
+    }
+
+    fn on_conn(&mut self, slot: usize, now: Nanos) {
+        let Some(conn) = self.conns[slot].as_mut() else {
+            return;
+        };
+        let mut chunk = [0u8; 4096];
+        let line = loop {
+            match conn.stream.read(&mut chunk) {
+                Ok(0) => break None,
+                Ok(n) => {
+                    conn.buf.extend_from_slice(&chunk[..n]);
+                    if let Some(end) = conn.buf.iter().position(|&b| b == b'\n') {
+                        break Some(conn.buf[..end].to_vec());
+                    }
+                    if conn.buf.len() > MAX_REQUEST {
+                        break None;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break None,
+            }
+        };
+        let mut conn = self.conns[slot].take().expect("checked above");
+        let _ = self.poll.registry().deregister(&mut conn.stream);
+        let Some(line) = line else { return };
+        let response = match serde_json::from_slice::<Request>(&line) {
+            Ok(request) => match self.handle(request, now) {
+                Ok(reply) => Response::Ok(reply),
+                Err(e) => Response::Error(e),
+            },
+            Err(e) => Response::Error(format!("bad request: {e}")),
+        };
+        let mut out = serde_json::to_vec(&response).unwrap_or_default();
+        out.push(b'\n');
+        // One short answer per connection: write it blocking, bounded by a timeout.
+        let fd = conn.stream.as_raw_fd();
+        let _ = set_blocking_with_timeout(fd);
+        let _ = conn.stream.write_all(&out);
+    }
+
+    fn link_mut(&mut self, name: &str) -> Result<&mut Link, String> {
+        let names: Vec<String> = self.links.iter().map(|l| l.name.clone()).collect();
+        self.links
+            .iter_mut()
+            .find(|l| l.name == name)
+            .ok_or_else(|| format!("no link named {name:?} (links: {})", names.join(", ")))
+    }
+
+    fn handle(&mut self, request: Request, now: Nanos) -> Result<Reply, String> {
+        match request {
+            Request::Status => Ok(Reply::Status(Box::new(self.status(now)))),
+            Request::Set { link, change, dir } => {
+                let link = self.link_mut(&link)?;
+                apply_change(link, &change, dir, now)?;
+                Ok(Reply::Done)
+            }
+            Request::Replay {
+                name,
+                csv,
+                map,
+                speed,
+                repeat,
+            } => {
+                let trace =
+                    Trace::parse_named(&csv, Some(Path::new(&name))).map_err(|e| e.to_string())?;
+                if !(speed > 0.0 && speed <= 1000.0) {
+                    return Err(format!("speed {speed} must be in (0, 1000]"));
+                }
+                let names: Vec<&str> = self.links.iter().map(|l| l.name.as_str()).collect();
+                let typed: Vec<(&str, LinkType)> = self
+                    .links
+                    .iter()
+                    .map(|l| (l.name.as_str(), l.link_type))
+                    .collect();
+                let mapping = player::resolve_map(&trace, &typed, &map)?;
+                let player = Player::new(&name, &trace, &mapping, &names, speed, repeat, now);
+                let status = player.status(now);
+                self.player = Some(player);
+                Ok(Reply::Replaying(status))
+            }
+            Request::StopReplay => {
+                self.player = None;
+                Ok(Reply::Done)
+            }
+            Request::Shutdown => {
+                self.stop.store(true, Ordering::SeqCst);
+                Ok(Reply::Done)
+            }
+        }
+    }
+
+    fn status(&self, now: Nanos) -> Status {
+        Status {
+            id: self.id.clone(),
+            links: self
+                .links
+                .iter()
+                .map(|l| LinkStatus {
+                    name: l.name.clone(),
+                    link_type: l.link_type,
+                    state: l.state(now),
+                    base: l.base,
+                    signal_dbm: l.signal_dbm,
+                    kind: l.kind.clone(),
+                    uplink: l.lane_status(Dir::Uplink),
+                    downlink: l.lane_status(Dir::Downlink),
+                })
+                .collect(),
+            replay: self.player.as_ref().map(|p| p.status(now)),
+            services: self
+                .services
+                .as_ref()
+                .map(|s| s.counters)
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Applies a `set` command to a link, checking it makes sense for the link.
+pub fn apply_change(link: &mut Link, change: &Change, dir: Dir, now: Nanos) -> Result<(), String> {
+    let name = link.name.clone();
+    let both_only = |what: &str| {
+        if dir == Dir::Both {
+            Ok(())
+        } else {
+            Err(format!("{name}: {what} applies to both directions"))
+        }
+    };
+    let io = |e: io::Error| format!("{name}: {e}");
+    match *change {
+        Change::Rate(kbps) => link.update_params(now, dir, |p| {
+            p.rate_bps = kbps.map(|k| k.saturating_mul(1000))
+        }),
+        Change::Delay(ms) => {
+            if !(0.0..=60_000.0).contains(&ms) {
+                return Err(format!("{name}: delay {ms} ms must be 0..=60000"));
+            }
+            link.update_params(now, dir, |p| p.delay = Nanos::from_ms_f64(ms))
+        }
+        Change::Loss(pct) => {
+            if !(0.0..=100.0).contains(&pct) {
+                return Err(format!("{name}: loss {pct} % must be 0..=100"));
+            }
+            link.update_params(now, dir, |p| p.loss = pct / 100.0)
+        }
+        Change::Queue(ms) => {
+            if !(1..=60_000).contains(&ms) {
+                return Err(format!("{name}: queue {ms} ms must be 1..=60000"));
+            }
+            link.update_params(now, dir, |p| p.queue = Nanos::from_ms(ms))
+        }
+        Change::Blackhole(ms) => {
+            let until = ms.map_or(Nanos::MAX, |ms| now.saturating_add(Nanos::from_ms(ms)));
+            link.set_blackhole(dir, Some(until));
+        }
+        Change::Down => {
+            both_only("down")?;
+            link.set_down(true).map_err(io)?;
+        }
+        Change::Up => {
+            both_only("up")?;
+            link.set_blackhole(Dir::Both, None);
+            link.set_carrier_off(false).map_err(io)?;
+            link.set_down(false).map_err(io)?;
+        }
+        Change::CarrierOff | Change::CarrierOn => {
+            both_only("carrier")?;
+            if link.link_type != LinkType::Ether {
+                return Err(format!(
+                    "{name}: carrier-off/carrier-on apply to ether links; {name} is ptp \
+                     (a raw-IP modem has no carrier of its own: use down/up)"
+                ));
+            }
+            link.set_carrier_off(*change == Change::CarrierOff)
+                .map_err(io)?;
+        }
+    }
+    Ok(())
+}
+
+fn set_blocking_with_timeout(fd: i32) -> io::Result<()> {
+    // SAFETY: the fd is owned by a live stream for the duration of this call.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    rustix::io::ioctl_fionbio(fd, false)?;
+    let timeout = Some(std::time::Duration::from_secs(2));
+    rustix::net::sockopt::set_socket_timeout(fd, rustix::net::sockopt::Timeout::Send, timeout)?;
+    Ok(())
+}
