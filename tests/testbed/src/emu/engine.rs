@@ -132,10 +132,25 @@ impl Engine {
                 Err(e) => return Err(e),
             }
             let now = clock::now();
+            let mut requests = [false; MAX_CONNS];
             for event in events.iter() {
-                self.dispatch(event.token(), now);
+                match event.token() {
+                    Token(t) if (CONN_BASE..CONN_BASE + MAX_CONNS).contains(&t) => {
+                        requests[t - CONN_BASE] = true
+                    }
+                    token => self.dispatch(token, now),
+                }
             }
-            self.advance(clock::now())?;
+            let now = clock::now();
+            self.advance(now)?;
+            // Requests after `advance`, so a status shows every trace row due by
+            // the time it reports.
+            for (slot, _) in requests.iter().enumerate().filter(|(_, r)| **r) {
+                self.on_conn(slot, now);
+            }
+            if requests.iter().any(|r| *r) {
+                self.advance(clock::now())?;
+            }
         }
         Ok(())
     }
@@ -155,9 +170,6 @@ impl Engine {
                         s.on_discard(&mut self.big);
                     }
                 }
-            }
-            Token(t) if (CONN_BASE..CONN_BASE + MAX_CONNS).contains(&t) => {
-                self.on_conn(t - CONN_BASE, now)
             }
             Token(t) if t >= LINK_BASE => {
                 let index = (t - LINK_BASE) / 2;

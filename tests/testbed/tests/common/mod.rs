@@ -1,0 +1,69 @@
+//! Helpers shared by the testbed's integration tests.
+#![allow(dead_code)]
+
+use std::process::Output;
+use std::sync::{Mutex, MutexGuard};
+
+use mimm_testbed::Testbed;
+use mimm_testbed::netns;
+
+/// True when the test may run; prints the one-line reason when it may not.
+pub fn root_or_skip(test: &str) -> bool {
+    if netns::is_root() {
+        return true;
+    }
+    eprintln!("{test}: skipped: needs root (network namespaces, TUN/TAP)");
+    false
+}
+
+/// Timing-sensitive tests run one at a time: two cores are easily saturated.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Pings `dest` from a role's namespace; extra args e.g. `-I wwan0`.
+pub fn ping(bed: &Testbed, role: &str, extra: &[&str], dest: &str) -> Output {
+    let mut args = vec!["ping", "-n", "-c", "3", "-i", "0.2", "-W", "2"];
+    args.extend_from_slice(extra);
+    args.push(dest);
+    bed.exec(role, &args).expect("ping runs")
+}
+
+/// iperf3 TCP throughput in Mbit/s at the receiver, from a role to inet.
+pub fn iperf3_mbps(bed: &Testbed, role: &str, extra: &[&str]) -> f64 {
+    let mut args = vec!["iperf3", "-c", "198.51.100.1", "-J"];
+    args.extend_from_slice(extra);
+    let out = bed.exec(role, &args).expect("iperf3 runs");
+    assert!(out.status.success(), "iperf3 failed: {}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("iperf3 JSON");
+    json["end"]["sum_received"]["bits_per_second"]
+        .as_f64()
+        .expect("bits_per_second")
+        / 1e6
+}
+
+/// The router's view of a device, as `ip -o link show` prints it.
+pub fn router_link(bed: &Testbed, dev: &str) -> String {
+    text(
+        &bed.exec("router", &["ip", "-o", "link", "show", dev])
+            .expect("ip runs"),
+    )
+}
+
+/// Namespaces of a run still present on the machine.
+pub fn namespaces_of(id: &str) -> Vec<String> {
+    let prefix = format!("mtb-{id}-");
+    netns::list()
+        .into_iter()
+        .filter(|n| n.starts_with(&prefix))
+        .collect()
+}
