@@ -3,17 +3,17 @@
 //! unwinding panics; the CLI adds Ctrl-C and a panic hook).
 
 use std::io::{self, Write};
+use std::os::fd::BorrowedFd;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use mimm_trace::Trace;
 
 use crate::control::{self, Change, Reply, Request, Status};
 use crate::description::{Description, Segment};
-use crate::emu::engine::{Engine, Stopper};
+use crate::emu::engine::{Engine, Running};
 use crate::emu::link::{Dir, Link, LinkType};
 use crate::emu::player::ReplayStatus;
 use crate::emu::services::Services;
@@ -25,7 +25,7 @@ use crate::tuntap::TunTap;
 pub struct Testbed {
     pub plan: Plan,
     pub description: Description,
-    engine: Option<(JoinHandle<io::Result<()>>, Stopper)>,
+    engine: Option<Running>,
     children: Vec<Child>,
     torn_down: bool,
 }
@@ -89,11 +89,7 @@ impl Testbed {
             Some(services),
             &run::control_socket(self.id()),
         )?;
-        let stopper = engine.stopper();
-        let handle = std::thread::Builder::new()
-            .name(format!("emu-{}", self.id()))
-            .spawn(move || engine.run())?;
-        self.engine = Some((handle, stopper));
+        self.engine = Some(engine.spawn(&format!("emu-{}", self.id()))?);
         self.start_iperf3()?;
         Ok(())
     }
@@ -354,9 +350,13 @@ impl Testbed {
         self.client().status()
     }
 
-    /// True once the emulator stopped (a `shutdown` request, or a failure).
-    pub fn engine_finished(&self) -> bool {
-        self.engine.as_ref().is_none_or(|(h, _)| h.is_finished())
+    /// Readable once the emulator stopped (a `shutdown` request, or a
+    /// failure), so a supervisor can sleep on it.
+    pub fn stopped_fd(&self) -> BorrowedFd<'_> {
+        self.engine
+            .as_ref()
+            .expect("built testbeds have an emulator")
+            .stopped_fd()
     }
 
     /// Tears down now, reporting the emulator's error if it failed.
@@ -370,12 +370,8 @@ impl Testbed {
         }
         self.torn_down = true;
         let mut result = Ok(());
-        if let Some((handle, stopper)) = self.engine.take() {
-            stopper.stop();
-            result = match handle.join() {
-                Ok(r) => r,
-                Err(_) => Err(io::Error::other("the emulator thread panicked")),
-            };
+        if let Some(engine) = self.engine.take() {
+            result = engine.stop();
         }
         for child in &mut self.children {
             let _ = child.kill();
@@ -401,9 +397,15 @@ pub struct Client {
 }
 
 impl Client {
+    /// The client of testbed `id`.
     pub fn new(id: &str) -> Client {
+        Client::at(&run::control_socket(id))
+    }
+
+    /// The client of any emulator's control socket.
+    pub fn at(socket: &std::path::Path) -> Client {
         Client {
-            socket: run::control_socket(id),
+            socket: socket.to_path_buf(),
         }
     }
 

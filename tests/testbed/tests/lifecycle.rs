@@ -159,9 +159,32 @@ fn a_failed_build_removes_what_it_made() {
     assert!(!run::run_dir(&id).exists());
 }
 
-/// Starts `mimm-testbed up` in the foreground and returns it with its run id
-/// once it reports the testbed up.
-fn start_cli(args: &[&str]) -> (std::process::Child, String) {
+/// A foreground `mimm-testbed up` started by a test; however the test ends,
+/// the run is stopped (SIGTERM, as a user would) and anything left removed.
+struct CliRun {
+    child: std::process::Child,
+    id: String,
+}
+
+impl Drop for CliRun {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        run::remove(&self.id);
+    }
+}
+
+/// Starts `mimm-testbed up` in the foreground and returns it once it reports
+/// the testbed up.
+fn start_cli(args: &[&str]) -> CliRun {
     let mut child = Command::new(BIN)
         .arg("up")
         .args(args)
@@ -182,7 +205,8 @@ fn start_cli(args: &[&str]) -> (std::process::Child, String) {
     }
     // Keep reading in the background so the child never blocks on stdout.
     std::thread::spawn(move || for _ in lines {});
-    (child, id.expect("the CLI printed its run id"))
+    let id = id.expect("the CLI printed its run id");
+    CliRun { child, id }
 }
 
 fn cli(args: &[&str]) -> std::process::Output {
@@ -195,7 +219,8 @@ fn cli_kill_9_leaves_leftovers_that_cleanup_removes() {
         return;
     }
     let _serial = serial();
-    let (mut child, id) = start_cli(&["--links", "ptp,ether"]);
+    let mut run = start_cli(&["--links", "ptp,ether"]);
+    let id = run.id.clone();
     assert_eq!(namespaces_of(&id).len(), 5);
     let out = cli(&[
         "--id",
@@ -220,8 +245,8 @@ fn cli_kill_9_leaves_leftovers_that_cleanup_removes() {
     );
     assert_eq!(namespaces_of(&id).len(), 5);
 
-    child.kill().unwrap(); // SIGKILL: no teardown runs
-    child.wait().unwrap();
+    run.child.kill().unwrap(); // SIGKILL: no teardown runs
+    run.child.wait().unwrap();
     assert_eq!(namespaces_of(&id).len(), 5, "kill -9 leaves the namespaces");
     let out = cli(&["--id", &id, "status"]);
     assert!(
@@ -247,15 +272,19 @@ fn cli_ctrl_c_and_down_tear_down() {
         return;
     }
     let _serial = serial();
-    let (child, id) = start_cli(&["--links", "ptp", "--no-lan"]);
+    let mut run = start_cli(&["--links", "ptp", "--no-lan"]);
     nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::unistd::Pid::from_raw(run.child.id() as i32),
         nix::sys::signal::Signal::SIGINT,
     )
     .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "exit after Ctrl-C: {:?}", out.status);
-    assert!(namespaces_of(&id).is_empty(), "{:?}", namespaces_of(&id));
+    let status = run.child.wait().unwrap();
+    assert!(status.success(), "exit after Ctrl-C: {status:?}");
+    assert!(
+        namespaces_of(&run.id).is_empty(),
+        "{:?}",
+        namespaces_of(&run.id)
+    );
 
     // Detached, then `down` from another process.
     let out = cli(&["up", "-d", "--links", "ptp", "--no-lan"]);
@@ -267,6 +296,7 @@ fn cli_ctrl_c_and_down_tear_down() {
         .and_then(|r| r.split(' ').next())
         .expect("run id")
         .to_string();
+    let _left = DetachedRun(id.clone());
     assert_eq!(namespaces_of(&id).len(), 3);
     let out = cli(&["--id", &id, "status", "--json"]);
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status JSON");
@@ -304,4 +334,141 @@ fn cli_rejects_bad_input_with_the_place() {
         text(&out)
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A detached run a test started; if the test ends before `down`, its owner is
+/// stopped and whatever it left removed.
+struct DetachedRun(String);
+
+impl Drop for DetachedRun {
+    fn drop(&mut self) {
+        if let Ok(state) = run::RunState::load(&self.0) {
+            if state.owner_alive() {
+                let pid = nix::unistd::Pid::from_raw(state.owner_pid as i32);
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while state.owner_alive() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+        run::remove(&self.0);
+    }
+}
+
+/// A child process killed on every way out of the test.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Namespaces a test makes itself, deleted on every way out.
+struct OwnNamespaces(Vec<String>);
+
+impl Drop for OwnNamespaces {
+    fn drop(&mut self) {
+        for ns in &self.0 {
+            let _ = netns::delete(ns);
+        }
+    }
+}
+
+#[test]
+fn emulate_runs_alone_between_two_namespaces() {
+    if !root_or_skip("emulate_runs_alone_between_two_namespaces") {
+        return;
+    }
+    let _serial = serial();
+    let pid = std::process::id();
+    let (a, b) = (format!("mimm-emu-{pid}-a"), format!("mimm-emu-{pid}-b"));
+    let own = OwnNamespaces(vec![a.clone(), b.clone()]);
+    netns::add(&a).unwrap();
+    netns::add(&b).unwrap();
+    let socket = std::env::temp_dir().join(format!("mimm-emu-{pid}.sock"));
+    let mut child = KillOnDrop(
+        Command::new(BIN)
+            .args([
+                "--control",
+                socket.to_str().unwrap(),
+                "emulate",
+                "--type",
+                "ether",
+            ])
+            .args([
+                "--near",
+                &format!("{a}:e0"),
+                "--far",
+                &format!("{b}:e1"),
+                "--delay",
+                "20",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let child = &mut child.0;
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("emulating"), "{first}");
+    netns::ip_batch(&a, &["addr add 10.77.0.1/24 dev e0".into()]).unwrap();
+    netns::ip_batch(&b, &["addr add 10.77.0.2/24 dev e1".into()]).unwrap();
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &a,
+            "ping",
+            "-n",
+            "-c",
+            "3",
+            "-i",
+            "0.2",
+            "10.77.0.2",
+        ])
+        .output()
+        .unwrap();
+    let ping = text(&out);
+    assert!(out.status.success(), "{ping}");
+    // rtt min/avg/max/mdev = 40.1/...: 20 ms each way (the first ping also
+    // waits for ARP, which crosses the link too, so take the minimum).
+    let min: f64 = ping
+        .rsplit(" = ")
+        .next()
+        .and_then(|v| v.split('/').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!((39.0..=42.0).contains(&min), "{ping}");
+    let out = cli(&[
+        "--control",
+        socket.to_str().unwrap(),
+        "set",
+        "e0",
+        "carrier-off",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let link = Command::new("ip")
+        .args(["-n", &a, "-o", "link", "show", "e0"])
+        .output()
+        .unwrap();
+    assert!(text(&link).contains("NO-CARRIER"), "{}", text(&link));
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert!(child.wait().unwrap().success());
+    let gone = Command::new("ip")
+        .args(["-n", &a, "link", "show", "e0"])
+        .output()
+        .unwrap();
+    assert!(!gone.status.success(), "the device goes with the emulator");
+    assert!(!socket.exists());
+    drop(own);
 }

@@ -13,7 +13,25 @@ use mimm_testbed::run::{self, RunState};
 use mimm_testbed::{Client, Dir};
 use mimm_trace::Trace;
 
-use super::signals::Signals;
+use super::signals::{Signals, Wake};
+
+/// Which running emulator a command talks to: a testbed (by id, or the only
+/// one up) or an `emulate` process by its control socket.
+pub struct Target<'a> {
+    pub id: Option<&'a str>,
+    pub control: Option<&'a Path>,
+}
+
+impl Target<'_> {
+    fn resolve(&self) -> Result<(Option<RunState>, Client), String> {
+        if let Some(socket) = self.control {
+            return Ok((None, Client::at(socket)));
+        }
+        let state = run::resolve(self.id)?;
+        let client = Client::new(&state.id);
+        Ok((Some(state), client))
+    }
+}
 
 fn resolve(id: Option<&str>) -> Result<(RunState, Client), String> {
     let state = run::resolve(id)?;
@@ -52,40 +70,45 @@ fn rate(p: &LaneStatus) -> String {
         .map_or("unlimited".into(), |r| format!("{}", r / 1000))
 }
 
-pub fn status(id: Option<&str>, json: bool) -> Result<(), String> {
-    let (state, client) = resolve(id)?;
+pub fn status(target: &Target, json: bool) -> Result<(), String> {
+    let (state, client) = target.resolve()?;
     let status = client.status().map_err(|e| e.to_string())?;
-    let plan = state.plan();
     if json {
-        let value = serde_json::json!({
-            "id": state.id,
-            "owner_pid": state.owner_pid,
-            "namespaces": plan.roles().iter().map(|r| plan.ns(r)).collect::<Vec<_>>(),
-            "plan": plan,
-            "status": status,
-        });
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?
-        );
+        let value = match &state {
+            Some(state) => {
+                let plan = state.plan();
+                serde_json::json!({
+                    "id": state.id,
+                    "owner_pid": state.owner_pid,
+                    "namespaces": plan.roles().iter().map(|r| plan.ns(r)).collect::<Vec<_>>(),
+                    "plan": plan,
+                    "status": status,
+                })
+            }
+            None => serde_json::json!({ "status": status }),
+        };
+        let text = serde_json::to_string_pretty(&value).map_err(|e| e.to_string())?;
+        println!("{text}");
         return Ok(());
     }
-    print!("{}", render_status(&state, &status));
+    print!("{}", render_status(state.as_ref(), &status));
     Ok(())
 }
 
-fn render_status(state: &RunState, status: &Status) -> String {
-    let plan = state.plan();
-    let mut out = format!(
-        "testbed {} (owner pid {}): {}\n",
-        state.id,
-        state.owner_pid,
-        plan.roles()
-            .iter()
-            .map(|r| plan.ns(r))
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+fn render_status(state: Option<&RunState>, status: &Status) -> String {
+    let mut out = match state {
+        Some(state) => {
+            let plan = state.plan();
+            let namespaces: Vec<String> = plan.roles().iter().map(|r| plan.ns(r)).collect();
+            format!(
+                "testbed {} (owner pid {}): {}\n",
+                state.id,
+                state.owner_pid,
+                namespaces.join(" ")
+            )
+        }
+        None => format!("emulator {}\n", status.id),
+    };
     let _ = writeln!(
         out,
         "{:<10} {:<5} {:<11} {:>9} {:>8} {:>6} {:>9} {:>9} {:>9} {:>9} {:>7}",
@@ -139,11 +162,13 @@ fn render_status(state: &RunState, status: &Status) -> String {
             map.join(" ")
         );
     }
-    let _ = writeln!(
-        out,
-        "inet services: {} echoed, {} discarded",
-        status.services.echoed, status.services.discarded
-    );
+    if state.is_some() {
+        let _ = writeln!(
+            out,
+            "inet services: {} echoed, {} discarded",
+            status.services.echoed, status.services.discarded
+        );
+    }
     out
 }
 
@@ -203,19 +228,19 @@ pub fn parse_change(what: &str, value: Option<&str>) -> Result<Change, String> {
 }
 
 pub fn set(
-    id: Option<&str>,
+    target: &Target,
     link: &str,
     what: &str,
     value: Option<&str>,
     dir: Dir,
 ) -> Result<(), String> {
     let change = parse_change(what, value)?;
-    let (_, client) = resolve(id)?;
+    let (_, client) = target.resolve()?;
     client.set(link, change, dir).map_err(|e| e.to_string())
 }
 
 pub fn replay(
-    id: Option<&str>,
+    target: &Target,
     path: &Path,
     speed: f64,
     map: &[String],
@@ -231,8 +256,8 @@ pub fn replay(
                 .ok_or_else(|| format!("--map {pair:?}: expected IFACE=LINK"))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let (_, client) = resolve(id)?;
-    let signals = Signals::block();
+    let (_, client) = target.resolve()?;
+    let signals = Signals::block()?;
     let name = path.display().to_string();
     let started = client
         .replay(&name, &trace, &map, speed, repeat)
@@ -251,7 +276,7 @@ pub fn replay(
         return Ok(());
     }
     loop {
-        if signals.wait(Duration::from_secs(1)).is_some() {
+        if let Wake::Signal(_) = signals.wait(Some(Duration::from_secs(1)), None) {
             client.stop_replay().map_err(|e| e.to_string())?;
             println!("replay stopped; links keep their last state");
             return Ok(());

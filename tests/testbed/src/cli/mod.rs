@@ -1,6 +1,7 @@
 //! Command-line interface: parse, then hand each command to its module.
 
 mod commands;
+mod emulate;
 mod signals;
 mod up;
 
@@ -8,7 +9,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use mimm_testbed::Dir;
+use mimm_testbed::{Dir, LinkType};
 
 /// Testbed for mimm: network namespaces, emulated WAN links, a loss meter.
 #[derive(Parser, Debug)]
@@ -17,6 +18,10 @@ pub struct Args {
     /// Which testbed (six hex digits); needed only when several are up.
     #[arg(long, global = true)]
     pub id: Option<String>,
+    /// Talk to this control socket instead (an `emulate` process); for
+    /// status, set and replay.
+    #[arg(long, global = true, conflicts_with = "id")]
+    pub control: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -101,12 +106,52 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the link emulator alone between two devices it creates, each
+    /// given as DEV (this namespace) or NS:DEV (a named namespace).
+    Emulate {
+        #[arg(long = "type", value_enum)]
+        link_type: TypeArg,
+        #[arg(long)]
+        near: String,
+        #[arg(long)]
+        far: String,
+        /// kbit/s; unlimited when absent.
+        #[arg(long)]
+        rate: Option<u64>,
+        /// One-way delay, ms.
+        #[arg(long, default_value_t = 0.0)]
+        delay: f64,
+        /// Loss, percent.
+        #[arg(long, default_value_t = 0.0)]
+        loss: f64,
+        /// Queue, ms at the current rate.
+        #[arg(long)]
+        queue: Option<u64>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Drive the link from this trace...
+        #[arg(long)]
+        trace: Option<PathBuf>,
+        /// ...from this interface of it (needed when it has several).
+        #[arg(long, requires = "trace")]
+        iface: Option<String>,
+        #[arg(long, default_value_t = 1.0, requires = "trace")]
+        speed: f64,
+        #[arg(long, requires = "trace")]
+        repeat: bool,
+    },
     /// Remove what crashed runs left behind (namespaces mtb-*, their processes
     /// and run directories); live runs are left alone unless --all.
     Cleanup {
         #[arg(long)]
         all: bool,
     },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum TypeArg {
+    Ptp,
+    Ether,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -128,6 +173,10 @@ impl From<DirArg> for Dir {
 
 pub fn run(args: Args) -> Result<(), String> {
     let id = args.id.as_deref();
+    let target = commands::Target {
+        id,
+        control: args.control.as_deref(),
+    };
     match args.command {
         Command::Up {
             file,
@@ -136,21 +185,21 @@ pub fn run(args: Args) -> Result<(), String> {
             detach,
         } => up::up(id, file, &links, !no_lan, detach),
         Command::Down => commands::down(id),
-        Command::Status { json } => commands::status(id, json),
+        Command::Status { json } => commands::status(&target, json),
         Command::Exec { role, command } => commands::exec(id, &role, &command),
         Command::Set {
             link,
             what,
             value,
             dir,
-        } => commands::set(id, &link, &what, value.as_deref(), dir.into()),
+        } => commands::set(&target, &link, &what, value.as_deref(), dir.into()),
         Command::Replay {
             trace,
             speed,
             map,
             repeat,
             detach,
-        } => commands::replay(id, &trace, speed, &map, repeat, detach),
+        } => commands::replay(&target, &trace, speed, &map, repeat, detach),
         Command::Probe {
             from,
             to,
@@ -161,6 +210,37 @@ pub fn run(args: Args) -> Result<(), String> {
             drain_ms,
             json,
         } => commands::probe(id, from, to, rate, duration, size, echo, drain_ms, json),
+        Command::Emulate {
+            link_type,
+            near,
+            far,
+            rate,
+            delay,
+            loss,
+            queue,
+            seed,
+            trace,
+            iface,
+            speed,
+            repeat,
+        } => emulate::emulate(emulate::EmulateArgs {
+            link_type: match link_type {
+                TypeArg::Ptp => LinkType::Ptp,
+                TypeArg::Ether => LinkType::Ether,
+            },
+            near,
+            far,
+            rate_kbps: rate,
+            delay_ms: delay,
+            loss_pct: loss,
+            queue_ms: queue,
+            seed,
+            trace,
+            iface,
+            speed,
+            repeat,
+            control: args.control,
+        }),
         Command::Cleanup { all } => commands::cleanup(all),
     }
 }

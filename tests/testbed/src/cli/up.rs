@@ -6,13 +6,12 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use mimm_testbed::description::Description;
 use mimm_testbed::plan::{self, Plan};
 use mimm_testbed::{Segment, Testbed, netns, run};
 
-use super::signals::Signals;
+use super::signals::{Signals, Wake};
 
 /// Set in the background copy started by `--detach`.
 const DETACHED_ENV: &str = "MIMM_TESTBED_DETACHED";
@@ -53,7 +52,7 @@ pub fn up(
 
 fn supervise(id: &str, desc: &Description) -> Result<(), String> {
     // Before any thread starts, so they all inherit the blocked mask.
-    let signals = Signals::block();
+    let signals = Signals::block()?;
     // Release builds abort on panic without unwinding; remove the run first.
     let run_id = id.to_string();
     let default_hook = std::panic::take_hook();
@@ -70,14 +69,9 @@ fn supervise(id: &str, desc: &Description) -> Result<(), String> {
         println!("Ctrl-C (or `mimm-testbed down`) tears it down.");
     }
     let _ = std::io::stdout().flush();
-    loop {
-        if let Some(signal) = signals.wait(Duration::from_millis(200)) {
-            eprintln!("signal {signal}: tearing down testbed {id}");
-            break;
-        }
-        if bed.engine_finished() {
-            break;
-        }
+    // Sleeps until a signal, or until the emulator stops (`down` asks it to).
+    if let Wake::Signal(signal) = signals.wait(None, Some(bed.stopped_fd())) {
+        eprintln!("signal {signal}: tearing down testbed {id}");
     }
     bed.down().map_err(|e| format!("down: {e}"))?;
     println!("testbed {id} down");

@@ -16,7 +16,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use crate::clock::{self, Nanos, Timer};
 use crate::control::{Change, LinkStatus, MAX_REQUEST, Reply, Request, Response, Status};
 use crate::emu::link::{Dir, End, Link, LinkType};
-use crate::emu::player::{self, Player};
+use crate::emu::player::{self, Player, ReplayStatus};
 use crate::emu::ring::SLOT;
 use crate::emu::services::Services;
 
@@ -49,6 +49,31 @@ impl Stopper {
     pub fn stop(&self) {
         self.flag.store(true, Ordering::SeqCst);
         let _ = self.waker.wake();
+    }
+}
+
+/// An engine running on its own thread.
+pub struct Running {
+    handle: std::thread::JoinHandle<io::Result<()>>,
+    stopper: Stopper,
+    /// Becomes readable (end of file) when the loop has ended.
+    stopped: std::os::fd::OwnedFd,
+}
+
+impl Running {
+    /// Readable once the loop ended (a `shutdown` request, or a failure), so
+    /// a supervisor can sleep on it.
+    pub fn stopped_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.stopped.as_fd()
+    }
+
+    /// Stops the loop and waits for it, returning its error if it failed.
+    pub fn stop(self) -> io::Result<()> {
+        self.stopper.stop();
+        self.handle
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the emulator thread panicked")))
     }
 }
 
@@ -120,6 +145,24 @@ impl Engine {
             flag: self.stop.clone(),
             waker: self.waker.clone(),
         }
+    }
+
+    /// Runs the loop on its own thread.
+    pub fn spawn(self, name: &str) -> io::Result<Running> {
+        let stopper = self.stopper();
+        let (stopped, running) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+        let handle = std::thread::Builder::new()
+            .name(name.to_string())
+            .spawn(move || {
+                let result = self.run();
+                drop(running);
+                result
+            })?;
+        Ok(Running {
+            handle,
+            stopper,
+            stopped,
+        })
     }
 
     /// Runs until stopped or asked to shut down.
@@ -292,19 +335,7 @@ impl Engine {
             } => {
                 let trace =
                     Trace::parse_named(&csv, Some(Path::new(&name))).map_err(|e| e.to_string())?;
-                if !(speed > 0.0 && speed <= 1000.0) {
-                    return Err(format!("speed {speed} must be in (0, 1000]"));
-                }
-                let names: Vec<&str> = self.links.iter().map(|l| l.name.as_str()).collect();
-                let typed: Vec<(&str, LinkType)> = self
-                    .links
-                    .iter()
-                    .map(|l| (l.name.as_str(), l.link_type))
-                    .collect();
-                let mapping = player::resolve_map(&trace, &typed, &map)?;
-                let player = Player::new(&name, &trace, &mapping, &names, speed, repeat, now);
-                let status = player.status(now);
-                self.player = Some(player);
+                let status = self.replay(&name, &trace, &map, speed, repeat, now)?;
                 Ok(Reply::Replaying(status))
             }
             Request::StopReplay => {
@@ -316,6 +347,32 @@ impl Engine {
                 Ok(Reply::Done)
             }
         }
+    }
+
+    /// Starts driving the links from a trace at `now`, replacing any replay.
+    pub fn replay(
+        &mut self,
+        name: &str,
+        trace: &Trace,
+        map: &[(String, String)],
+        speed: f64,
+        repeat: bool,
+        now: Nanos,
+    ) -> Result<ReplayStatus, String> {
+        if !(speed > 0.0 && speed <= 1000.0) {
+            return Err(format!("speed {speed} must be in (0, 1000]"));
+        }
+        let names: Vec<&str> = self.links.iter().map(|l| l.name.as_str()).collect();
+        let typed: Vec<(&str, LinkType)> = self
+            .links
+            .iter()
+            .map(|l| (l.name.as_str(), l.link_type))
+            .collect();
+        let mapping = player::resolve_map(trace, &typed, map)?;
+        let player = Player::new(name, trace, &mapping, &names, speed, repeat, now);
+        let status = player.status(now);
+        self.player = Some(player);
+        Ok(status)
     }
 
     fn status(&self, now: Nanos) -> Status {
