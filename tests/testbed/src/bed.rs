@@ -38,8 +38,8 @@ impl Testbed {
 
     pub fn up_with_id(description: &Description, id: &str) -> io::Result<Testbed> {
         description
-            .validate()
-            .map_err(|(_, e)| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+            .check()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         if !netns::is_root() {
             return Err(io::Error::new(
                 io::ErrorKind::PermissionDenied,
@@ -165,9 +165,9 @@ impl Testbed {
             let dev = &lp.name;
             router.push(format!("link set dev {dev} mtu {} up", spec.mtu()));
             let Some(addr) = lp.router_addr else { continue };
-            router.push(match (lp.link_type, lp.segment) {
-                (LinkType::Ptp, _) => format!("addr add {addr} peer {}/32 dev {dev}", lp.gateway),
-                _ => format!("addr add {addr}/24 dev {dev}"),
+            router.push(match lp.link_type {
+                LinkType::Ptp => format!("addr add {addr} peer {}/32 dev {dev}", lp.gateway),
+                LinkType::Ether => format!("addr add {addr}/24 dev {dev}"),
             });
             let via = lp.route_via();
             router.push(format!("route add default {via} table {}", lp.table));

@@ -204,10 +204,7 @@ impl Description {
             seed: 1,
             links,
         };
-        desc.validate().map_err(|(i, e)| match i {
-            Some(i) => format!("link {}: {e}", desc.links[i].name),
-            None => e,
-        })?;
+        desc.check()?;
         Ok(desc)
     }
 
@@ -240,7 +237,15 @@ impl Description {
         Description::parse(&text, path)
     }
 
-    /// Checks everything the file format cannot; the error names the link.
+    /// [`Description::validate`] with the link named in the message.
+    pub fn check(&self) -> Result<(), String> {
+        self.validate().map_err(|(index, e)| match index {
+            Some(i) => format!("link {}: {e}", self.links[i].name),
+            None => e,
+        })
+    }
+
+    /// Checks everything the file format cannot; the error says which link.
     pub fn validate(&self) -> Result<(), (Option<usize>, String)> {
         if self.links.is_empty() {
             return Err((None, "at least one [[link]] is needed".into()));

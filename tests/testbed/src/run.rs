@@ -49,6 +49,8 @@ impl RunState {
     pub fn save(&self) -> io::Result<()> {
         let dir = run_dir(&self.id);
         std::fs::create_dir_all(&dir)?;
+        // The control socket inside steers the links: root only.
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
         let text = serde_json::to_string_pretty(self)?;
         let tmp = dir.join("state.json.tmp");
         std::fs::write(&tmp, text)?;

@@ -14,7 +14,8 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::clock::{self, Nanos, Timer};
-use crate::control::{Change, LinkStatus, MAX_REQUEST, Reply, Request, Response, Status};
+use crate::control::{LinkStatus, MAX_REQUEST, Reply, Request, Response, Status};
+use crate::emu::change::apply_change;
 use crate::emu::link::{Dir, End, Link, LinkType};
 use crate::emu::player::{self, Player, ReplayStatus};
 use crate::emu::ring::SLOT;
@@ -89,7 +90,8 @@ pub struct Engine {
     stop: Arc<AtomicBool>,
     waker: Arc<Waker>,
     scratch: Box<[u8; SLOT]>,
-    big: Vec<u8>,
+    /// Receive buffer for the inet services' datagrams.
+    datagram: Vec<u8>,
 }
 
 impl Engine {
@@ -136,7 +138,7 @@ impl Engine {
             stop: Arc::new(AtomicBool::new(false)),
             waker,
             scratch: Box::new([0u8; SLOT]),
-            big: vec![0u8; 65536],
+            datagram: vec![0u8; 65536],
         })
     }
 
@@ -208,9 +210,9 @@ impl Engine {
             ECHO | DISCARD => {
                 if let Some(s) = self.services.as_mut() {
                     if token == ECHO {
-                        s.on_echo(&mut self.big);
+                        s.on_echo(&mut self.datagram);
                     } else {
-                        s.on_discard(&mut self.big);
+                        s.on_discard(&mut self.datagram);
                     }
                 }
             }
@@ -305,8 +307,7 @@ impl Engine {
         let mut out = serde_json::to_vec(&response).unwrap_or_default();
         out.push(b'\n');
         // One short answer per connection: write it blocking, bounded by a timeout.
-        let fd = conn.stream.as_raw_fd();
-        let _ = set_blocking_with_timeout(fd);
+        let _ = set_blocking_with_timeout(&conn.stream);
         let _ = conn.stream.write_all(&out);
     }
 
@@ -402,73 +403,9 @@ impl Engine {
     }
 }
 
-/// Applies a `set` command to a link, checking it makes sense for the link.
-pub fn apply_change(link: &mut Link, change: &Change, dir: Dir, now: Nanos) -> Result<(), String> {
-    let name = link.name.clone();
-    let both_only = |what: &str| {
-        if dir == Dir::Both {
-            Ok(())
-        } else {
-            Err(format!("{name}: {what} applies to both directions"))
-        }
-    };
-    let io = |e: io::Error| format!("{name}: {e}");
-    match *change {
-        Change::Rate(kbps) => link.update_params(now, dir, |p| {
-            p.rate_bps = kbps.map(|k| k.saturating_mul(1000))
-        }),
-        Change::Delay(ms) => {
-            if !(0.0..=60_000.0).contains(&ms) {
-                return Err(format!("{name}: delay {ms} ms must be 0..=60000"));
-            }
-            link.update_params(now, dir, |p| p.delay = Nanos::from_ms_f64(ms))
-        }
-        Change::Loss(pct) => {
-            if !(0.0..=100.0).contains(&pct) {
-                return Err(format!("{name}: loss {pct} % must be 0..=100"));
-            }
-            link.update_params(now, dir, |p| p.loss = pct / 100.0)
-        }
-        Change::Queue(ms) => {
-            if !(1..=60_000).contains(&ms) {
-                return Err(format!("{name}: queue {ms} ms must be 1..=60000"));
-            }
-            link.update_params(now, dir, |p| p.queue = Nanos::from_ms(ms))
-        }
-        Change::Blackhole(ms) => {
-            let until = ms.map_or(Nanos::MAX, |ms| now.saturating_add(Nanos::from_ms(ms)));
-            link.set_blackhole(dir, Some(until));
-        }
-        Change::Down => {
-            both_only("down")?;
-            link.set_down(true).map_err(io)?;
-        }
-        Change::Up => {
-            both_only("up")?;
-            link.set_blackhole(Dir::Both, None);
-            link.set_carrier_off(false).map_err(io)?;
-            link.set_down(false).map_err(io)?;
-        }
-        Change::CarrierOff | Change::CarrierOn => {
-            both_only("carrier")?;
-            if link.link_type != LinkType::Ether {
-                return Err(format!(
-                    "{name}: carrier-off/carrier-on apply to ether links; {name} is ptp \
-                     (a raw-IP modem has no carrier of its own: use down/up)"
-                ));
-            }
-            link.set_carrier_off(*change == Change::CarrierOff)
-                .map_err(io)?;
-        }
-    }
-    Ok(())
-}
-
-fn set_blocking_with_timeout(fd: i32) -> io::Result<()> {
-    // SAFETY: the fd is owned by a live stream for the duration of this call.
-    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-    rustix::io::ioctl_fionbio(fd, false)?;
+fn set_blocking_with_timeout(stream: &UnixStream) -> io::Result<()> {
+    rustix::io::ioctl_fionbio(stream, false)?;
     let timeout = Some(std::time::Duration::from_secs(2));
-    rustix::net::sockopt::set_socket_timeout(fd, rustix::net::sockopt::Timeout::Send, timeout)?;
+    rustix::net::sockopt::set_socket_timeout(stream, rustix::net::sockopt::Timeout::Send, timeout)?;
     Ok(())
 }

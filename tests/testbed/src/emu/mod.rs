@@ -1,5 +1,6 @@
 //! The link emulator: impairs packets between two devices in one mio loop.
 
+pub mod change;
 pub mod engine;
 pub mod impair;
 pub mod link;
