@@ -44,8 +44,9 @@ fn check_accuracy(link_type: LinkType, name: &str, iperf_directions: &[&[&str]])
 
     for extra in iperf_directions {
         // -O 2 leaves TCP's slow start out of the average: what is measured is
-        // the link, not the ramp-up.
-        let mut args = vec!["-t", "10", "-O", "2"];
+        // the link, not the ramp-up. Cubic, because this kernel defaults to
+        // BBR, whose ProbeRTT phase idles a lone flow for ~300 ms every 10 s.
+        let mut args = vec!["-t", "10", "-O", "2", "-C", "cubic"];
         args.extend_from_slice(extra);
         let mbps = iperf3_mbps(&bed, "lan", &args);
         eprintln!("{name}: iperf3 {extra:?} {mbps:.2} Mbit/s");

@@ -127,7 +127,7 @@ fn render_status(state: Option<&RunState>, status: &Status) -> String {
     for l in &status.links {
         let drops = |s: &LaneStatus| {
             let c = &s.counters;
-            c.lost + c.queue_full + c.blackholed + c.down + c.overflow
+            c.lost + c.queue_full + c.blackholed + c.down + c.overflow + c.send_failed
         };
         let _ = writeln!(
             out,

@@ -56,6 +56,8 @@ pub struct Counters {
     pub down: u64,
     /// No free slot in the ring (delay × rate larger than the ring holds).
     pub overflow: u64,
+    /// The far device refused the packet (the kernel's answer to write()).
+    pub send_failed: u64,
 }
 
 /// What happens to an arriving packet.
@@ -164,7 +166,9 @@ impl Direction {
 
     /// Decides the fate of a packet of `len` IP bytes arriving at `now`. For
     /// `Admit::Queue` the caller must keep the packet at the queue's tail.
-    pub fn admit(&mut self, now: Nanos, len: usize) -> Admit {
+    /// `control` frames (ARP) are never refused for a full queue: see
+    /// [`Link`](crate::emu::link::Link) for why.
+    pub fn admit(&mut self, now: Nanos, len: usize, control: bool) -> Admit {
         self.counters.arrived += 1;
         let verdict = if self.down {
             Admit::Down
@@ -172,7 +176,7 @@ impl Direction {
             Admit::Blackholed
         } else if self.rng.chance(self.params.loss) {
             Admit::Lost
-        } else if self.queued_bytes + len > self.queue_limit() {
+        } else if !control && self.queued_bytes + len > self.queue_limit() {
             Admit::QueueFull
         } else {
             Admit::Queue
@@ -224,6 +228,11 @@ impl Direction {
         deliver
     }
 
+    /// Counts a packet the far device refused.
+    pub fn send_failed(&mut self) {
+        self.counters.send_failed += 1;
+    }
+
     /// Counts a packet handed to the far end.
     pub fn delivered(&mut self, len: usize) {
         self.counters.delivered += 1;
@@ -245,7 +254,7 @@ mod tests {
         let mut bytes = 0;
         let mut t = Nanos::ZERO;
         while t < duration {
-            if dir.admit(t, len) == Admit::Queue {
+            if dir.admit(t, len, false) == Admit::Queue {
                 queue.push_back(t);
             }
             while let Some(&arrival) = queue.front() {
@@ -287,7 +296,7 @@ mod tests {
             ..Params::default()
         };
         let mut dir = Direction::new(params, 1);
-        assert_eq!(dir.admit(Nanos(0), 100), Admit::Queue);
+        assert_eq!(dir.admit(Nanos(0), 100, false), Admit::Queue);
         let at = dir.departure(Nanos(0)).unwrap();
         assert_eq!(dir.depart(at, 100), Nanos(40 * MS));
         dir.set_params(
@@ -297,7 +306,7 @@ mod tests {
                 ..params
             },
         );
-        assert_eq!(dir.admit(Nanos(MS), 100), Admit::Queue);
+        assert_eq!(dir.admit(Nanos(MS), 100, false), Admit::Queue);
         let at = dir.departure(Nanos(MS)).unwrap();
         assert_eq!(dir.depart(at, 100), Nanos(40 * MS), "must not overtake");
     }
@@ -310,23 +319,44 @@ mod tests {
         };
         let mut a = Direction::new(params, 42);
         let mut b = Direction::new(params, 42);
-        let verdicts_a: Vec<Admit> = (0..100_000).map(|i| a.admit(Nanos(i), 10)).collect();
-        let verdicts_b: Vec<Admit> = (0..100_000).map(|i| b.admit(Nanos(i), 10)).collect();
+        let verdicts_a: Vec<Admit> = (0..100_000).map(|i| a.admit(Nanos(i), 10, false)).collect();
+        let verdicts_b: Vec<Admit> = (0..100_000).map(|i| b.admit(Nanos(i), 10, false)).collect();
         assert_eq!(verdicts_a, verdicts_b);
         let lost = a.counters.lost as f64 / 100_000.0;
         assert!((0.045..0.055).contains(&lost), "{lost}");
     }
 
     #[test]
+    fn control_frames_pass_a_full_queue_but_not_loss() {
+        let params = Params {
+            rate_bps: Some(8_000),
+            loss: 0.0,
+            ..Params::default()
+        };
+        let mut dir = Direction::new(params, 1);
+        while dir.admit(Nanos(0), 1500, false) == Admit::Queue {}
+        assert_eq!(dir.admit(Nanos(0), 1500, false), Admit::QueueFull);
+        assert_eq!(dir.admit(Nanos(0), 28, true), Admit::Queue);
+        dir.set_params(
+            Nanos(0),
+            Params {
+                loss: 1.0,
+                ..params
+            },
+        );
+        assert_eq!(dir.admit(Nanos(0), 28, true), Admit::Lost);
+    }
+
+    #[test]
     fn blackhole_down_and_zero_rate() {
         let mut dir = Direction::new(Params::default(), 1);
         dir.set_blackhole(Some(Nanos(300)));
-        assert_eq!(dir.admit(Nanos(299), 10), Admit::Blackholed);
+        assert_eq!(dir.admit(Nanos(299), 10, false), Admit::Blackholed);
         assert!(!dir.expire_blackhole(Nanos(299)));
         assert!(dir.expire_blackhole(Nanos(300)));
-        assert_eq!(dir.admit(Nanos(300), 10), Admit::Queue);
+        assert_eq!(dir.admit(Nanos(300), 10, false), Admit::Queue);
         dir.set_down(true, 1);
-        assert_eq!(dir.admit(Nanos(400), 10), Admit::Down);
+        assert_eq!(dir.admit(Nanos(400), 10, false), Admit::Down);
         assert_eq!(dir.counters.down, 2);
         dir.set_down(false, 0);
         dir.set_params(
@@ -336,7 +366,7 @@ mod tests {
                 ..Params::default()
             },
         );
-        assert_eq!(dir.admit(Nanos(500), 10), Admit::Queue);
+        assert_eq!(dir.admit(Nanos(500), 10, false), Admit::Queue);
         assert_eq!(dir.departure(Nanos(500)), None);
         dir.set_params(
             Nanos(9 * MS),

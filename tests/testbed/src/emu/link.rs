@@ -256,7 +256,8 @@ impl Link {
                 }
             };
             let ip_len = link_type.ip_len(len);
-            if lane.dir.admit(now, ip_len) == Admit::Queue {
+            let control = link_type == LinkType::Ether && is_arp(&buf[..len]);
+            if lane.dir.admit(now, ip_len, control) == Admit::Queue {
                 if has_slot {
                     lane.ring.push(len, now);
                 } else {
@@ -277,6 +278,15 @@ impl Link {
             .flatten()
             .min()
     }
+}
+
+/// An ARP frame. A full queue never refuses one: on a saturated downlink
+/// tail drop would otherwise eat the replies to the kernel's neighbour probes,
+/// the router would lose its gateway for a round trip every half minute or
+/// so, and TCP would time out. Modems in Ethernet mode answer ARP locally, so
+/// this is also closer to them. Loss, delay, rate and outages still apply.
+fn is_arp(frame: &[u8]) -> bool {
+    frame.get(12..14) == Some(&[0x08, 0x06][..])
 }
 
 fn pump_lane(lane: &mut Lane, out: &TunTap, link_type: LinkType, now: Nanos) -> Option<Nanos> {
@@ -301,8 +311,9 @@ fn pump_lane(lane: &mut Lane, out: &TunTap, link_type: LinkType, now: Nanos) -> 
         }
         // A TUN/TAP write never blocks; an error means the kernel refused the
         // packet (e.g. device down), which counts as loss on a real link too.
-        if out.send(bytes).is_ok() {
-            lane.dir.delivered(link_type.ip_len(bytes.len()));
+        match out.send(bytes) {
+            Ok(_) => lane.dir.delivered(link_type.ip_len(bytes.len())),
+            Err(_) => lane.dir.send_failed(),
         }
         lane.ring.pop();
     }
