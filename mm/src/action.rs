@@ -1,0 +1,42 @@
+//! What the MM asks its shell to do.
+
+use serde::{Deserialize, Serialize};
+
+use crate::IfaceId;
+use crate::reason::Reason;
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Bring an interface up (dial PPP, attach a modem); answer with
+    /// [`crate::Input::Activated`].
+    Activate { iface: IfaceId, reason: Reason },
+    /// Take a standby-able interface down to save power or money.
+    Deactivate { iface: IfaceId, reason: Reason },
+    /// Run the interface's pre-handoff functions (DHCP, authentication, VPN,
+    /// registration) so the switch itself is instant; answer with
+    /// [`crate::Input::Prepared`].
+    Prepare { iface: IfaceId, reason: Reason },
+    /// Ask the server whether moving to `iface` is advisable; answer with
+    /// [`crate::Advice::Handoff`].
+    RequestAdvice { iface: IfaceId, reason: Reason },
+    /// Move traffic to `to` (VSD switch or routes), then run its post-handoff
+    /// functions; answer with [`crate::Input::Switched`].
+    Switch {
+        from: Option<IfaceId>,
+        to: IfaceId,
+        reason: Reason,
+    },
+}
+
+impl Action {
+    pub fn reason(&self) -> &Reason {
+        match self {
+            Action::Activate { reason, .. }
+            | Action::Deactivate { reason, .. }
+            | Action::Prepare { reason, .. }
+            | Action::RequestAdvice { reason, .. }
+            | Action::Switch { reason, .. } => reason,
+        }
+    }
+}

@@ -1,0 +1,774 @@
+//! The state machine. Every input and timeout ends in [`MobilityManager::evaluate`],
+//! which applies the rules in a fixed order:
+//!
+//! 1. no primary yet: choose one once every interface has reported (or after
+//!    [`INITIAL_SETTLE_MS`]);
+//! 2. emergency (primary lost carrier, path, was disabled or advised
+//!    against): switch in the same step to the best usable interface;
+//! 3. user preference: move to the preferred interface if it is at least
+//!    available, bringing it up and preparing it first;
+//! 4. primary below `inactive`: hand off now (to a ready candidate at once,
+//!    otherwise as soon as one is ready);
+//! 5. primary below `deteriorating`: bring up and prepare the best candidate
+//!    (make-before-break), without switching yet;
+//! 6. primary above `stable`: switch off standby-able alternatives;
+//! 7. a candidate scoring `better_margin` above the primary for
+//!    `better_dwell_ms`: hand off (make-before-break), unless the primary has
+//!    not lasted `min_dwell_ms` or the candidate was left less than
+//!    `hold_down_ms` ago.
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+use crate::action::Action;
+use crate::config::Config;
+use crate::iface::{AdviceState, IfaceState, Link, Prep};
+use crate::input::{Advice, Input, Verdict};
+use crate::reason::{Reason, Rule};
+use crate::score::score;
+use crate::thresholds::{PrimaryLevel, Threshold, Tier};
+use crate::{Decider, IfaceId, Millis};
+
+/// Without a report from every interface, the first choice waits this long
+/// after the first sample.
+pub const INITIAL_SETTLE_MS: Millis = 3_000;
+
+/// What the MM did and refrained from doing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Switches from one primary to another (the first choice is not one).
+    pub handoffs: u64,
+    /// ...of which emergencies (carrier, path, disabled, avoided).
+    pub emergencies: u64,
+    /// ...of which forced by the primary falling below `inactive`.
+    pub forced: u64,
+    /// Candidates brought up and prepared ahead of need (make-before-break).
+    pub prepared_ahead: u64,
+    /// Better candidates not taken because the primary was too recent.
+    pub held_by_dwell: u64,
+    /// Better candidates not taken because they were left too recently.
+    pub held_by_hold_down: u64,
+    /// Interfaces switched off while the primary was stable.
+    pub standby_off: u64,
+    /// Activations, preparations and switches that failed or timed out.
+    pub failures: u64,
+}
+
+/// What one interface looks like to the MM right now.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct IfaceView {
+    pub raw: Option<f64>,
+    pub average: Option<f64>,
+    pub score: f64,
+    pub attached: bool,
+    pub up: bool,
+    pub prepared: bool,
+    pub primary: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    target: usize,
+    reason: Reason,
+    /// Switch as soon as the target is ready (else only prepare it).
+    switch_when_ready: bool,
+    /// Skip advice and preparation: the primary is gone.
+    emergency: bool,
+}
+
+pub struct MobilityManager {
+    cfg: Config,
+    ifaces: Vec<IfaceState>,
+    primary: Option<usize>,
+    /// The primary before the last switch, to fall back to if it fails.
+    last_from: Option<usize>,
+    primary_since: Millis,
+    preferred: Option<usize>,
+    plan: Option<Plan>,
+    actions: VecDeque<Action>,
+    counters: Counters,
+    now: Millis,
+    first_sample: Option<Millis>,
+    /// Standby alternatives were switched off during this stable spell.
+    standby_done: bool,
+    /// The current better-candidate episode was already counted as held.
+    held_counted: bool,
+}
+
+impl MobilityManager {
+    pub fn new(cfg: Config) -> Result<MobilityManager, crate::ConfigError> {
+        cfg.validate()?;
+        let ifaces = cfg.ifaces.iter().map(IfaceState::new).collect();
+        Ok(MobilityManager {
+            cfg,
+            ifaces,
+            primary: None,
+            last_from: None,
+            primary_since: 0,
+            preferred: None,
+            plan: None,
+            actions: VecDeque::with_capacity(16),
+            counters: Counters::default(),
+            now: 0,
+            first_sample: None,
+            standby_done: false,
+            held_counted: false,
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    pub fn primary(&self) -> Option<IfaceId> {
+        self.primary.map(id)
+    }
+
+    pub fn view(&self, iface: IfaceId) -> Option<IfaceView> {
+        let i = iface.index();
+        let st = self.ifaces.get(i)?;
+        Some(IfaceView {
+            raw: st.raw,
+            average: st.avg.value(),
+            score: score(&self.cfg, i, st, self.preferred == Some(i)),
+            attached: st.attached(),
+            up: st.is_up(),
+            prepared: st.prep == Prep::Ready,
+            primary: self.primary == Some(i),
+        })
+    }
+
+    pub fn handle(&mut self, now: Millis, input: Input) {
+        self.now = self.now.max(now);
+        let now = self.now;
+        match input {
+            Input::Sample { iface, sample } => {
+                let Some(st) = self.ifaces.get_mut(iface.index()) else {
+                    return;
+                };
+                let metric = self.cfg.ifaces[iface.index()].metric;
+                if let Some(carrier) = sample.carrier {
+                    if !carrier {
+                        // What was measured before the loss says nothing now.
+                        st.avg.reset();
+                        st.rate.reset();
+                        st.raw = None;
+                    }
+                    st.carrier = carrier;
+                }
+                if let Some(reachable) = sample.reachable {
+                    st.reachable = reachable;
+                }
+                if let Some(v) = metric.value(&sample).filter(|v| v.is_finite()) {
+                    st.raw = Some(v);
+                    st.avg.push(v);
+                }
+                if let Some(r) = sample.rate_kbps.filter(|r| r.is_finite()) {
+                    st.rate.push(r);
+                }
+                self.first_sample.get_or_insert(now);
+            }
+            Input::Admin { iface, enabled } => {
+                if let Some(st) = self.ifaces.get_mut(iface.index()) {
+                    st.enabled = enabled;
+                }
+            }
+            Input::Prefer { iface } => {
+                self.preferred = iface.map(IfaceId::index).filter(|&i| i < self.ifaces.len());
+            }
+            Input::Activated { iface, ok } => {
+                let retry = now.saturating_add(self.cfg.timing.retry_after_ms);
+                if let Some(st) = self.ifaces.get_mut(iface.index()) {
+                    if ok {
+                        st.link = Link::Up;
+                    } else {
+                        st.link = Link::Down;
+                        st.blocked_until = retry;
+                        self.counters.failures += 1;
+                    }
+                }
+            }
+            Input::Prepared { iface, ok } => {
+                let retry = now.saturating_add(self.cfg.timing.retry_after_ms);
+                if let Some(st) = self.ifaces.get_mut(iface.index()) {
+                    if ok {
+                        st.prep = Prep::Ready;
+                    } else {
+                        st.prep = Prep::None;
+                        st.blocked_until = retry;
+                        self.counters.failures += 1;
+                    }
+                }
+            }
+            Input::Switched { iface, ok } => {
+                if !ok && self.primary == Some(iface.index()) {
+                    // Traffic never moved: the previous primary still has it.
+                    self.counters.failures += 1;
+                    self.ifaces[iface.index()].blocked_until =
+                        now.saturating_add(self.cfg.timing.retry_after_ms);
+                    self.primary = self.last_from;
+                    self.primary_since = now;
+                }
+            }
+            Input::Advice(Advice::Handoff { iface, verdict }) => {
+                let retry = now.saturating_add(self.cfg.timing.retry_after_ms);
+                if let Some(st) = self.ifaces.get_mut(iface.index()) {
+                    match verdict {
+                        Verdict::Allow => st.advice = AdviceState::Allowed,
+                        Verdict::Deny => {
+                            st.advice = AdviceState::None;
+                            st.blocked_until = retry;
+                        }
+                        Verdict::RetryAt(t) => st.advice = AdviceState::RetryAt(t),
+                    }
+                }
+            }
+            Input::Advice(Advice::Avoid { iface, seconds }) => {
+                if let Some(st) = self.ifaces.get_mut(iface.index()) {
+                    st.avoid_until = if seconds < 0 {
+                        Millis::MAX
+                    } else {
+                        now.saturating_add((seconds as u64).saturating_mul(1000))
+                    };
+                }
+            }
+        }
+        self.evaluate();
+    }
+
+    pub fn handle_timeout(&mut self, now: Millis) {
+        self.now = self.now.max(now);
+        self.evaluate();
+    }
+
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// The earliest future time at which something may change by itself.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        let now = self.now;
+        let t = &self.cfg.timing;
+        let mut next: Option<Millis> = None;
+        let mut at = |time: Millis| {
+            if time > now {
+                next = Some(next.map_or(time, |n: Millis| n.min(time)));
+            }
+        };
+        if self.primary.is_none() {
+            if let Some(first) = self.first_sample {
+                at(first.saturating_add(INITIAL_SETTLE_MS));
+            }
+        }
+        for st in &self.ifaces {
+            if let Link::Activating { deadline } = st.link {
+                at(deadline);
+            }
+            if let Prep::Preparing { deadline } = st.prep {
+                at(deadline);
+            }
+            match st.advice {
+                AdviceState::Asked { deadline } => at(deadline),
+                AdviceState::RetryAt(when) => at(when),
+                _ => {}
+            }
+            at(st.blocked_until);
+            at(st.avoid_until);
+            if let Some(since) = st.better_since {
+                at(since.saturating_add(t.better_dwell_ms));
+                at(self.primary_since.saturating_add(t.min_dwell_ms));
+                if let Some(left) = st.left_at {
+                    at(left.saturating_add(t.hold_down_ms));
+                }
+            }
+        }
+        next
+    }
+
+    fn emit(&mut self, action: Action) {
+        self.actions.push_back(action);
+    }
+
+    fn preferred(&self, i: usize) -> bool {
+        self.preferred == Some(i)
+    }
+
+    fn score_of(&self, i: usize) -> f64 {
+        score(&self.cfg, i, &self.ifaces[i], self.preferred(i))
+    }
+
+    fn tier(&self, i: usize) -> Tier {
+        match self.ifaces[i].avg.value() {
+            Some(v) => self.cfg.ifaces[i].thresholds.tier(v),
+            None => Tier::Unusable,
+        }
+    }
+
+    /// The best usable interface other than `except`, at `min_tier` or above:
+    /// by tier, then score, then configuration order. `need_up` keeps only
+    /// interfaces that are up already.
+    fn best_candidate(
+        &self,
+        except: Option<usize>,
+        min_tier: Tier,
+        need_up: bool,
+    ) -> Option<usize> {
+        let mut best: Option<(Tier, f64, usize)> = None;
+        for i in 0..self.ifaces.len() {
+            let st = &self.ifaces[i];
+            if Some(i) == except || !st.usable(self.now) || (need_up && !st.is_up()) {
+                continue;
+            }
+            let tier = self.tier(i);
+            if tier < min_tier {
+                continue;
+            }
+            let s = self.score_of(i);
+            let better = match best {
+                None => true,
+                Some((bt, bs, _)) => tier > bt || (tier == bt && s > bs),
+            };
+            if better {
+                best = Some((tier, s, i));
+            }
+        }
+        best.map(|(_, _, i)| i)
+    }
+
+    fn candidate_reason(&self, mut reason: Reason, c: usize) -> Reason {
+        reason.candidate = Some((id(c), self.score_of(c), self.ifaces[c].avg.value()));
+        reason
+    }
+
+    fn subject_reason(&self, rule: Rule, p: usize, threshold: Option<Threshold>) -> Reason {
+        let mut reason = Reason::new(rule);
+        reason.subject = Some(id(p));
+        reason.value = self.ifaces[p].avg.value();
+        reason.threshold =
+            threshold.and_then(|t| self.cfg.ifaces[p].thresholds.get(t).map(|v| (t, v)));
+        reason
+    }
+
+    fn evaluate(&mut self) {
+        self.expire();
+        let Some(p) = self.primary else {
+            self.choose_initial();
+            self.advance_plan();
+            return;
+        };
+        if let Some(rule) = self.emergency_cause(p) {
+            self.emergency(p, rule);
+            return;
+        }
+        if let Some(pref) = self.preferred {
+            let st = &self.ifaces[pref];
+            if pref != p
+                && st.usable(self.now)
+                && (self.tier(pref) >= Tier::Available || !st.is_up())
+            {
+                let reason =
+                    self.candidate_reason(self.subject_reason(Rule::UserPreference, p, None), pref);
+                self.pursue(pref, reason, true, false);
+                self.advance_plan();
+                return;
+            }
+        }
+        let level = self.ifaces[p]
+            .avg
+            .value()
+            .map_or(PrimaryLevel::Holding, |v| {
+                self.cfg.ifaces[p].thresholds.primary_level(v)
+            });
+        match level {
+            PrimaryLevel::Inactive => self.below_inactive(p),
+            PrimaryLevel::Deteriorating => {
+                self.prepare_ahead(p);
+                self.better_candidate(p);
+            }
+            PrimaryLevel::Holding => {
+                self.drop_preparation();
+                self.better_candidate(p);
+            }
+            PrimaryLevel::Stable => {
+                self.drop_preparation();
+                self.standby_off(p);
+                self.better_candidate(p);
+            }
+        }
+        if level != PrimaryLevel::Stable {
+            self.standby_done = false;
+        }
+        self.advance_plan();
+    }
+
+    /// Timeouts of actions count as failures; expired advice requests count
+    /// as allowed (a silent server must not pin the router to a bad link).
+    fn expire(&mut self) {
+        let now = self.now;
+        let retry = now.saturating_add(self.cfg.timing.retry_after_ms);
+        for st in &mut self.ifaces {
+            if let Link::Activating { deadline } = st.link {
+                if now >= deadline {
+                    st.link = Link::Down;
+                    st.blocked_until = retry;
+                    self.counters.failures += 1;
+                }
+            }
+            if let Prep::Preparing { deadline } = st.prep {
+                if now >= deadline {
+                    st.prep = Prep::None;
+                    st.blocked_until = retry;
+                    self.counters.failures += 1;
+                }
+            }
+            match st.advice {
+                AdviceState::Asked { deadline } if now >= deadline => {
+                    st.advice = AdviceState::Allowed
+                }
+                AdviceState::RetryAt(when) if now >= when => st.advice = AdviceState::None,
+                _ => {}
+            }
+        }
+    }
+
+    fn choose_initial(&mut self) {
+        let Some(first) = self.first_sample else {
+            return;
+        };
+        let all_reported = self
+            .ifaces
+            .iter()
+            .all(|st| !st.attached() || st.avg.value().is_some());
+        if !all_reported && self.now < first.saturating_add(INITIAL_SETTLE_MS) {
+            return;
+        }
+        // Something is better than no route at all: below `available`, the
+        // best attached interface still carries traffic until a better one shows.
+        let target = self
+            .best_candidate(None, Tier::Available, true)
+            .or_else(|| self.best_candidate(None, Tier::Available, false))
+            .or_else(|| self.best_candidate(None, Tier::Unusable, true))
+            .or_else(|| self.best_candidate(None, Tier::Unusable, false));
+        if let Some(c) = target {
+            let reason = self.candidate_reason(Reason::new(Rule::Initial), c);
+            self.pursue(c, reason, true, true);
+        }
+    }
+
+    fn emergency_cause(&self, p: usize) -> Option<Rule> {
+        let st = &self.ifaces[p];
+        if !st.carrier {
+            Some(Rule::CarrierLost)
+        } else if !st.reachable {
+            Some(Rule::PathLost)
+        } else if !st.enabled {
+            Some(Rule::Disabled)
+        } else if self.now < st.avoid_until {
+            Some(Rule::Avoided)
+        } else {
+            None
+        }
+    }
+
+    /// The primary is gone: anything usable beats it, without waiting for
+    /// averages or preparation.
+    fn emergency(&mut self, p: usize, rule: Rule) {
+        let reason = self.subject_reason(rule, p, None);
+        let up_now = self
+            .best_candidate(Some(p), Tier::Available, true)
+            .or_else(|| self.best_candidate(Some(p), Tier::Unusable, true));
+        if let Some(c) = up_now {
+            let reason = self.candidate_reason(reason, c);
+            self.switch(c, reason);
+            return;
+        }
+        if let Some(c) = self.best_candidate(Some(p), Tier::Unusable, false) {
+            let reason = self.candidate_reason(reason, c);
+            self.pursue(c, reason, true, true);
+            self.advance_plan();
+        }
+    }
+
+    fn below_inactive(&mut self, p: usize) {
+        let reason = self.subject_reason(Rule::BelowInactive, p, Some(Threshold::Inactive));
+        let Some(c) = self
+            .best_candidate(Some(p), Tier::Available, true)
+            .or_else(|| self.best_candidate(Some(p), Tier::Available, false))
+        else {
+            self.activate_alternatives(p, reason);
+            return;
+        };
+        // Nothing better to move to: a candidate below the failing primary.
+        if self.tier(c) == Tier::Available && self.ifaces[c].avg.value().is_some() {
+            let primary_score = self.score_of(p);
+            if self.score_of(c) <= primary_score {
+                return;
+            }
+        }
+        let reason = self.candidate_reason(reason, c);
+        if self.ifaces[c].ready(&self.cfg.ifaces[c]) {
+            self.switch(c, reason);
+        } else {
+            self.pursue(c, reason, true, false);
+        }
+    }
+
+    /// Make-before-break: bring the best candidate up and prepare it now, so
+    /// the switch is instant when it comes.
+    fn prepare_ahead(&mut self, p: usize) {
+        if self
+            .plan
+            .is_some_and(|plan| self.ifaces[plan.target].usable(self.now))
+        {
+            return;
+        }
+        let reason = self.subject_reason(Rule::Deteriorating, p, Some(Threshold::Deteriorating));
+        match self.best_candidate(Some(p), Tier::Active, false) {
+            Some(c) if !self.ifaces[c].ready(&self.cfg.ifaces[c]) => {
+                let reason = self.candidate_reason(reason, c);
+                self.counters.prepared_ahead += 1;
+                self.pursue(c, reason, false, false);
+            }
+            Some(_) => {}
+            None => self.activate_alternatives(p, reason),
+        }
+    }
+
+    /// The primary recovered: a candidate prepared ahead of need stays as it
+    /// is (up, prepared), but nothing more is done for it.
+    fn drop_preparation(&mut self) {
+        if self.plan.is_some_and(|plan| !plan.switch_when_ready) {
+            self.plan = None;
+        }
+    }
+
+    /// No candidate is active: bring up every alternative that needs it, so
+    /// that one may become a candidate (the seed's rule).
+    fn activate_alternatives(&mut self, p: usize, reason: Reason) {
+        let deadline = self
+            .now
+            .saturating_add(self.cfg.timing.activation_timeout_ms);
+        for i in 0..self.ifaces.len() {
+            let st = &self.ifaces[i];
+            if i != p && st.link == Link::Down && st.usable(self.now) {
+                self.ifaces[i].link = Link::Activating { deadline };
+                self.emit(Action::Activate {
+                    iface: id(i),
+                    reason,
+                });
+            }
+        }
+    }
+
+    fn standby_off(&mut self, p: usize) {
+        if self.standby_done {
+            return;
+        }
+        self.standby_done = true;
+        let reason = self.subject_reason(Rule::Stable, p, Some(Threshold::Stable));
+        for i in 0..self.ifaces.len() {
+            let standby = self.cfg.ifaces[i].standby && self.cfg.ifaces[i].needs_activation;
+            let planned = self.plan.is_some_and(|plan| plan.target == i);
+            if i != p && standby && !planned && self.ifaces[i].link != Link::Down {
+                self.ifaces[i].link = Link::Down;
+                self.ifaces[i].prep = Prep::None;
+                self.counters.standby_off += 1;
+                self.emit(Action::Deactivate {
+                    iface: id(i),
+                    reason,
+                });
+            }
+        }
+    }
+
+    fn better_candidate(&mut self, p: usize) {
+        let now = self.now;
+        let t = self.cfg.timing;
+        let primary_score = self.score_of(p);
+        let best = self.best_candidate(Some(p), Tier::Active, false);
+        let better = best.filter(|&c| self.score_of(c) >= primary_score + self.cfg.better_margin);
+        for (i, st) in self.ifaces.iter_mut().enumerate() {
+            if Some(i) != better {
+                st.better_since = None;
+            }
+        }
+        let Some(c) = better else {
+            self.held_counted = false;
+            return;
+        };
+        let since = *self.ifaces[c].better_since.get_or_insert(now);
+        if now < since.saturating_add(t.better_dwell_ms) {
+            return;
+        }
+        let held_by_dwell = now < self.primary_since.saturating_add(t.min_dwell_ms);
+        let held_by_hold_down = self.ifaces[c]
+            .left_at
+            .is_some_and(|left| now < left.saturating_add(t.hold_down_ms));
+        if held_by_dwell || held_by_hold_down {
+            if !self.held_counted {
+                self.held_counted = true;
+                if held_by_hold_down {
+                    self.counters.held_by_hold_down += 1;
+                } else {
+                    self.counters.held_by_dwell += 1;
+                }
+            }
+            return;
+        }
+        let mut reason = self.subject_reason(Rule::BetterCandidate, p, None);
+        reason.subject_score = Some(primary_score);
+        let reason = self.candidate_reason(reason, c);
+        self.pursue(c, reason, true, false);
+    }
+
+    /// Sets the plan: bring `target` up, ask, prepare, and (if asked) switch.
+    fn pursue(&mut self, target: usize, reason: Reason, switch_when_ready: bool, emergency: bool) {
+        match &mut self.plan {
+            Some(plan) if plan.target == target => {
+                if switch_when_ready && !plan.switch_when_ready {
+                    plan.reason = reason;
+                }
+                plan.switch_when_ready |= switch_when_ready;
+                plan.emergency |= emergency;
+            }
+            _ => {
+                self.plan = Some(Plan {
+                    target,
+                    reason,
+                    switch_when_ready,
+                    emergency,
+                })
+            }
+        }
+    }
+
+    /// Moves the plan one step: activation, advice, preparation, switch.
+    fn advance_plan(&mut self) {
+        let Some(plan) = self.plan else { return };
+        let now = self.now;
+        let t = plan.target;
+        if !self.ifaces[t].usable(now) || self.primary == Some(t) {
+            self.plan = None;
+            return;
+        }
+        let timing = self.cfg.timing;
+        match self.ifaces[t].link {
+            Link::Down => {
+                self.ifaces[t].link = Link::Activating {
+                    deadline: now.saturating_add(timing.activation_timeout_ms),
+                };
+                self.emit(Action::Activate {
+                    iface: id(t),
+                    reason: plan.reason,
+                });
+                return;
+            }
+            Link::Activating { .. } => return,
+            Link::Up => {}
+        }
+        if plan.emergency || self.primary.is_none() {
+            if plan.switch_when_ready {
+                self.switch(t, plan.reason);
+            }
+            return;
+        }
+        if self.cfg.consult_server && plan.switch_when_ready {
+            match self.ifaces[t].advice {
+                AdviceState::None => {
+                    self.ifaces[t].advice = AdviceState::Asked {
+                        deadline: now.saturating_add(timing.advice_timeout_ms),
+                    };
+                    self.emit(Action::RequestAdvice {
+                        iface: id(t),
+                        reason: plan.reason,
+                    });
+                    return;
+                }
+                AdviceState::Asked { .. } | AdviceState::RetryAt(_) => return,
+                AdviceState::Allowed => {}
+            }
+        }
+        if self.cfg.ifaces[t].pre_handoff {
+            match self.ifaces[t].prep {
+                Prep::None => {
+                    self.ifaces[t].prep = Prep::Preparing {
+                        deadline: now.saturating_add(timing.prepare_timeout_ms),
+                    };
+                    self.emit(Action::Prepare {
+                        iface: id(t),
+                        reason: plan.reason,
+                    });
+                    return;
+                }
+                Prep::Preparing { .. } => return,
+                Prep::Ready => {}
+            }
+        }
+        if plan.switch_when_ready {
+            self.switch(t, plan.reason);
+        }
+    }
+
+    fn switch(&mut self, to: usize, reason: Reason) {
+        let now = self.now;
+        let from = self.primary;
+        self.emit(Action::Switch {
+            from: from.map(id),
+            to: id(to),
+            reason,
+        });
+        if let Some(f) = from {
+            let st = &mut self.ifaces[f];
+            st.left_at = Some(now);
+            st.prep = Prep::None;
+            st.advice = AdviceState::None;
+            self.counters.handoffs += 1;
+            if reason.rule.is_emergency() {
+                self.counters.emergencies += 1;
+            } else if reason.rule == Rule::BelowInactive {
+                self.counters.forced += 1;
+            }
+        }
+        self.ifaces[to].advice = AdviceState::None;
+        for st in &mut self.ifaces {
+            st.better_since = None;
+        }
+        self.held_counted = false;
+        self.standby_done = false;
+        self.last_from = from;
+        self.primary = Some(to);
+        self.primary_since = now;
+        self.plan = None;
+    }
+}
+
+fn id(index: usize) -> IfaceId {
+    IfaceId(index as u8)
+}
+
+impl Decider for MobilityManager {
+    fn handle(&mut self, now: Millis, input: Input) {
+        MobilityManager::handle(self, now, input)
+    }
+
+    fn handle_timeout(&mut self, now: Millis) {
+        MobilityManager::handle_timeout(self, now)
+    }
+
+    fn poll_action(&mut self) -> Option<Action> {
+        MobilityManager::poll_action(self)
+    }
+
+    fn poll_timeout(&self) -> Option<Millis> {
+        MobilityManager::poll_timeout(self)
+    }
+
+    fn primary(&self) -> Option<IfaceId> {
+        MobilityManager::primary(self)
+    }
+}

@@ -1,0 +1,152 @@
+//! Why the MM did something: which rule, which interface, which values.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::IfaceId;
+use crate::config::Config;
+use crate::thresholds::Threshold;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// No primary yet: the best interface becomes primary.
+    Initial,
+    /// The primary lost carrier or attachment.
+    CarrierLost,
+    /// Probes over the primary stopped getting through (blackhole).
+    PathLost,
+    /// The administrator disabled the primary.
+    Disabled,
+    /// The server advised leaving the primary's network.
+    Avoided,
+    /// The primary's average fell below `inactive`: hand off now.
+    BelowInactive,
+    /// The primary's average fell below `deteriorating`: prepare a candidate.
+    Deteriorating,
+    /// A candidate scored clearly better for long enough.
+    BetterCandidate,
+    /// The user prefers another interface.
+    UserPreference,
+    /// The primary is above `stable`: standby-able alternatives go off.
+    Stable,
+    /// The switch to the candidate failed; back to the previous primary.
+    SwitchFailed,
+}
+
+impl Rule {
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::Initial => "initial",
+            Rule::CarrierLost => "carrier lost",
+            Rule::PathLost => "path lost",
+            Rule::Disabled => "disabled",
+            Rule::Avoided => "advised to avoid",
+            Rule::BelowInactive => "below inactive",
+            Rule::Deteriorating => "deteriorating",
+            Rule::BetterCandidate => "better candidate",
+            Rule::UserPreference => "user preference",
+            Rule::Stable => "stable",
+            Rule::SwitchFailed => "switch failed",
+        }
+    }
+
+    /// Emergencies act in the same step, without waiting for averages.
+    pub fn is_emergency(self) -> bool {
+        matches!(
+            self,
+            Rule::CarrierLost | Rule::PathLost | Rule::Disabled | Rule::Avoided
+        )
+    }
+}
+
+/// A decision's explanation. Plain data (no names), so the data path never
+/// allocates; [`Reason::display`] renders it with the interface names.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Reason {
+    pub rule: Rule,
+    /// The interface the rule looked at (usually the primary).
+    pub subject: Option<IfaceId>,
+    /// Its averaged metric.
+    pub value: Option<f64>,
+    /// The threshold it was compared with.
+    pub threshold: Option<(Threshold, f64)>,
+    /// The interface chosen, with its score and averaged metric.
+    pub candidate: Option<(IfaceId, f64, Option<f64>)>,
+    /// The subject's score, when scores were compared.
+    pub subject_score: Option<f64>,
+}
+
+impl Reason {
+    pub fn new(rule: Rule) -> Reason {
+        Reason {
+            rule,
+            subject: None,
+            value: None,
+            threshold: None,
+            candidate: None,
+            subject_score: None,
+        }
+    }
+
+    /// The reason as a sentence, with names from `config`.
+    pub fn display<'a>(&'a self, config: &'a Config) -> impl fmt::Display + 'a {
+        ReasonText {
+            reason: self,
+            config,
+        }
+    }
+}
+
+struct ReasonText<'a> {
+    reason: &'a Reason,
+    config: &'a Config,
+}
+
+fn num(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e9 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+impl fmt::Display for ReasonText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = self.reason;
+        let name = |id: IfaceId| {
+            self.config
+                .ifaces
+                .get(id.index())
+                .map_or("?", |i| i.name.as_str())
+        };
+        f.write_str(r.rule.name())?;
+        if let Some(subject) = r.subject {
+            let metric = self.config.ifaces.get(subject.index()).map(|i| i.metric);
+            write!(f, ": {}", name(subject))?;
+            if let (Some(v), Some(m)) = (r.value, metric) {
+                write!(f, " {m} avg {}", num(v))?;
+            }
+            if let Some((which, t)) = r.threshold {
+                let cmp = if r.value.is_some_and(|v| v < t) {
+                    "<"
+                } else {
+                    ">="
+                };
+                write!(f, " {cmp} {which} {}", num(t))?;
+            }
+            if let Some(s) = r.subject_score {
+                write!(f, " (score {s:.2})")?;
+            }
+        }
+        if let Some((c, score, value)) = r.candidate {
+            write!(f, "; chose {} (score {score:.2}", name(c))?;
+            if let Some(v) = value {
+                write!(f, ", avg {}", num(v))?;
+            }
+            f.write_str(")")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,372 @@
+//! The MM's rules, one scenario each, driven with made-up samples.
+
+use mimm_mm::{
+    Action, Advice, Config, IfaceConfig, IfaceId, Input, LinkKind, Metric, MobilityManager, Rule,
+    Sample, Thresholds, Verdict,
+};
+
+const LTE: IfaceId = IfaceId(0);
+const WIFI: IfaceId = IfaceId(1);
+
+fn signal(dbm: f64) -> Sample {
+    Sample {
+        signal_dbm: Some(dbm),
+        ..Sample::default()
+    }
+}
+
+/// LTE (RSRP defaults) and Wi-Fi (RSSI defaults), no smoothing so each sample
+/// is the average and the rules are easy to follow.
+fn config() -> Config {
+    let mut lte = IfaceConfig::with_defaults("wwan0", LinkKind::Lte, Metric::SignalDbm);
+    let mut wifi = IfaceConfig::with_defaults("wlan0", LinkKind::Wifi, Metric::SignalDbm);
+    for i in [&mut lte, &mut wifi] {
+        i.averaging = mimm_mm::Averaging::Ewma { alpha: 1.0 };
+    }
+    let mut cfg = Config::new(vec![lte, wifi]);
+    cfg.timing.better_dwell_ms = 0;
+    cfg
+}
+
+struct Run {
+    mm: MobilityManager,
+    now: u64,
+}
+
+impl Run {
+    fn new(cfg: Config) -> Run {
+        Run {
+            mm: MobilityManager::new(cfg).unwrap(),
+            now: 0,
+        }
+    }
+
+    fn at(&mut self, now: u64) -> &mut Run {
+        self.now = now;
+        self
+    }
+
+    fn feed(&mut self, iface: IfaceId, sample: Sample) -> Vec<Action> {
+        self.mm.handle(self.now, Input::Sample { iface, sample });
+        self.drain()
+    }
+
+    fn input(&mut self, input: Input) -> Vec<Action> {
+        self.mm.handle(self.now, input);
+        self.drain()
+    }
+
+    fn drain(&mut self) -> Vec<Action> {
+        std::iter::from_fn(|| self.mm.poll_action()).collect()
+    }
+
+    fn both(&mut self, lte: f64, wifi: f64) -> Vec<Action> {
+        let mut actions = self.feed(LTE, signal(lte));
+        actions.extend(self.feed(WIFI, signal(wifi)));
+        actions
+    }
+}
+
+fn switch_to(actions: &[Action]) -> Option<(IfaceId, Rule)> {
+    actions.iter().find_map(|a| match a {
+        Action::Switch { to, reason, .. } => Some((*to, reason.rule)),
+        _ => None,
+    })
+}
+
+#[test]
+fn first_choice_waits_for_every_interface_and_takes_the_best() {
+    let mut run = Run::new(config());
+    assert!(
+        run.feed(LTE, signal(-85.0)).is_empty(),
+        "wlan0 has not reported yet"
+    );
+    let actions = run.feed(WIFI, signal(-50.0));
+    assert_eq!(switch_to(&actions), Some((WIFI, Rule::Initial)));
+    // Alone, it chooses after the settle time.
+    let mut run = Run::new(config());
+    assert!(run.feed(LTE, signal(-85.0)).is_empty());
+    assert_eq!(run.mm.poll_timeout(), Some(3_000));
+    run.mm.handle_timeout(3_000);
+    assert_eq!(switch_to(&run.drain()), Some((LTE, Rule::Initial)));
+}
+
+#[test]
+fn below_inactive_hands_off_at_once_with_the_values() {
+    let mut run = Run::new(config());
+    run.both(-85.0, -75.0);
+    assert_eq!(run.mm.primary(), Some(LTE));
+    run.at(10_000);
+    let actions = run.feed(LTE, signal(-119.0));
+    let Some(Action::Switch { from, to, reason }) = actions.first().copied() else {
+        panic!("{actions:?}");
+    };
+    assert_eq!(
+        (from, to, reason.rule),
+        (Some(LTE), WIFI, Rule::BelowInactive)
+    );
+    assert_eq!(reason.value, Some(-119.0));
+    assert_eq!(
+        reason.threshold,
+        Some((mimm_mm::Threshold::Inactive, -116.0))
+    );
+    let text = reason.display(run.mm.config()).to_string();
+    assert!(
+        text.starts_with("below inactive: wwan0 signal_dbm avg -119 < inactive -116; chose wlan0"),
+        "{text}"
+    );
+    assert_eq!(run.mm.counters().forced, 1);
+}
+
+#[test]
+fn deteriorating_prepares_a_candidate_and_the_switch_is_then_instant() {
+    let mut cfg = config();
+    cfg.ifaces[1].pre_handoff = true;
+    // Only the threshold rules here, not the better-candidate one.
+    cfg.better_margin = 100.0;
+    let mut run = Run::new(cfg);
+    run.both(-85.0, -68.0);
+    assert_eq!(run.mm.primary(), Some(LTE));
+    // Below deteriorating: prepare wlan0, do not switch.
+    run.at(10_000);
+    let actions = run.feed(LTE, signal(-112.0));
+    assert!(
+        matches!(actions.as_slice(), [Action::Prepare { iface, reason }] if *iface == WIFI && reason.rule == Rule::Deteriorating),
+        "{actions:?}"
+    );
+    assert!(
+        run.input(Input::Prepared {
+            iface: WIFI,
+            ok: true
+        })
+        .is_empty()
+    );
+    assert_eq!(run.mm.counters().prepared_ahead, 1);
+    // Below inactive: the switch comes in the same step, nothing left to wait for.
+    run.at(11_000);
+    let actions = run.feed(LTE, signal(-117.0));
+    assert_eq!(switch_to(&actions), Some((WIFI, Rule::BelowInactive)));
+    assert_eq!(actions.len(), 1);
+}
+
+#[test]
+fn carrier_loss_and_blackhole_switch_in_the_same_step() {
+    for sample in [
+        Sample {
+            carrier: Some(false),
+            ..Sample::default()
+        },
+        Sample {
+            reachable: Some(false),
+            ..signal(-80.0)
+        },
+    ] {
+        let mut cfg = config();
+        cfg.ifaces[1].pre_handoff = true;
+        let mut run = Run::new(cfg);
+        run.both(-80.0, -72.0);
+        assert_eq!(run.mm.primary(), Some(LTE));
+        run.at(500);
+        let actions = run.feed(LTE, sample);
+        let want = if sample.carrier == Some(false) {
+            Rule::CarrierLost
+        } else {
+            Rule::PathLost
+        };
+        assert_eq!(switch_to(&actions), Some((WIFI, want)), "{actions:?}");
+        assert_eq!(run.mm.counters().emergencies, 1);
+    }
+}
+
+#[test]
+fn better_candidate_waits_for_dwell_and_never_returns_within_hold_down() {
+    let mut cfg = config();
+    cfg.timing.better_dwell_ms = 2_000;
+    let mut run = Run::new(cfg);
+    run.both(-80.0, -75.0);
+    assert_eq!(run.mm.primary(), Some(LTE));
+    // wlan0 becomes much better at 1 s; better dwell (2 s) and then min dwell
+    // on the primary (5 s) hold it.
+    run.at(1_000);
+    assert!(run.both(-80.0, -50.0).is_empty());
+    run.at(3_000);
+    assert!(
+        run.both(-80.0, -50.0).is_empty(),
+        "the primary is only 3 s old"
+    );
+    assert_eq!(run.mm.counters().held_by_dwell, 1);
+    assert_eq!(run.mm.poll_timeout(), Some(5_000));
+    run.mm.handle_timeout(5_000);
+    let (to, rule) = switch_to(&run.drain()).expect("switch after the dwell");
+    assert_eq!((to, rule), (WIFI, Rule::BetterCandidate));
+    // LTE becomes much better right away: no return within 30 s.
+    for t in (6_000..35_000).step_by(1_000) {
+        run.at(t);
+        assert!(switch_to(&run.both(-70.0, -72.0)).is_none(), "at {t}");
+    }
+    assert_eq!(run.mm.counters().held_by_hold_down, 1);
+    run.at(35_000);
+    assert_eq!(
+        switch_to(&run.both(-70.0, -72.0)),
+        Some((LTE, Rule::BetterCandidate))
+    );
+}
+
+#[test]
+fn stable_primary_switches_standby_alternatives_off() {
+    let mut cfg = config();
+    cfg.ifaces[0].standby = true;
+    cfg.ifaces[0].needs_activation = true;
+    let mut run = Run::new(cfg);
+    // LTE needs activation and is down; Wi-Fi is fine.
+    let actions = run.both(-85.0, -65.0);
+    assert_eq!(switch_to(&actions), Some((WIFI, Rule::Initial)));
+    // Wi-Fi deteriorates: LTE is brought up ahead of need.
+    run.at(2_000);
+    let actions = run.both(-85.0, -76.0);
+    assert!(
+        matches!(actions.as_slice(), [Action::Activate { iface, .. }] if *iface == LTE),
+        "{actions:?}"
+    );
+    run.input(Input::Activated {
+        iface: LTE,
+        ok: true,
+    });
+    // Wi-Fi recovers above stable: LTE may go back down.
+    run.at(4_000);
+    let actions = run.both(-85.0, -55.0);
+    assert!(
+        matches!(actions.as_slice(), [Action::Deactivate { iface, reason }] if *iface == LTE && reason.rule == Rule::Stable),
+        "{actions:?}"
+    );
+    run.at(5_000);
+    assert!(
+        run.both(-85.0, -55.0).is_empty(),
+        "only once per stable spell"
+    );
+}
+
+#[test]
+fn user_preference_brings_the_interface_up_first() {
+    let mut cfg = config();
+    cfg.ifaces[0].needs_activation = true;
+    let mut run = Run::new(cfg);
+    run.both(-85.0, -65.0);
+    assert_eq!(run.mm.primary(), Some(WIFI));
+    run.at(1_000);
+    let actions = run.input(Input::Prefer { iface: Some(LTE) });
+    assert!(
+        matches!(actions.as_slice(), [Action::Activate { iface, reason }] if *iface == LTE && reason.rule == Rule::UserPreference),
+        "{actions:?}"
+    );
+    let actions = run.input(Input::Activated {
+        iface: LTE,
+        ok: true,
+    });
+    assert_eq!(switch_to(&actions), Some((LTE, Rule::UserPreference)));
+}
+
+#[test]
+fn failed_activation_is_retried_later_not_at_once() {
+    let mut cfg = config();
+    cfg.ifaces[1].needs_activation = true;
+    cfg.timing.min_dwell_ms = 0;
+    let mut run = Run::new(cfg);
+    // Only LTE is up at first.
+    assert_eq!(
+        switch_to(&run.both(-100.0, -60.0)),
+        Some((LTE, Rule::Initial))
+    );
+    run.at(1_000);
+    let actions = run.both(-100.0, -60.0);
+    assert!(
+        matches!(actions.as_slice(), [Action::Activate { iface, reason }] if *iface == WIFI && reason.rule == Rule::BetterCandidate),
+        "{actions:?}"
+    );
+    assert!(
+        run.input(Input::Activated {
+            iface: WIFI,
+            ok: false
+        })
+        .is_empty()
+    );
+    assert_eq!(run.mm.counters().failures, 1);
+    for t in [2_000, 10_000, 30_999] {
+        run.at(t);
+        assert!(run.both(-100.0, -60.0).is_empty(), "no retry at {t}");
+    }
+    run.at(31_000);
+    let actions = run.both(-100.0, -60.0);
+    assert!(
+        matches!(actions.as_slice(), [Action::Activate { .. }]),
+        "{actions:?}"
+    );
+    let actions = run.input(Input::Activated {
+        iface: WIFI,
+        ok: true,
+    });
+    assert_eq!(switch_to(&actions), Some((WIFI, Rule::BetterCandidate)));
+}
+
+#[test]
+fn advice_deny_avoid_and_a_failed_switch() {
+    let mut cfg = config();
+    cfg.consult_server = true;
+    cfg.timing.min_dwell_ms = 0;
+    let mut run = Run::new(cfg);
+    run.both(-80.0, -75.0);
+    run.at(1_000);
+    let actions = run.both(-80.0, -50.0);
+    assert!(
+        matches!(actions.as_slice(), [Action::RequestAdvice { iface, .. }] if *iface == WIFI),
+        "{actions:?}"
+    );
+    let actions = run.input(Input::Advice(Advice::Handoff {
+        iface: WIFI,
+        verdict: Verdict::Deny,
+    }));
+    assert!(switch_to(&actions).is_none());
+    // Avoid the primary's network: leave it at once, even against advice rules.
+    run.at(2_000);
+    let actions = run.input(Input::Advice(Advice::Avoid {
+        iface: LTE,
+        seconds: -1,
+    }));
+    assert!(
+        switch_to(&actions).is_none(),
+        "wlan0 is blocked after the denial: {actions:?}"
+    );
+    run.at(40_000);
+    run.mm.handle_timeout(40_000);
+    let actions = run.drain();
+    assert_eq!(
+        switch_to(&actions),
+        Some((WIFI, Rule::Avoided)),
+        "{actions:?}"
+    );
+    // The switch fails: the MM falls back to where traffic still is.
+    run.input(Input::Switched {
+        iface: WIFI,
+        ok: false,
+    });
+    assert_eq!(run.mm.primary(), Some(LTE));
+}
+
+#[test]
+fn a_broken_threshold_order_is_refused_with_the_interface() {
+    let mut cfg = config();
+    cfg.ifaces[1].thresholds = Thresholds {
+        available: Some(-85.0),
+        inactive: -80.0,
+        deteriorating: -60.0,
+        active: -70.0,
+        stable: -50.0,
+    };
+    let err = MobilityManager::new(cfg).err().unwrap().to_string();
+    assert_eq!(
+        err,
+        "interface wlan0: thresholds: thresholds must rise strictly (available < inactive < \
+         deteriorating < active < stable), but deteriorating -60 >= active -70 (available -85, \
+         inactive -80, deteriorating -60, active -70, stable -50)"
+    );
+}
