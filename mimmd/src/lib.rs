@@ -1,4 +1,6 @@
-//! mimmd, the mimm client: the Interface Monitor watches every link, the Mobility
-//! Manager decides when and where to hand off, and the actions carry it out.
-//! Built in the Mobility Manager and daemon issues; the foundation only reserves
-//! the crate.
+//! mimmd, the mimm client: the Interface Monitor watches every link, the
+//! Mobility Manager ([`mimm_mm`]) decides when and where to hand off, and the
+//! actions carry it out. This crate holds the daemon's parts; so far the
+//! replay tool that runs the Mobility Manager over a trace in virtual time.
+
+pub mod replay;

@@ -55,9 +55,9 @@ pub struct Timing {
 impl Default for Timing {
     fn default() -> Timing {
         Timing {
-            min_dwell_ms: 5_000,
+            min_dwell_ms: 2_000,
             hold_down_ms: 30_000,
-            better_dwell_ms: 2_000,
+            better_dwell_ms: 0,
             activation_timeout_ms: 30_000,
             prepare_timeout_ms: 15_000,
             advice_timeout_ms: 3_000,
@@ -110,7 +110,7 @@ impl Config {
             ifaces,
             timing: Timing::default(),
             weights: Weights::default(),
-            better_margin: 0.3,
+            better_margin: 0.6,
             consult_server: false,
         }
     }

@@ -48,7 +48,7 @@ pub use input::{Advice, Input, Sample, Verdict};
 pub use kind::LinkKind;
 pub use manager::{Counters, IfaceView, MobilityManager};
 pub use metric::{Metric, quality};
-pub use reason::{Reason, Rule};
+pub use reason::{Candidate, Reason, Rule};
 pub use thresholds::{Threshold, Thresholds};
 
 /// Time in milliseconds, from whatever origin the caller uses.
@@ -75,4 +75,8 @@ pub trait Decider {
     fn poll_action(&mut self) -> Option<Action>;
     fn poll_timeout(&self) -> Option<Millis>;
     fn primary(&self) -> Option<IfaceId>;
+    /// The decider's own counts, if it keeps any.
+    fn counters(&self) -> Option<Counters> {
+        None
+    }
 }

@@ -25,7 +25,7 @@ use crate::action::Action;
 use crate::config::Config;
 use crate::iface::{AdviceState, IfaceState, Link, Prep};
 use crate::input::{Advice, Input, Verdict};
-use crate::reason::{Reason, Rule};
+use crate::reason::{Candidate, Reason, Rule};
 use crate::score::score;
 use crate::thresholds::{PrimaryLevel, Threshold, Tier};
 use crate::{Decider, IfaceId, Millis};
@@ -341,7 +341,11 @@ impl MobilityManager {
     }
 
     fn candidate_reason(&self, mut reason: Reason, c: usize) -> Reason {
-        reason.candidate = Some((id(c), self.score_of(c), self.ifaces[c].avg.value()));
+        reason.candidate = Some(Candidate {
+            iface: id(c),
+            score: Some(self.score_of(c)),
+            value: self.ifaces[c].avg.value(),
+        });
         reason
     }
 
@@ -770,5 +774,9 @@ impl Decider for MobilityManager {
 
     fn primary(&self) -> Option<IfaceId> {
         MobilityManager::primary(self)
+    }
+
+    fn counters(&self) -> Option<Counters> {
+        Some(self.counters)
     }
 }

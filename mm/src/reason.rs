@@ -33,6 +33,8 @@ pub enum Rule {
     Stable,
     /// The switch to the candidate failed; back to the previous primary.
     SwitchFailed,
+    /// (Baselines) the primary fell below the one threshold they use.
+    BelowThreshold,
 }
 
 impl Rule {
@@ -49,6 +51,7 @@ impl Rule {
             Rule::UserPreference => "user preference",
             Rule::Stable => "stable",
             Rule::SwitchFailed => "switch failed",
+            Rule::BelowThreshold => "below threshold",
         }
     }
 
@@ -59,6 +62,16 @@ impl Rule {
             Rule::CarrierLost | Rule::PathLost | Rule::Disabled | Rule::Avoided
         )
     }
+}
+
+/// The interface a decision chose, with what it was chosen on.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub iface: IfaceId,
+    /// Its score, when the decider scores (the MM does, baselines do not).
+    pub score: Option<f64>,
+    /// Its averaged (or, for some baselines, raw) metric.
+    pub value: Option<f64>,
 }
 
 /// A decision's explanation. Plain data (no names), so the data path never
@@ -72,8 +85,8 @@ pub struct Reason {
     pub value: Option<f64>,
     /// The threshold it was compared with.
     pub threshold: Option<(Threshold, f64)>,
-    /// The interface chosen, with its score and averaged metric.
-    pub candidate: Option<(IfaceId, f64, Option<f64>)>,
+    /// The interface chosen.
+    pub candidate: Option<Candidate>,
     /// The subject's score, when scores were compared.
     pub subject_score: Option<f64>,
 }
@@ -140,12 +153,14 @@ impl fmt::Display for ReasonText<'_> {
                 write!(f, " (score {s:.2})")?;
             }
         }
-        if let Some((c, score, value)) = r.candidate {
-            write!(f, "; chose {} (score {score:.2}", name(c))?;
-            if let Some(v) = value {
-                write!(f, ", avg {}", num(v))?;
+        if let Some(c) = r.candidate {
+            write!(f, "; chose {}", name(c.iface))?;
+            match (c.score, c.value) {
+                (Some(s), Some(v)) => write!(f, " (score {s:.2}, avg {})", num(v))?,
+                (Some(s), None) => write!(f, " (score {s:.2})")?,
+                (None, Some(v)) => write!(f, " ({})", num(v))?,
+                (None, None) => {}
             }
-            f.write_str(")")?;
         }
         Ok(())
     }

@@ -23,8 +23,13 @@ fn config() -> Config {
     for i in [&mut lte, &mut wifi] {
         i.averaging = mimm_mm::Averaging::Ewma { alpha: 1.0 };
     }
+    // The rules' timing and margin are set here, not taken from the defaults,
+    // so these scenarios keep their meaning when the defaults are tuned.
     let mut cfg = Config::new(vec![lte, wifi]);
     cfg.timing.better_dwell_ms = 0;
+    cfg.timing.min_dwell_ms = 5_000;
+    cfg.timing.hold_down_ms = 30_000;
+    cfg.better_margin = 0.3;
     cfg
 }
 
@@ -182,6 +187,7 @@ fn carrier_loss_and_blackhole_switch_in_the_same_step() {
 fn better_candidate_waits_for_dwell_and_never_returns_within_hold_down() {
     let mut cfg = config();
     cfg.timing.better_dwell_ms = 2_000;
+    cfg.timing.min_dwell_ms = 5_000;
     let mut run = Run::new(cfg);
     run.both(-80.0, -75.0);
     assert_eq!(run.mm.primary(), Some(LTE));

@@ -1,0 +1,104 @@
+//! `mimmd`: the mimm client. Subcommands so far: `replay`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use mimm_mimmd::replay::{self, Options};
+use mimm_trace::Trace;
+
+const USAGE: &str = "usage: mimmd replay TRACE [--config FILE] [--policy mimm|best|single|failover]
+                    [--json] [--svg OUT] [--activation-ms N] [--prepare-ms N]";
+
+struct ReplayArgs {
+    trace: PathBuf,
+    config: Option<PathBuf>,
+    options: Options,
+    json: bool,
+    svg: Option<PathBuf>,
+}
+
+fn parse_replay(mut parser: lexopt::Parser) -> Result<ReplayArgs, String> {
+    use lexopt::prelude::*;
+    let mut trace = None;
+    let mut config = None;
+    let mut options = Options::default();
+    let mut json = false;
+    let mut svg = None;
+    let err = |e: lexopt::Error| e.to_string();
+    while let Some(arg) = parser.next().map_err(err)? {
+        match arg {
+            Long("config") | Short('c') => config = Some(parser.value().map_err(err)?.into()),
+            Long("policy") => {
+                let v = parser.value().map_err(err)?;
+                options.policy = v.string().map_err(err)?.parse()?;
+            }
+            Long("json") => json = true,
+            Long("svg") => svg = Some(parser.value().map_err(err)?.into()),
+            Long("activation-ms") => {
+                options.activation_ms = parser.value().map_err(err)?.parse().map_err(err)?
+            }
+            Long("prepare-ms") => {
+                options.prepare_ms = parser.value().map_err(err)?.parse().map_err(err)?
+            }
+            Long("help") | Short('h') => return Err(USAGE.into()),
+            Value(v) if trace.is_none() => trace = Some(v.into()),
+            _ => return Err(format!("{}\n{USAGE}", arg.unexpected())),
+        }
+    }
+    Ok(ReplayArgs {
+        trace: trace.ok_or_else(|| format!("missing TRACE\n{USAGE}"))?,
+        config,
+        options,
+        json,
+        svg,
+    })
+}
+
+fn replay(args: ReplayArgs) -> Result<(), String> {
+    let trace = Trace::from_path(&args.trace).map_err(|e| e.to_string())?;
+    let config = match &args.config {
+        Some(path) => {
+            return Err(format!(
+                "{}: --config arrives with the UCI parser",
+                path.display()
+            ));
+        }
+        None => replay::derive_config(&trace),
+    };
+    let name = args.trace.file_name().map_or_else(
+        || args.trace.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let result = replay::run(&trace, &config, args.options)?;
+    if let Some(path) = &args.svg {
+        std::fs::write(path, replay::to_svg(&result, &name))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    if args.json {
+        print!("{}", replay::to_json(&result, &name));
+    } else {
+        print!("{}", replay::to_text(&result, &name));
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let mut parser = lexopt::Parser::from_env();
+    let result = match parser.next() {
+        Ok(Some(lexopt::Arg::Value(cmd))) if cmd == "replay" => {
+            parse_replay(parser).and_then(replay)
+        }
+        Ok(Some(lexopt::Arg::Long("version"))) => {
+            println!("mimmd {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        _ => Err(USAGE.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mimmd: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

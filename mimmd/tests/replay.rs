@@ -1,0 +1,246 @@
+//! `mimmd replay` on traces the project ships, and on the shared real traces
+//! when they are present.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use mimm_mimmd::replay::{self, Options, Policy, Replay};
+use mimm_mm::Rule;
+use mimm_trace::Trace;
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+fn run(path: &Path, policy: Policy) -> Replay {
+    let trace = Trace::from_path(path).unwrap();
+    let cfg = replay::derive_config(&trace);
+    replay::run(
+        &trace,
+        &cfg,
+        Options {
+            policy,
+            ..Options::default()
+        },
+    )
+    .unwrap()
+}
+
+fn shared_traces() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/traces");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with("mptraces_") || name.starts_with("5gophers_")
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn fading_primary_is_left_below_inactive_and_a_lost_carrier_at_once() {
+    let r = run(&data("handoff.csv"), Policy::Mimm);
+    let got: Vec<(u64, Option<&str>, &str, Rule)> = r
+        .switches
+        .iter()
+        .map(|s| {
+            let name = |i: mimm_mm::IfaceId| r.config.ifaces[i.index()].name.as_str();
+            (s.t_ms, s.from.map(name), name(s.to), s.reason.rule)
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (0, None, "cell", Rule::Initial),
+            // EWMA 0.3 from -85 toward -125 crosses inactive (-116) on the fifth sample.
+            (14_000, Some("cell"), "wifi", Rule::BelowInactive),
+            // The association drops at 40 s: the switch is in that same step.
+            (40_000, Some("wifi"), "cell", Rule::CarrierLost),
+        ]
+    );
+    let c = r.counters.unwrap();
+    assert_eq!((c.forced, c.emergencies, c.held_by_hold_down), (1, 1, 1));
+    assert_eq!(r.summary.handoffs, 2);
+    assert_eq!(
+        r.summary.ping_pongs, 1,
+        "the emergency return within 30 s counts"
+    );
+    assert_eq!(r.summary.seconds_by_iface["cell"], 34.0);
+    assert_eq!(r.summary.ratio, None, "no rates in this trace");
+}
+
+#[test]
+fn json_summary_has_the_keys_other_tools_compare() {
+    let r = run(&data("rates.csv"), Policy::Mimm);
+    let json: serde_json::Value = serde_json::from_str(&replay::to_json(&r, "rates.csv")).unwrap();
+    let s = &json["summary"];
+    for key in [
+        "handoffs",
+        "ping_pongs",
+        "seconds_by_iface",
+        "delivered_kbps_avg",
+        "oracle_kbps_avg",
+        "ratio",
+    ] {
+        assert!(!s[key].is_null(), "summary lacks {key}: {s}");
+    }
+    assert_eq!(s["handoffs"], 2);
+    assert_eq!(s["seconds_by_iface"]["wifi"], 70.0);
+    // 52000 kbit/s is the oracle's mean: 60000 except 20000 for 20 s.
+    assert_eq!(s["oracle_kbps_avg"], 52000.0);
+    assert_eq!(json["timeline"][1]["rule"], "better candidate");
+    assert_eq!(json["timeline"][1]["t_ms"], 32000);
+    // The baselines answer in the same shape.
+    let best = run(&data("rates.csv"), Policy::Best);
+    assert_eq!(best.summary.ratio, Some(1.0));
+    assert_eq!(best.summary.ping_pongs, 1);
+}
+
+#[test]
+fn replay_is_deterministic_byte_for_byte() {
+    let mut paths = vec![data("handoff.csv"), data("rates.csv")];
+    paths.extend(shared_traces());
+    for path in paths {
+        for policy in Policy::ALL {
+            let outputs = || {
+                let r = run(&path, policy);
+                (
+                    replay::to_text(&r, "t"),
+                    replay::to_json(&r, "t"),
+                    replay::to_svg(&r, "t"),
+                )
+            };
+            assert!(
+                outputs() == outputs(),
+                "{} {policy} differs between runs",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn svg_shows_metric_averages_thresholds_primary_and_handoffs() {
+    let r = run(&data("handoff.csv"), Policy::Mimm);
+    let svg = replay::to_svg(&r, "handoff.csv");
+    let doc = roxmltree::Document::parse(&svg).expect("well-formed SVG");
+    let class = |c: &str| {
+        doc.descendants()
+            .filter(|n| n.attribute("class") == Some(c))
+            .count()
+    };
+    assert_eq!(class("iface"), 2);
+    assert_eq!(class("threshold"), 10, "five thresholds per interface");
+    assert!(class("raw") >= 2 && class("average") >= 2);
+    // cell carried traffic twice, wifi once.
+    assert_eq!(class("primary"), 3);
+    assert_eq!(class("handoff"), 3);
+    let titles: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("title"))
+        .filter_map(|n| n.text())
+        .collect();
+    assert!(
+        titles
+            .iter()
+            .any(|t| t.contains("below inactive: cell signal_dbm avg -118.3 < inactive -116")),
+        "{titles:?}"
+    );
+}
+
+/// The comparison the MM is held to, on every multi-interface shared trace.
+/// Prints the table (trace, policy, ratio, handoffs, ping-pongs).
+#[test]
+fn mimm_against_the_baselines_on_shared_traces() {
+    let files = shared_traces();
+    if files.is_empty() {
+        eprintln!("skipped: ../shared/traces not present");
+        return;
+    }
+    let mut ratios = Vec::new();
+    for path in &files {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let results: Vec<(Policy, Replay)> =
+            Policy::ALL.into_iter().map(|p| (p, run(path, p))).collect();
+        for (policy, r) in &results {
+            let s = &r.summary;
+            eprintln!(
+                "{name:36} {policy:9} ratio {:.3} handoffs {:3} ping-pongs {:3}",
+                s.ratio.unwrap(),
+                s.handoffs,
+                s.ping_pongs
+            );
+        }
+        let mimm = &results[0].1.summary;
+        let best = &results[1].1.summary;
+        assert!(
+            mimm.handoffs < best.handoffs,
+            "{name}: {} vs best {}",
+            mimm.handoffs,
+            best.handoffs
+        );
+        assert!(mimm.ping_pongs <= best.ping_pongs, "{name}");
+        assert!(
+            mimm.ping_pongs <= 1,
+            "{name}: {} ping-pongs",
+            mimm.ping_pongs
+        );
+        assert!(mimm.ratio.unwrap() >= 0.8, "{name}: ratio {:?}", mimm.ratio);
+        ratios.push(mimm.ratio.unwrap());
+    }
+    let mean = ratios.iter().sum::<f64>() / ratios.len() as f64;
+    eprintln!("mimm mean ratio {mean:.3} over {} traces", ratios.len());
+    assert!(mean >= 0.92, "mean ratio {mean}");
+}
+
+#[test]
+fn cli_reports_bad_traces_with_the_place_and_runs_good_ones() {
+    let bin = env!("CARGO_BIN_EXE_mimmd");
+    let dir = std::env::temp_dir().join(format!("mimmd-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, "t_ms,iface,signal_dbm\n0,a,-80\n0,a,loud\n").unwrap();
+    let out = Command::new(bin)
+        .args(["replay", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.csv:3:5: field signal_dbm: not a number"),
+        "{err}"
+    );
+    let svg = dir.join("out.svg");
+    let out = Command::new(bin)
+        .args([
+            "replay",
+            data("rates.csv").to_str().unwrap(),
+            "--policy",
+            "failover",
+            "--json",
+        ])
+        .args(["--svg", svg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["policy"], "failover");
+    assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+    let out = Command::new(bin)
+        .args(["replay", "x.csv", "--policy", "fastest"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown policy \"fastest\""));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
