@@ -3,4 +3,5 @@
 //! actions carry it out. This crate holds the daemon's parts; so far the
 //! replay tool that runs the Mobility Manager over a trace in virtual time.
 
+pub mod config;
 pub mod replay;

@@ -57,12 +57,7 @@ fn parse_replay(mut parser: lexopt::Parser) -> Result<ReplayArgs, String> {
 fn replay(args: ReplayArgs) -> Result<(), String> {
     let trace = Trace::from_path(&args.trace).map_err(|e| e.to_string())?;
     let config = match &args.config {
-        Some(path) => {
-            return Err(format!(
-                "{}: --config arrives with the UCI parser",
-                path.display()
-            ));
-        }
+        Some(path) => mimm_mimmd::config::load(path)?.mm,
         None => replay::derive_config(&trace),
     };
     let name = args.trace.file_name().map_or_else(

@@ -19,6 +19,10 @@ impl fmt::Display for ParseError {
             Some(file) => write!(f, "{}:", file.display())?,
             None => f.write_str("<uci>:")?,
         }
+        if self.pos.line == 0 {
+            // Not about a place in the text (the file could not be read).
+            return write!(f, " {}", self.message);
+        }
         write!(f, "{}:{}: {}", self.pos.line, self.pos.col, self.message)
     }
 }

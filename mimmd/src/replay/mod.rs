@@ -47,7 +47,8 @@ impl Policy {
 
 impl fmt::Display for Policy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        // `pad`, so tables can give it a width.
+        f.pad(self.name())
     }
 }
 

@@ -1,0 +1,132 @@
+//! The UCI configuration as the Mobility Manager sees it, and its errors.
+
+use std::path::Path;
+
+use mimm_mimmd::config::{self, from_package};
+use mimm_mm::{Averaging, LinkKind, Metric};
+use mimm_uci::Package;
+
+fn load(text: &str) -> Result<mimm_mimmd::config::MimmConfig, String> {
+    let file = Path::new("/etc/config/mimm");
+    let package = Package::parse_named(text, "mimm", Some(file)).map_err(|e| e.to_string())?;
+    from_package(&package, file).map_err(|e| e.to_string())
+}
+
+#[test]
+fn shipped_example_for_the_replay_test_loads() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/handoff.uci");
+    let cfg = config::load(&path).unwrap().mm;
+    assert_eq!(cfg.timing.hold_down_ms, 20_000);
+    let wifi = &cfg.ifaces[1];
+    assert_eq!(
+        (wifi.name.as_str(), wifi.kind, wifi.metric),
+        ("wifi", LinkKind::Wifi, Metric::SignalDbm)
+    );
+    assert_eq!(wifi.thresholds.inactive, -84.0);
+    assert_eq!(wifi.averaging, Averaging::Moving { window: 3 });
+    assert_eq!(wifi.priority, 80);
+    // Unset options keep the defaults for the kind and metric.
+    assert_eq!(cfg.ifaces[0].thresholds.stable, -90.0);
+}
+
+#[test]
+fn partial_thresholds_override_defaults_and_none_means_four_levels() {
+    let cfg = load("config interface 'lte'\n\toption kind lte\n\toption available none\n\toption stable '-85'\n")
+        .unwrap()
+        .mm;
+    let t = cfg.ifaces[0].thresholds;
+    assert_eq!((t.available, t.inactive, t.stable), (None, -116.0, -85.0));
+}
+
+#[test]
+fn errors_name_the_place_the_interface_and_the_option() {
+    let cases = [
+        (
+            "config interface 'lte'\n\toption kind lte\n\toption inactive '-100'\n",
+            "/etc/config/mimm:1:1: interface lte: thresholds must rise strictly (available < inactive < deteriorating < active < stable), but inactive -100 >= deteriorating -110",
+        ),
+        (
+            "config interface 'lte'\n\toption treshold '-100'\n",
+            "/etc/config/mimm:2:2: interface lte: unknown option \"treshold\"",
+        ),
+        (
+            "config interface 'lte'\n\toption priority high\n",
+            "/etc/config/mimm:2:2: interface lte: option priority: \"high\" is not a priority 0..100",
+        ),
+        (
+            "config interface 'lte'\n\toption metric dbm\n",
+            "/etc/config/mimm:2:2: interface lte: option metric must be signal_dbm, rate_kbps or quality",
+        ),
+        (
+            "config interface 'lte'\n\toption averaging ewma\n\toption alpha 2\n",
+            "/etc/config/mimm:3:2: interface lte: smoothing alpha 2 must be in (0, 1]",
+        ),
+        (
+            "config interface\n\toption kind lte\n",
+            "/etc/config/mimm:1:1: interface sections need a name",
+        ),
+        (
+            "config interface 'a'\nconfig globals\n\toption hold_down_ms soon\n",
+            "/etc/config/mimm:3:2: globals: option hold_down_ms: \"soon\" is not a whole number of ms",
+        ),
+        (
+            "config interfaces 'a'\n",
+            "/etc/config/mimm:1:1: unknown section type \"interfaces\"",
+        ),
+        (
+            "config interface 'a'\n\tlist priority 1\n",
+            "/etc/config/mimm:2:2: interface a: option priority must not be a list",
+        ),
+        (
+            "config interface 'a'\n\toption monetary_cost 11\n",
+            "/etc/config/mimm:1:1: interface a: monetary_cost: 11 must be 0..=10",
+        ),
+        (
+            "config globals\n",
+            "/etc/config/mimm:1:1: interfaces: no interface configured",
+        ),
+    ];
+    for (text, want) in cases {
+        let got = load(text).unwrap_err();
+        assert!(got.starts_with(want), "\n got: {got}\nwant: {want}");
+    }
+}
+
+#[test]
+fn replay_follows_the_configuration() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mimmd"))
+        .args([
+            "replay",
+            dir.join("handoff.csv").to_str().unwrap(),
+            "--json",
+        ])
+        .args(["--config", dir.join("handoff.uci").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // With Wi-Fi preferred by priority and a 20 s hold-down, the MM leaves the
+    // fading LTE early and returns after 24 s; the defaults would not.
+    let times: Vec<u64> = json["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["t_ms"].as_u64().unwrap())
+        .collect();
+    assert_eq!(times, [0, 11_000, 35_000]);
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_mimmd"))
+        .args([
+            "replay",
+            dir.join("handoff.csv").to_str().unwrap(),
+            "--config",
+            "/nonexistent/mimm",
+        ])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("/nonexistent/mimm: cannot read"));
+}
