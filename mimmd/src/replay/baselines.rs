@@ -145,31 +145,60 @@ fn argmax(n: usize, key: impl Fn(usize) -> Option<f64>) -> Option<usize> {
         .map(|(i, _)| i)
 }
 
-macro_rules! decider_via_common {
+/// What a baseline adds to [`Common`]: its choice, and (optionally) what it
+/// does with each sample before choosing.
+trait Baseline {
+    fn common(&self) -> &Common;
+    fn common_mut(&mut self) -> &mut Common;
+    fn decide(&mut self);
+    fn on_sample(&mut self, _iface: usize) {}
+}
+
+/// The [`Decider`] every baseline gets from its [`Baseline`] parts (a
+/// blanket impl would be for a foreign trait, hence the macro).
+macro_rules! baseline_decider {
     ($t:ty) => {
         impl Decider for $t {
             fn handle(&mut self, now: Millis, input: Input) {
-                if self.c.observe(now, input).is_some() || self.c.primary.is_none() {
-                    self.decide();
+                if let Some(i) = self.common_mut().observe(now, input) {
+                    self.on_sample(i);
                 }
+                self.decide();
             }
 
             fn handle_timeout(&mut self, now: Millis) {
-                self.c.now = self.c.now.max(now);
+                let c = self.common_mut();
+                c.now = c.now.max(now);
                 self.decide();
             }
 
             fn poll_action(&mut self) -> Option<Action> {
-                self.c.actions.pop_front()
+                self.common_mut().actions.pop_front()
             }
 
             fn poll_timeout(&self) -> Option<Millis> {
-                self.c.timeout()
+                self.common().timeout()
             }
 
             fn primary(&self) -> Option<IfaceId> {
-                self.c.primary.map(|p| IfaceId(p as u8))
+                self.common().primary.map(|p| IfaceId(p as u8))
             }
+        }
+    };
+}
+
+baseline_decider!(Best);
+baseline_decider!(Single);
+baseline_decider!(Failover);
+
+macro_rules! common_access {
+    () => {
+        fn common(&self) -> &Common {
+            &self.c
+        }
+
+        fn common_mut(&mut self) -> &mut Common {
+            &mut self.c
         }
     };
 }
@@ -184,6 +213,10 @@ impl Best {
             c: Common::new(cfg),
         }
     }
+}
+
+impl Baseline for Best {
+    common_access!();
 
     fn decide(&mut self) {
         if !self.c.settled() {
@@ -201,8 +234,6 @@ impl Best {
     }
 }
 
-decider_via_common!(Best);
-
 pub struct Single {
     c: Common,
 }
@@ -213,6 +244,10 @@ impl Single {
             c: Common::new(cfg),
         }
     }
+}
+
+impl Baseline for Single {
+    common_access!();
 
     fn decide(&mut self) {
         if !self.c.settled() {
@@ -256,8 +291,6 @@ impl Single {
     }
 }
 
-decider_via_common!(Single);
-
 pub struct Failover {
     c: Common,
     /// Interfaces by priority, best first.
@@ -280,8 +313,12 @@ impl Failover {
             good: vec![0; n],
         }
     }
+}
 
-    fn probe(&mut self, i: usize) {
+impl Baseline for Failover {
+    common_access!();
+
+    fn on_sample(&mut self, i: usize) {
         let inactive = self.c.cfg.ifaces[i].thresholds.get(Threshold::Inactive);
         let ok =
             self.c.carrier[i] && matches!((self.c.raw[i], inactive), (Some(v), Some(t)) if v >= t);
@@ -326,31 +363,5 @@ impl Failover {
             let threshold = (rule == Rule::PathLost).then_some(Threshold::Inactive);
             self.c.switch(to, rule, subject, threshold, value);
         }
-    }
-}
-
-impl Decider for Failover {
-    fn handle(&mut self, now: Millis, input: Input) {
-        if let Some(i) = self.c.observe(now, input) {
-            self.probe(i);
-        }
-        self.decide();
-    }
-
-    fn handle_timeout(&mut self, now: Millis) {
-        self.c.now = self.c.now.max(now);
-        self.decide();
-    }
-
-    fn poll_action(&mut self) -> Option<Action> {
-        self.c.actions.pop_front()
-    }
-
-    fn poll_timeout(&self) -> Option<Millis> {
-        self.c.timeout()
-    }
-
-    fn primary(&self) -> Option<IfaceId> {
-        self.c.primary.map(|p| IfaceId(p as u8))
     }
 }

@@ -75,6 +75,15 @@ struct LinkNow {
     up: bool,
 }
 
+/// Kilobits over `span` ms: (delivered by the primary, by the best link).
+fn throughput(links: &[LinkNow], primary: Option<IfaceId>, span: Millis) -> (f64, f64) {
+    let rate = |l: &LinkNow| if l.up { l.rate.unwrap_or(0.0) } else { 0.0 };
+    let span = span as f64;
+    let delivered = primary.map_or(0.0, |p| rate(&links[p.index()]));
+    let best = links.iter().map(rate).fold(0.0, f64::max);
+    (delivered * span, best * span)
+}
+
 fn decider(cfg: &Config, policy: Policy) -> Result<Box<dyn Decider>, String> {
     Ok(match policy {
         Policy::Mimm => Box::new(MobilityManager::new(cfg.clone()).map_err(|e| e.to_string())?),
@@ -164,19 +173,9 @@ pub fn run(trace: &Trace, cfg: &Config, options: Options) -> Result<Replay, Stri
             break;
         };
         // Throughput between the last event and this one.
-        let span = now.saturating_sub(last_t) as f64;
-        if span > 0.0 {
-            if let Some(p) = decider.primary() {
-                let l = links[p.index()];
-                delivered += if l.up { l.rate.unwrap_or(0.0) } else { 0.0 } * span;
-            }
-            oracle += links
-                .iter()
-                .filter(|l| l.up)
-                .filter_map(|l| l.rate)
-                .fold(0.0, f64::max)
-                * span;
-        }
+        let (d, o) = throughput(&links, decider.primary(), now.saturating_sub(last_t));
+        delivered += d;
+        oracle += o;
         last_t = now;
         while let Some(r) = trace.rows.get(row).filter(|r| r.t_ms == now) {
             row += 1;
@@ -287,19 +286,9 @@ pub fn run(trace: &Trace, cfg: &Config, options: Options) -> Result<Replay, Stri
             }
         }
     }
-    let tail = end.saturating_sub(last_t) as f64;
-    if tail > 0.0 {
-        if let Some(p) = decider.primary() {
-            let l = links[p.index()];
-            delivered += if l.up { l.rate.unwrap_or(0.0) } else { 0.0 } * tail;
-        }
-        oracle += links
-            .iter()
-            .filter(|l| l.up)
-            .filter_map(|l| l.rate)
-            .fold(0.0, f64::max)
-            * tail;
-    }
+    let (d, o) = throughput(&links, decider.primary(), end.saturating_sub(last_t));
+    delivered += d;
+    oracle += o;
     spans.retain(|(s, e, _)| e > s);
     let rates = has_rate.then_some((delivered / end as f64, oracle / end as f64));
     let summary = summarize(cfg, &switches, &spans, rates);
