@@ -31,7 +31,7 @@ fn shipped_example_for_the_replay_test_loads() {
 
 #[test]
 fn partial_thresholds_override_defaults_and_none_means_four_levels() {
-    let cfg = load("config interface 'lte'\n\toption kind lte\n\toption available none\n\toption stable '-85'\n")
+    let cfg = load("config interface 'lte'\n\toption kind lte\n\toption metric signal_dbm\n\toption available none\n\toption stable '-85'\n")
         .unwrap()
         .mm;
     let t = cfg.ifaces[0].thresholds;
@@ -42,7 +42,7 @@ fn partial_thresholds_override_defaults_and_none_means_four_levels() {
 fn errors_name_the_place_the_interface_and_the_option() {
     let cases = [
         (
-            "config interface 'lte'\n\toption kind lte\n\toption inactive '-100'\n",
+            "config interface 'lte'\n\toption kind lte\n\toption metric signal_dbm\n\toption inactive '-100'\n",
             "/etc/config/mimm:1:1: interface lte: thresholds must rise strictly (available < inactive < deteriorating < active < stable), but inactive -100 >= deteriorating -110",
         ),
         (
@@ -90,6 +90,42 @@ fn errors_name_the_place_the_interface_and_the_option() {
         let got = load(text).unwrap_err();
         assert!(got.starts_with(want), "\n got: {got}\nwant: {want}");
     }
+}
+
+#[test]
+fn daemon_options_and_their_defaults() {
+    use mimm_mimmd::config::{Mode, ProbeTarget, SignalSource};
+    let text = "config globals\n\toption mode route\n\toption probe_fail 4\n\toption socket '/tmp/m.sock'\n\
+                config interface 'wan_lte'\n\toption device wwan0\n\toption kind lte\n\
+                \toption signal_source 'uqmi:/dev/cdc-wdm0'\n\tlist probe 198.51.100.1\n\
+                \tlist probe 'udp:198.51.100.1:7'\n\tlist pre_handoff /bin/true\n\
+                config interface 'wlan'\n\toption kind wifi\n\toption gateway 10.3.0.1\n";
+    let cfg = load(text).unwrap();
+    assert_eq!(cfg.globals.mode, Mode::Route);
+    assert_eq!(cfg.globals.probe_fail, 4);
+    assert_eq!(cfg.globals.probe_interval_ms, 200);
+    assert_eq!(cfg.globals.socket, Path::new("/tmp/m.sock"));
+    let lte = &cfg.ifaces[0];
+    assert_eq!(lte.device, "wwan0");
+    assert_eq!(
+        lte.signal_source,
+        SignalSource::Uqmi {
+            device: "/dev/cdc-wdm0".into()
+        }
+    );
+    assert_eq!(lte.probes.len(), 2);
+    assert!(matches!(lte.probes[1], ProbeTarget::Udp(_)));
+    assert_eq!(lte.pre_handoff, [Path::new("/bin/true")]);
+    assert!(
+        cfg.mm.ifaces[0].pre_handoff,
+        "the MM prepares an interface with pre-handoff hooks"
+    );
+    assert_eq!(cfg.mm.ifaces[0].metric, Metric::SignalDbm);
+    // No signal source: the probes are the measure, and the device is the name.
+    let wlan = &cfg.ifaces[1];
+    assert_eq!(wlan.device, "wlan");
+    assert_eq!(cfg.mm.ifaces[1].metric, Metric::Quality);
+    assert_eq!(wlan.gateway, Some("10.3.0.1".parse().unwrap()));
 }
 
 #[test]

@@ -1,0 +1,377 @@
+//! The daemon's part of the configuration: how it watches each interface and
+//! how it acts.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::PathBuf;
+
+use mimm_uci::{Pos, Section};
+
+use crate::config::ConfigError;
+use crate::config::reader::Reader;
+
+pub(crate) const GLOBAL_OPTIONS: &[&str] = &[
+    "sample_ms",
+    "socket",
+    "mode",
+    "route_table",
+    "rule_priority",
+    "conntrack_flush",
+    "hook_timeout_ms",
+    "probe_interval_ms",
+    "probe_timeout_ms",
+    "probe_fail",
+    "probe_ok",
+    "log_level",
+];
+
+pub(crate) const IFACE_OPTIONS: &[&str] = &[
+    "device",
+    "gateway",
+    "signal_source",
+    "probe",
+    "pre_handoff",
+    "post_handoff",
+    "up_cmd",
+    "down_cmd",
+];
+
+/// How traffic is moved to the primary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A default route in mimmd's own table, selected by a rule.
+    Route,
+    /// The virtual subnet device switches its active member.
+    Vsd,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Globals {
+    /// How often every interface is sampled and the MM fed, ms.
+    pub sample_ms: u64,
+    /// The control socket.
+    pub socket: PathBuf,
+    pub mode: Mode,
+    /// Route mode: the table holding the default route via the primary...
+    pub route_table: u32,
+    /// ...and the priority of the rule that selects it.
+    pub rule_priority: u32,
+    /// Route mode: forget connection tracking on a handoff, so NATed flows
+    /// pick the new interface's address at once.
+    pub conntrack_flush: bool,
+    pub hook_timeout_ms: u64,
+    pub probe_interval_ms: u64,
+    /// A probe without an answer this long counts as lost.
+    pub probe_timeout_ms: u64,
+    /// Lost probes in a row before the path counts as lost (a blackhole).
+    pub probe_fail: u32,
+    /// Answered probes in a row before a lost path counts as back.
+    pub probe_ok: u32,
+    pub log_level: String,
+}
+
+impl Default for Globals {
+    fn default() -> Globals {
+        Globals {
+            sample_ms: 1000,
+            socket: PathBuf::from("/var/run/mimmd.sock"),
+            mode: Mode::Route,
+            route_table: 220,
+            rule_priority: 9000,
+            conntrack_flush: true,
+            hook_timeout_ms: 10_000,
+            probe_interval_ms: 200,
+            probe_timeout_ms: 400,
+            probe_fail: 3,
+            probe_ok: 2,
+            log_level: "info".into(),
+        }
+    }
+}
+
+/// Where an interface's signal comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignalSource {
+    None,
+    /// A trace file played in real time (`trace:FILE[:IFACE]`), for the
+    /// testbed and the demo.
+    Trace {
+        path: PathBuf,
+        iface: Option<String>,
+    },
+    /// `uqmi -d DEVICE --get-signal-info` (`uqmi:/dev/cdc-wdm0`).
+    Uqmi {
+        device: String,
+    },
+    /// `mmcli -m MODEM --signal-get -J` (`mmcli:0`).
+    Mmcli {
+        modem: String,
+    },
+    /// AT+CESQ / AT+CSQ on a serial port (`at:/dev/ttyUSB2`).
+    At {
+        port: PathBuf,
+    },
+    /// The Wi-Fi station's signal from nl80211 (`nl80211`).
+    Nl80211,
+}
+
+/// What an interface's probes ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeTarget {
+    /// ICMP echo (`198.51.100.1`).
+    Icmp(Ipv4Addr),
+    /// UDP echo, RFC 862 (`udp:198.51.100.1:7`).
+    Udp(SocketAddrV4),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IfaceDaemon {
+    pub name: String,
+    /// The kernel device (defaults to the interface name).
+    pub device: String,
+    /// Route mode next hop; learned from the kernel's routes when absent.
+    pub gateway: Option<Ipv4Addr>,
+    pub signal_source: SignalSource,
+    pub probes: Vec<ProbeTarget>,
+    /// Run in order before traffic moves to this interface.
+    pub pre_handoff: Vec<PathBuf>,
+    /// Run in order after traffic moved to this interface.
+    pub post_handoff: Vec<PathBuf>,
+    pub up_cmd: Option<String>,
+    pub down_cmd: Option<String>,
+}
+
+fn parse_source(text: &str) -> Result<SignalSource, String> {
+    let (kind, arg) = text.split_once(':').unwrap_or((text, ""));
+    let need = |what: &str| {
+        if arg.is_empty() {
+            Err(format!("signal_source {kind} needs {what} after ':'"))
+        } else {
+            Ok(())
+        }
+    };
+    Ok(match kind {
+        "none" => SignalSource::None,
+        "nl80211" => SignalSource::Nl80211,
+        "uqmi" => {
+            need("a device")?;
+            SignalSource::Uqmi { device: arg.into() }
+        }
+        "mmcli" => {
+            need("a modem index")?;
+            SignalSource::Mmcli { modem: arg.into() }
+        }
+        "at" => {
+            need("a serial port")?;
+            SignalSource::At { port: arg.into() }
+        }
+        "trace" => {
+            need("a file")?;
+            // The interface inside the trace may follow the file: FILE:IFACE.
+            let (path, iface) = match arg.rsplit_once(':') {
+                Some((p, i)) if !i.contains('/') && !p.is_empty() => (p, Some(i.to_string())),
+                _ => (arg, None),
+            };
+            SignalSource::Trace {
+                path: path.into(),
+                iface,
+            }
+        }
+        other => {
+            return Err(format!(
+                "signal_source {other:?}: none, nl80211, uqmi:DEV, mmcli:N, at:PORT or trace:FILE[:IFACE]"
+            ));
+        }
+    })
+}
+
+fn parse_probe(text: &str) -> Result<ProbeTarget, String> {
+    if let Some(rest) = text.strip_prefix("udp:") {
+        return rest
+            .parse::<SocketAddrV4>()
+            .map(ProbeTarget::Udp)
+            .map_err(|_| format!("probe {text:?}: expected udp:ADDRESS:PORT"));
+    }
+    let addr = text.strip_prefix("icmp:").unwrap_or(text);
+    addr.parse::<Ipv4Addr>()
+        .map(ProbeTarget::Icmp)
+        .map_err(|_| format!("probe {text:?}: expected an IPv4 address or udp:ADDRESS:PORT"))
+}
+
+impl Reader<'_> {
+    pub(crate) fn daemon_globals(&self, s: &Section) -> Result<Globals, ConfigError> {
+        let what = "globals";
+        let mut g = Globals::default();
+        for (name, field) in [
+            ("sample_ms", &mut g.sample_ms),
+            ("hook_timeout_ms", &mut g.hook_timeout_ms),
+            ("probe_interval_ms", &mut g.probe_interval_ms),
+            ("probe_timeout_ms", &mut g.probe_timeout_ms),
+        ] {
+            if let Some(v) = self.value::<u64>(s, what, name, "a whole number of ms")? {
+                if v == 0 {
+                    let pos = s.option(name).map_or(s.pos, |o| o.pos);
+                    return Err(
+                        self.fail(pos, format!("{what}: option {name} must be more than 0"))
+                    );
+                }
+                *field = v;
+            }
+        }
+        for (name, field) in [
+            ("route_table", &mut g.route_table),
+            ("rule_priority", &mut g.rule_priority),
+            ("probe_fail", &mut g.probe_fail),
+            ("probe_ok", &mut g.probe_ok),
+        ] {
+            if let Some(v) = self.value::<u32>(s, what, name, "a whole number")? {
+                *field = v;
+            }
+        }
+        if let Some(v) = self.string(s, what, "socket")? {
+            g.socket = PathBuf::from(v);
+        }
+        if let Some(v) = self.string(s, what, "log_level")? {
+            g.log_level = v;
+        }
+        if let Some(v) = self.flag(s, what, "conntrack_flush")? {
+            g.conntrack_flush = v;
+        }
+        if let Some(opt) = s.option("mode") {
+            g.mode = match opt.value.as_str() {
+                Some("route") => Mode::Route,
+                Some("vsd") => Mode::Vsd,
+                _ => {
+                    return Err(
+                        self.fail(opt.pos, format!("{what}: option mode must be route or vsd"))
+                    );
+                }
+            };
+        }
+        if g.probe_fail == 0 || g.probe_ok == 0 {
+            return Err(self.fail(
+                s.pos,
+                format!("{what}: probe_fail and probe_ok must be at least 1"),
+            ));
+        }
+        Ok(g)
+    }
+
+    pub(crate) fn daemon_interface(
+        &self,
+        s: &Section,
+        name: &str,
+    ) -> Result<IfaceDaemon, ConfigError> {
+        let what = format!("interface {name}");
+        let what = what.as_str();
+        let at = |option: &str| s.option(option).map_or(s.pos, |o| o.pos);
+        let device = self
+            .string(s, what, "device")?
+            .unwrap_or_else(|| name.to_string());
+        if device.is_empty() || device.len() > 15 || device.contains(['/', ' ']) {
+            return Err(self.fail(
+                at("device"),
+                format!("{what}: device {device:?} is not a kernel interface name"),
+            ));
+        }
+        let gateway = match self.string(s, what, "gateway")? {
+            None => None,
+            Some(g) => Some(g.parse::<Ipv4Addr>().map_err(|_| {
+                self.fail(
+                    at("gateway"),
+                    format!("{what}: gateway {g:?} is not an IPv4 address"),
+                )
+            })?),
+        };
+        let signal_source = match self.string(s, what, "signal_source")? {
+            None => SignalSource::None,
+            Some(text) => parse_source(&text)
+                .map_err(|e| self.fail(at("signal_source"), format!("{what}: {e}")))?,
+        };
+        let (probe_texts, probe_pos) = self.list(s, "probe");
+        let probes = probe_texts
+            .iter()
+            .map(|p| parse_probe(p).map_err(|e| self.fail(probe_pos, format!("{what}: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let hooks = |option: &str| -> Result<Vec<PathBuf>, ConfigError> {
+            let (items, pos) = self.list(s, option);
+            items
+                .into_iter()
+                .map(|h| self.hook(&h, pos, what, option))
+                .collect()
+        };
+        let pre_handoff = hooks("pre_handoff")?;
+        let post_handoff = hooks("post_handoff")?;
+        Ok(IfaceDaemon {
+            name: name.to_string(),
+            device,
+            gateway,
+            signal_source,
+            probes,
+            pre_handoff,
+            post_handoff,
+            up_cmd: self.string(s, what, "up_cmd")?,
+            down_cmd: self.string(s, what, "down_cmd")?,
+        })
+    }
+
+    /// A hook must be an absolute path to an executable file.
+    fn hook(&self, text: &str, pos: Pos, what: &str, option: &str) -> Result<PathBuf, ConfigError> {
+        use std::os::unix::fs::PermissionsExt;
+        let path = PathBuf::from(text);
+        let problem = if !path.is_absolute() {
+            Some("is not an absolute path")
+        } else {
+            match std::fs::metadata(&path) {
+                Err(_) => Some("does not exist"),
+                Ok(m) if !m.is_file() || m.permissions().mode() & 0o111 == 0 => {
+                    Some("is not an executable file")
+                }
+                Ok(_) => None,
+            }
+        };
+        match problem {
+            Some(p) => Err(self.fail(pos, format!("{what}: {option} {text:?} {p}"))),
+            None => Ok(path),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_and_probes_parse() {
+        assert_eq!(parse_source("none"), Ok(SignalSource::None));
+        assert_eq!(
+            parse_source("trace:/tmp/a.csv:cell"),
+            Ok(SignalSource::Trace {
+                path: "/tmp/a.csv".into(),
+                iface: Some("cell".into())
+            })
+        );
+        assert_eq!(
+            parse_source("trace:/tmp/a.csv"),
+            Ok(SignalSource::Trace {
+                path: "/tmp/a.csv".into(),
+                iface: None
+            })
+        );
+        assert_eq!(
+            parse_source("mmcli:0"),
+            Ok(SignalSource::Mmcli { modem: "0".into() })
+        );
+        assert!(parse_source("uqmi").unwrap_err().contains("needs a device"));
+        assert!(parse_source("gps").is_err());
+        assert_eq!(
+            parse_probe("198.51.100.1"),
+            Ok(ProbeTarget::Icmp(Ipv4Addr::new(198, 51, 100, 1)))
+        );
+        assert_eq!(
+            parse_probe("udp:198.51.100.1:7"),
+            Ok(ProbeTarget::Udp("198.51.100.1:7".parse().unwrap()))
+        );
+        assert!(parse_probe("udp:198.51.100.1").is_err());
+        assert!(parse_probe("example.org").is_err());
+    }
+}

@@ -1,0 +1,140 @@
+//! `/etc/config/mimm`: the UCI file mimmd runs from. Every error names
+//! `file:line:col`, the interface and the option; unknown options and
+//! sections are errors too (a typo must not pass silently).
+//!
+//! ```text
+//! config globals 'globals'
+//!     option mode 'route'             # route | vsd
+//!     option min_dwell_ms '2000'      # see the MM options in README
+//!
+//! config interface 'wan_lte'          # the section name is the interface name
+//!     option device 'wwan0'
+//!     option kind 'lte'
+//!     option signal_source 'uqmi:/dev/cdc-wdm0'
+//!     list probe 'udp:198.51.100.1:7'
+//!     option inactive '-116'          # any of the five thresholds; the rest default
+//! ```
+
+mod daemon;
+mod mm;
+mod reader;
+
+use std::path::{Path, PathBuf};
+
+pub use daemon::{Globals, IfaceDaemon, Mode, ProbeTarget, SignalSource};
+use mimm_mm::{Config, Metric};
+use mimm_uci::{Package, Pos};
+use reader::Reader;
+
+/// Everything mimmd reads from its configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MimmConfig {
+    pub file: PathBuf,
+    pub globals: Globals,
+    /// The daemon's side of each interface, in the MM's order.
+    pub ifaces: Vec<IfaceDaemon>,
+    pub mm: Config,
+}
+
+/// A configuration error, with where it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub pos: Pos,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.pos.line,
+            self.pos.col,
+            self.message
+        )
+    }
+}
+
+/// Reads a mimm UCI file.
+pub fn load(path: &Path) -> Result<MimmConfig, String> {
+    let package = Package::from_path(path).map_err(|e| e.to_string())?;
+    from_package(&package, path).map_err(|e| e.to_string())
+}
+
+/// The configuration in a parsed package; `file` names the place in errors.
+pub fn from_package(package: &Package, file: &Path) -> Result<MimmConfig, ConfigError> {
+    let reader = Reader { file };
+    let known_globals: Vec<&str> = [mm::GLOBAL_OPTIONS, daemon::GLOBAL_OPTIONS].concat();
+    let known_iface: Vec<&str> = [mm::IFACE_OPTIONS, daemon::IFACE_OPTIONS].concat();
+    let mut mm_ifaces = Vec::new();
+    let mut ifaces = Vec::new();
+    for s in &package.sections {
+        match s.kind.as_str() {
+            "interface" => {
+                let Some(name) = &s.name else {
+                    return Err(reader.fail(
+                        s.pos,
+                        "interface sections need a name (config interface 'NAME')".into(),
+                    ));
+                };
+                reader.check_known(s, &known_iface, &format!("interface {name}"))?;
+                let daemon = reader.daemon_interface(s, name)?;
+                // Without a signal source, the probes are the measure.
+                let metric = match daemon.signal_source {
+                    SignalSource::None => Metric::Quality,
+                    _ => Metric::SignalDbm,
+                };
+                mm_ifaces.push(reader.mm_interface(s, name, metric)?);
+                ifaces.push(daemon);
+            }
+            "globals" | "server" => {}
+            other => {
+                return Err(reader.fail(
+                    s.pos,
+                    format!("unknown section type {other:?} (interface, globals or server)"),
+                ));
+            }
+        }
+    }
+    let mut mm = Config::new(mm_ifaces);
+    let mut globals = Globals::default();
+    let mut sections = package.sections_of("globals");
+    if let Some(g) = sections.next() {
+        reader.check_known(g, &known_globals, "globals")?;
+        reader.mm_globals(g, &mut mm)?;
+        globals = reader.daemon_globals(g)?;
+        if let Some(extra) = sections.next() {
+            return Err(reader.fail(extra.pos, "only one globals section".into()));
+        }
+    }
+    if let Err(e) = mm.validate() {
+        let pos = e
+            .iface
+            .as_deref()
+            .and_then(|n| package.section(n))
+            .map_or(Pos { line: 1, col: 1 }, |s| s.pos);
+        return Err(reader.fail(pos, e.to_string()));
+    }
+    let shared = ifaces
+        .iter()
+        .enumerate()
+        .find(|(i, d)| ifaces[..*i].iter().any(|o| o.device == d.device));
+    if let Some((_, d)) = shared {
+        let pos = package.section(&d.name).map_or(Pos::default(), |s| s.pos);
+        return Err(reader.fail(
+            pos,
+            format!(
+                "interface {}: device {} is used by another interface",
+                d.name, d.device
+            ),
+        ));
+    }
+    Ok(MimmConfig {
+        file: file.to_path_buf(),
+        globals,
+        ifaces,
+        mm,
+    })
+}
