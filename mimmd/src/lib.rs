@@ -4,4 +4,5 @@
 //! replay tool that runs the Mobility Manager over a trace in virtual time.
 
 pub mod config;
+pub mod netlink;
 pub mod replay;
