@@ -8,7 +8,8 @@
 //! - [`run`]: finding and cleaning up runs, also those of crashed processes.
 
 pub mod bed;
-pub mod clock;
+// Shared with the daemons; re-exported so the testbed's paths stay short.
+pub use mimm_io::{clock, tuntap, udp};
 pub mod control;
 pub mod description;
 pub mod emu;
@@ -16,8 +17,6 @@ pub mod netns;
 pub mod plan;
 pub mod probe;
 pub mod run;
-pub mod tuntap;
-pub mod udp;
 
 pub use bed::{Client, Testbed};
 pub use control::Change;

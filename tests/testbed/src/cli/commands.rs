@@ -13,7 +13,7 @@ use mimm_testbed::run::{self, RunState};
 use mimm_testbed::{Client, Dir};
 use mimm_trace::Trace;
 
-use super::signals::{Signals, Wake};
+use mimm_io::signals::{Signals, Wake};
 
 /// Which running emulator a command talks to: a testbed (by id, or the only
 /// one up) or an `emulate` process by its control socket.

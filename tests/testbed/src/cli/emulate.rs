@@ -12,7 +12,7 @@ use mimm_testbed::tuntap::TunTap;
 use mimm_testbed::{LinkType, netns};
 use mimm_trace::Trace;
 
-use super::signals::{Signals, Wake};
+use mimm_io::signals::{Signals, Wake};
 
 /// What `emulate` was asked for.
 pub struct EmulateArgs {

@@ -2,7 +2,6 @@
 
 mod commands;
 mod emulate;
-mod signals;
 mod up;
 
 use std::path::PathBuf;

@@ -11,7 +11,7 @@ use mimm_testbed::description::Description;
 use mimm_testbed::plan::{self, Plan};
 use mimm_testbed::{Segment, Testbed, netns, run};
 
-use super::signals::{Signals, Wake};
+use mimm_io::signals::{Signals, Wake};
 
 /// Set in the background copy started by `--detach`.
 const DETACHED_ENV: &str = "MIMM_TESTBED_DETACHED";

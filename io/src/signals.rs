@@ -1,4 +1,4 @@
-//! Ctrl-C and friends as values: the signals are blocked and read from a
+//! Ctrl-C, SIGTERM and SIGHUP as values: the signals are blocked and read from a
 //! signalfd, so no handler runs at an awkward moment, every exit path goes
 //! through the same teardown, and waiting for them costs no wakeups.
 
@@ -35,6 +35,19 @@ impl Signals {
         let fd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
             .map_err(|e| format!("signalfd: {e}"))?;
         Ok(Signals { fd })
+    }
+
+    /// The signalfd, for a poll loop; call [`Signals::take`] when readable.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// The next pending signal, if any.
+    pub fn take(&self) -> Option<i32> {
+        match self.fd.read_signal() {
+            Ok(Some(info)) => Some(info.ssi_signo as i32),
+            _ => None,
+        }
     }
 
     /// Sleeps until a signal arrives, `also` becomes readable, or `timeout`.
