@@ -4,5 +4,6 @@
 //! replay tool that runs the Mobility Manager over a trace in virtual time.
 
 pub mod config;
+pub mod monitor;
 pub mod netlink;
 pub mod replay;
