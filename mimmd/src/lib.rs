@@ -3,7 +3,10 @@
 //! actions carry it out. This crate holds the daemon's parts; so far the
 //! replay tool that runs the Mobility Manager over a trace in virtual time.
 
+pub mod actions;
 pub mod config;
+pub mod control;
+pub mod daemon;
 pub mod monitor;
 pub mod netlink;
 pub mod replay;

@@ -1,4 +1,6 @@
-//! `mimmd`: the mimm client. Subcommands so far: `replay`.
+//! `mimmd`: the mimm client. `mimmd run` is the daemon (procd starts it);
+//! `mimmd check` validates a configuration; `mimmd replay` runs the Mobility
+//! Manager over a trace.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,8 +8,53 @@ use std::process::ExitCode;
 use mimm_mimmd::replay::{self, Options};
 use mimm_trace::Trace;
 
-const USAGE: &str = "usage: mimmd replay TRACE [--config FILE] [--policy mimm|best|single|failover]
+const USAGE: &str = "usage: mimmd run [-c /etc/config/mimm]
+       mimmd check [-c /etc/config/mimm]
+       mimmd replay TRACE [--config FILE] [--policy mimm|best|single|failover]
                     [--json] [--svg OUT] [--activation-ms N] [--prepare-ms N]";
+
+const DEFAULT_CONFIG: &str = "/etc/config/mimm";
+
+/// `-c FILE` (or `--config FILE`), the only option of run and check.
+fn parse_config(mut parser: lexopt::Parser) -> Result<PathBuf, String> {
+    use lexopt::prelude::*;
+    let mut config = PathBuf::from(DEFAULT_CONFIG);
+    let err = |e: lexopt::Error| e.to_string();
+    while let Some(arg) = parser.next().map_err(err)? {
+        match arg {
+            Long("config") | Short('c') => config = parser.value().map_err(err)?.into(),
+            _ => return Err(format!("{}\n{USAGE}", arg.unexpected())),
+        }
+    }
+    Ok(config)
+}
+
+/// Logs go to stderr (procd hands them to logd), one line per event.
+fn init_logging() {
+    let level = std::env::var("MIMMD_LOG").unwrap_or_else(|_| "info".into());
+    let level = level.parse().unwrap_or(tracing::Level::INFO);
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_target(false)
+        .without_time()
+        .init();
+}
+
+fn check(path: PathBuf) -> Result<(), String> {
+    let cfg = mimm_mimmd::config::load(&path)?;
+    println!(
+        "{}: ok, {} interfaces ({})",
+        path.display(),
+        cfg.ifaces.len(),
+        cfg.ifaces
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}
 
 struct ReplayArgs {
     trace: PathBuf,
@@ -82,6 +129,13 @@ fn main() -> ExitCode {
     let result = match parser.next() {
         Ok(Some(lexopt::Arg::Value(cmd))) if cmd == "replay" => {
             parse_replay(parser).and_then(replay)
+        }
+        Ok(Some(lexopt::Arg::Value(cmd))) if cmd == "check" => parse_config(parser).and_then(check),
+        Ok(Some(lexopt::Arg::Value(cmd))) if cmd == "run" => {
+            parse_config(parser).and_then(|path| {
+                init_logging();
+                mimm_mimmd::daemon::run(&path)
+            })
         }
         Ok(Some(lexopt::Arg::Long("version"))) => {
             println!("mimmd {}", env!("CARGO_PKG_VERSION"));

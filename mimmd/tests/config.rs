@@ -103,7 +103,7 @@ fn daemon_options_and_their_defaults() {
     let cfg = load(text).unwrap();
     assert_eq!(cfg.globals.mode, Mode::Route);
     assert_eq!(cfg.globals.probe_fail, 4);
-    assert_eq!(cfg.globals.probe_interval_ms, 200);
+    assert_eq!(cfg.globals.probe_interval_ms, 150);
     assert_eq!(cfg.globals.socket, Path::new("/tmp/m.sock"));
     let lte = &cfg.ifaces[0];
     assert_eq!(lte.device, "wwan0");

@@ -53,6 +53,11 @@ pub enum Input {
     Prefer {
         iface: Option<IfaceId>,
     },
+    /// The user asks for a handoff to an interface now (once; the rules
+    /// apply again afterwards).
+    Handoff {
+        iface: IfaceId,
+    },
     /// Result of [`crate::Action::Activate`].
     Activated {
         iface: IfaceId,

@@ -129,6 +129,15 @@ impl MobilityManager {
         self.primary.map(id)
     }
 
+    /// When the current primary took over.
+    pub fn primary_since(&self) -> Option<Millis> {
+        self.primary.map(|_| self.primary_since)
+    }
+
+    pub fn preferred(&self) -> Option<IfaceId> {
+        self.preferred.map(id)
+    }
+
     pub fn view(&self, iface: IfaceId) -> Option<IfaceView> {
         let i = iface.index();
         let st = self.ifaces.get(i)?;
@@ -141,6 +150,17 @@ impl MobilityManager {
             prepared: st.prep == Prep::Ready,
             primary: self.primary == Some(i),
         })
+    }
+
+    /// Takes `iface` as the primary without a switch (traffic is there
+    /// already, e.g. after a configuration reload).
+    pub fn assume_primary(&mut self, iface: IfaceId, now: Millis) {
+        if iface.index() < self.ifaces.len() {
+            self.now = self.now.max(now);
+            self.primary = Some(iface.index());
+            self.primary_since = self.now;
+            self.plan = None;
+        }
     }
 
     pub fn handle(&mut self, now: Millis, input: Input) {
@@ -180,6 +200,16 @@ impl MobilityManager {
             }
             Input::Prefer { iface } => {
                 self.preferred = iface.map(IfaceId::index).filter(|&i| i < self.ifaces.len());
+            }
+            Input::Handoff { iface } => {
+                let i = iface.index();
+                if i < self.ifaces.len() && self.primary != Some(i) {
+                    let mut reason = Reason::new(Rule::Manual);
+                    reason.subject = self.primary.map(id);
+                    let reason = self.candidate_reason(reason, i);
+                    self.plan = None;
+                    self.pursue(i, reason, true, false);
+                }
             }
             Input::Activated { iface, ok } => {
                 let retry = now.saturating_add(self.cfg.timing.retry_after_ms);
@@ -294,12 +324,12 @@ impl MobilityManager {
         self.actions.push_back(action);
     }
 
-    fn preferred(&self, i: usize) -> bool {
+    fn is_preferred(&self, i: usize) -> bool {
         self.preferred == Some(i)
     }
 
     fn score_of(&self, i: usize) -> f64 {
-        score(&self.cfg, i, &self.ifaces[i], self.preferred(i))
+        score(&self.cfg, i, &self.ifaces[i], self.is_preferred(i))
     }
 
     fn tier(&self, i: usize) -> Tier {
@@ -631,7 +661,14 @@ impl MobilityManager {
     }
 
     /// Sets the plan: bring `target` up, ask, prepare, and (if asked) switch.
+    /// A manual handoff under way yields only to an emergency.
     fn pursue(&mut self, target: usize, reason: Reason, switch_when_ready: bool, emergency: bool) {
+        if self
+            .plan
+            .is_some_and(|p| p.reason.rule == Rule::Manual && p.target != target && !emergency)
+        {
+            return;
+        }
         match &mut self.plan {
             Some(plan) if plan.target == target => {
                 if switch_when_ready && !plan.switch_when_ready {

@@ -29,6 +29,8 @@ pub enum Rule {
     BetterCandidate,
     /// The user prefers another interface.
     UserPreference,
+    /// The user asked for this handoff.
+    Manual,
     /// The primary is above `stable`: standby-able alternatives go off.
     Stable,
     /// The switch to the candidate failed; back to the previous primary.
@@ -49,6 +51,7 @@ impl Rule {
             Rule::Deteriorating => "deteriorating",
             Rule::BetterCandidate => "better candidate",
             Rule::UserPreference => "user preference",
+            Rule::Manual => "manual handoff",
             Rule::Stable => "stable",
             Rule::SwitchFailed => "switch failed",
             Rule::BelowThreshold => "below threshold",

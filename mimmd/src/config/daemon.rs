@@ -60,7 +60,8 @@ pub struct Globals {
     pub conntrack_flush: bool,
     pub hook_timeout_ms: u64,
     pub probe_interval_ms: u64,
-    /// A probe without an answer this long counts as lost.
+    /// A probe without an answer this long (or three smoothed round trips,
+    /// if longer) counts as lost.
     pub probe_timeout_ms: u64,
     /// Lost probes in a row before the path counts as lost (a blackhole).
     pub probe_fail: u32,
@@ -79,8 +80,8 @@ impl Default for Globals {
             rule_priority: 9000,
             conntrack_flush: true,
             hook_timeout_ms: 10_000,
-            probe_interval_ms: 200,
-            probe_timeout_ms: 400,
+            probe_interval_ms: 150,
+            probe_timeout_ms: 300,
             probe_fail: 3,
             probe_ok: 2,
             log_level: "info".into(),

@@ -6,6 +6,7 @@ use std::path::Path;
 use mimm_mm::Millis;
 use mimm_trace::Trace;
 
+#[derive(Debug)]
 pub struct TraceSource {
     /// (time, signal_dbm, rate_kbps) of each row of the interface.
     rows: Vec<(Millis, Option<f64>, Option<f64>)>,

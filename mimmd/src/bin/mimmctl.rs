@@ -1,0 +1,156 @@
+//! `mimmctl`: look at and steer a running mimmd through its control socket.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use mimm_mimmd::control::client;
+use mimm_mimmd::control::proto::{Reply, Request, Status};
+
+const USAGE: &str = "usage: mimmctl [-s SOCKET] [--json] COMMAND
+commands:
+  status              interfaces, their state and the primary
+  prefer IFACE|none   prefer an interface (none: no preference)
+  handoff IFACE       hand off to an interface now
+  events [--follow]   recent events (and new ones as they come)
+  reload              re-read the configuration (a bad one is refused)";
+
+fn opt(v: Option<f64>, unit: &str) -> String {
+    v.map_or("-".into(), |v| format!("{v}{unit}"))
+}
+
+fn render(status: &Status) -> String {
+    let mut out = format!(
+        "primary: {}{}   mode {}   up {:.0} s   {}\n",
+        status.primary.as_deref().unwrap_or("none"),
+        status
+            .primary_for_s
+            .map_or(String::new(), |s| format!(" (for {s:.1} s)")),
+        status.mode,
+        status.uptime_s,
+        status.config
+    );
+    if let Some(p) = &status.preferred {
+        let _ = writeln!(out, "preferred: {p}");
+    }
+    let _ = writeln!(
+        out,
+        "{:<12} {:<10} {:<11} {:<7} {:<5} {:>9} {:>10} {:>8} {:>6} {:>9} {:>6}",
+        "interface",
+        "device",
+        "state",
+        "carrier",
+        "path",
+        "signal",
+        "rate kbps",
+        "rtt",
+        "loss",
+        "average",
+        "score"
+    );
+    for i in &status.interfaces {
+        let path = match i.reachable {
+            Some(true) => "ok",
+            Some(false) => "lost",
+            None => "-",
+        };
+        let _ = writeln!(
+            out,
+            "{:<12} {:<10} {:<11} {:<7} {:<5} {:>9} {:>10} {:>8} {:>6} {:>9} {:>6}",
+            i.name,
+            i.device,
+            i.state,
+            if i.carrier { "yes" } else { "no" },
+            path,
+            opt(i.signal_dbm, " dBm"),
+            opt(i.rate_kbps, ""),
+            opt(i.rtt_ms, " ms"),
+            opt(i.loss_pct, "%"),
+            opt(i.average, ""),
+            i.score
+        );
+    }
+    let c = &status.counters;
+    let _ = writeln!(
+        out,
+        "handoffs {} (emergencies {}, forced {}), prepared ahead {}, held {} + {}, failures {}",
+        c.handoffs,
+        c.emergencies,
+        c.forced,
+        c.prepared_ahead,
+        c.held_by_dwell,
+        c.held_by_hold_down,
+        c.failures
+    );
+    out
+}
+
+fn main() -> ExitCode {
+    let mut socket = PathBuf::from("/var/run/mimmd.sock");
+    let mut json = false;
+    let mut follow = false;
+    let mut words: Vec<String> = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-s" | "--socket" => match args.next() {
+                Some(s) => socket = s.into(),
+                None => return fail("-s needs a path"),
+            },
+            "--json" => json = true,
+            "-f" | "--follow" => follow = true,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            _ => words.push(arg),
+        }
+    }
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let request = match words.as_slice() {
+        ["status"] | [] => Request::Status,
+        ["prefer", "none"] => Request::Prefer { iface: None },
+        ["prefer", iface] => Request::Prefer {
+            iface: Some(iface.to_string()),
+        },
+        ["handoff", iface] => Request::Handoff {
+            iface: iface.to_string(),
+        },
+        ["reload"] => Request::Reload,
+        ["events"] => {
+            let result = client::events(&socket, follow, |line| {
+                println!("{line}");
+                true
+            });
+            return match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&e.to_string()),
+            };
+        }
+        _ => return fail(USAGE),
+    };
+    match client::call(&socket, &request) {
+        Ok(Reply::Status(status)) if json => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&status).unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(Reply::Status(status)) => {
+            print!("{}", render(&status));
+            ExitCode::SUCCESS
+        }
+        Ok(Reply::Done) if json => {
+            println!("{{\"ok\":\"done\"}}");
+            ExitCode::SUCCESS
+        }
+        Ok(Reply::Done) => ExitCode::SUCCESS,
+        Err(e) => fail(&e.to_string()),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("mimmctl: {message}");
+    ExitCode::from(1)
+}

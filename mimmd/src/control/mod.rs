@@ -1,0 +1,14 @@
+//! The control socket: one JSON request line per connection, one JSON answer
+//! line (an `events` request keeps the connection and streams events).
+//! `mimmctl` is its client; anything else may speak it too.
+//!
+//! ```text
+//! {"cmd":"status"}                      -> {"ok":{"status":{...}}}
+//! {"cmd":"prefer","iface":"wan"}        -> {"ok":"done"}   (iface null: no preference)
+//! {"cmd":"handoff","iface":"wan"}       -> {"ok":"done"}
+//! {"cmd":"reload"}                      -> {"ok":"done"} or {"error":"FILE:LINE:COL: ..."}
+//! {"cmd":"events","follow":true}        -> recent events, then each new one, a line each
+//! ```
+
+pub mod client;
+pub mod proto;

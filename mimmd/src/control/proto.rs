@@ -1,0 +1,84 @@
+//! Messages of the control socket.
+
+use serde::{Deserialize, Serialize};
+
+use mimm_mm::Counters;
+
+/// Longest request line accepted.
+pub const MAX_REQUEST: usize = 4096;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "kebab-case")]
+pub enum Request {
+    Status,
+    Prefer {
+        iface: Option<String>,
+    },
+    Handoff {
+        iface: String,
+    },
+    Reload,
+    Events {
+        #[serde(default)]
+        follow: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Response {
+    Ok(Reply),
+    Error(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reply {
+    Done,
+    Status(Box<Status>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IfaceStatus {
+    pub name: String,
+    pub device: String,
+    /// primary, standby, down, unreachable, disabled or absent.
+    pub state: String,
+    pub exists: bool,
+    pub up: bool,
+    pub carrier: bool,
+    /// What the probes say (null without probes).
+    pub reachable: Option<bool>,
+    pub rtt_ms: Option<f64>,
+    pub loss_pct: Option<f64>,
+    pub signal_dbm: Option<f64>,
+    pub rate_kbps: Option<f64>,
+    pub metric: String,
+    /// The MM's averaged metric and score.
+    pub average: Option<f64>,
+    pub score: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    pub primary: Option<String>,
+    /// Seconds since the primary took over.
+    pub primary_for_s: Option<f64>,
+    pub preferred: Option<String>,
+    pub mode: String,
+    pub config: String,
+    pub uptime_s: f64,
+    pub interfaces: Vec<IfaceStatus>,
+    pub counters: Counters,
+}
+
+/// Something mimmd did or saw, as `events` streams it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Seconds since mimmd started.
+    pub t_s: f64,
+    /// switch, prepare, activate, deactivate, hook, link, path, reload, error.
+    pub kind: String,
+    pub iface: Option<String>,
+    pub detail: String,
+}

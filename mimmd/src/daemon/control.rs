@@ -1,0 +1,211 @@
+//! Serving the control socket from the loop.
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use mio::net::UnixStream;
+use mio::{Interest, Token};
+
+use mimm_io::clock;
+use mimm_mm::{IfaceId, Input};
+
+use crate::control::proto::{Event, IfaceStatus, MAX_REQUEST, Reply, Request, Response, Status};
+use crate::daemon::{CONN_BASE, Daemon};
+
+pub(super) struct Conn {
+    stream: UnixStream,
+    buf: Vec<u8>,
+}
+
+/// Blocking writes with a timeout: answers are short, and a stuck client
+/// must not stall the loop for long.
+fn write_line(stream: &mut UnixStream, value: &impl serde::Serialize) -> bool {
+    let Ok(mut line) = serde_json::to_vec(value) else {
+        return false;
+    };
+    line.push(b'\n');
+    let _ = rustix::io::ioctl_fionbio(&*stream, false);
+    let _ = rustix::net::sockopt::set_socket_timeout(
+        &*stream,
+        rustix::net::sockopt::Timeout::Send,
+        Some(Duration::from_millis(500)),
+    );
+    stream.write_all(&line).is_ok()
+}
+
+/// Sends an event to every `events --follow` client, dropping those gone.
+pub(super) fn publish(subscribers: &mut Vec<UnixStream>, event: &Event) {
+    subscribers.retain_mut(|s| write_line(s, event));
+}
+
+impl Daemon {
+    pub(super) fn accept(&mut self) {
+        while let Ok((mut stream, _)) = self.listener.accept() {
+            let Some(slot) = self.conns.iter().position(Option::is_none) else {
+                continue;
+            };
+            let token = Token(CONN_BASE + slot);
+            if self
+                .poll
+                .registry()
+                .register(&mut stream, token, Interest::READABLE)
+                .is_ok()
+            {
+                self.conns[slot] = Some(Conn {
+                    stream,
+                    buf: Vec::new(),
+                });
+            }
+        }
+    }
+
+    pub(super) fn on_conn(&mut self, slot: usize) {
+        let Some(conn) = self.conns[slot].as_mut() else {
+            return;
+        };
+        let mut chunk = [0u8; 1024];
+        let line = loop {
+            match conn.stream.read(&mut chunk) {
+                Ok(0) => break None,
+                Ok(n) => {
+                    conn.buf.extend_from_slice(&chunk[..n]);
+                    if let Some(end) = conn.buf.iter().position(|&b| b == b'\n') {
+                        break Some(conn.buf[..end].to_vec());
+                    }
+                    if conn.buf.len() > MAX_REQUEST {
+                        break None;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break None,
+            }
+        };
+        let mut conn = self.conns[slot].take().expect("checked");
+        let _ = self.poll.registry().deregister(&mut conn.stream);
+        let Some(line) = line else { return };
+        let request = match serde_json::from_slice::<Request>(&line) {
+            Ok(r) => r,
+            Err(e) => {
+                write_line(
+                    &mut conn.stream,
+                    &Response::Error(format!("bad request: {e}")),
+                );
+                return;
+            }
+        };
+        if let Request::Events { follow } = request {
+            let recent: Vec<Event> = self.recent.iter().cloned().collect();
+            for event in &recent {
+                if !write_line(&mut conn.stream, event) {
+                    return;
+                }
+            }
+            if follow {
+                self.subscribers.push(conn.stream);
+            }
+            return;
+        }
+        let response = match self.handle(request) {
+            Ok(reply) => Response::Ok(reply),
+            Err(e) => Response::Error(e),
+        };
+        write_line(&mut conn.stream, &response);
+    }
+
+    fn iface_id(&self, name: &str) -> Result<IfaceId, String> {
+        self.cfg.mm.iface_id(name).ok_or_else(|| {
+            let names: Vec<&str> = self.ifaces.iter().map(|rt| rt.name.as_str()).collect();
+            format!("no interface {name:?} (interfaces: {})", names.join(", "))
+        })
+    }
+
+    fn handle(&mut self, request: Request) -> Result<Reply, String> {
+        let now = self.ms(clock::now());
+        match request {
+            Request::Status => Ok(Reply::Status(Box::new(self.status()))),
+            Request::Prefer { iface } => {
+                let id = iface.as_deref().map(|n| self.iface_id(n)).transpose()?;
+                self.event(
+                    "prefer",
+                    id.map(|i| i.index()),
+                    format!("preference set to {}", iface.as_deref().unwrap_or("none")),
+                );
+                self.mm.handle(now, Input::Prefer { iface: id });
+                Ok(Reply::Done)
+            }
+            Request::Handoff { iface } => {
+                let id = self.iface_id(&iface)?;
+                self.mm.handle(now, Input::Handoff { iface: id });
+                Ok(Reply::Done)
+            }
+            Request::Reload => self.reload().map(|()| Reply::Done),
+            Request::Events { .. } => Ok(Reply::Done),
+        }
+    }
+
+    fn status(&self) -> Status {
+        let now = clock::now();
+        let primary = self.mm.primary().map(|p| p.index());
+        let interfaces = self
+            .ifaces
+            .iter()
+            .enumerate()
+            .map(|(i, rt)| {
+                let view = self.mm.view(IfaceId(i as u8));
+                let link = rt.observed.link.as_ref();
+                let path = rt.observed.path;
+                let enabled = self.cfg.mm.ifaces[i].enabled;
+                let state = if Some(i) == primary {
+                    "primary"
+                } else if !enabled {
+                    "disabled"
+                } else if link.is_none() {
+                    "absent"
+                } else if !rt.observed.attached() {
+                    "down"
+                } else if path.is_some_and(|p| !p.reachable) {
+                    "unreachable"
+                } else {
+                    "standby"
+                };
+                IfaceStatus {
+                    name: rt.name.clone(),
+                    device: rt.device.clone(),
+                    state: state.into(),
+                    exists: link.is_some(),
+                    up: link.is_some_and(|l| l.up),
+                    carrier: link.is_some_and(|l| l.carrier),
+                    reachable: path.map(|p| p.reachable),
+                    rtt_ms: path
+                        .and_then(|p| p.rtt_ms)
+                        .map(|r| (r * 100.0).round() / 100.0),
+                    loss_pct: path.map(|p| p.loss_pct),
+                    signal_dbm: rt.observed.signal_dbm,
+                    rate_kbps: rt.observed.rate_kbps,
+                    metric: self.cfg.mm.ifaces[i].metric.name().into(),
+                    average: view
+                        .and_then(|v| v.average)
+                        .map(|a| (a * 100.0).round() / 100.0),
+                    score: view.map_or(0.0, |v| (v.score * 100.0).round() / 100.0),
+                }
+            })
+            .collect();
+        Status {
+            primary: primary.map(|p| self.ifaces[p].name.clone()),
+            primary_for_s: self
+                .mm
+                .primary_since()
+                .map(|since| (self.ms(now).saturating_sub(since) as f64 / 100.0).round() / 10.0),
+            preferred: self
+                .mm
+                .preferred()
+                .map(|p| self.ifaces[p.index()].name.clone()),
+            mode: "route".into(),
+            config: self.cfg.file.display().to_string(),
+            uptime_s: (now.saturating_sub(self.start).0 as f64 / 1e9 * 10.0).round() / 10.0,
+            interfaces,
+            counters: self.mm.counters(),
+        }
+    }
+}

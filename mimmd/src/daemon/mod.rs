@@ -1,0 +1,394 @@
+//! The daemon: one mio loop around the Mobility Manager. The Interface
+//! Monitor feeds it (netlink link events, probe answers, signal sources on a
+//! sampling period), its actions run here (route changes, hook and command
+//! jobs), and the control socket lets users look and steer. The loop sleeps
+//! on a timerfd armed for the earliest thing due; idle means asleep.
+
+mod control;
+mod exec;
+mod state;
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+use mio::net::UnixListener;
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+
+use mimm_io::clock::{self, Nanos, Timer};
+use mimm_io::signals::Signals;
+use mimm_mm::{IfaceId, Input, Millis, MobilityManager};
+
+use crate::actions::jobs::Jobs;
+use crate::actions::route::RouteMode;
+use crate::config::{self, MimmConfig, Mode};
+use crate::control::proto::Event;
+use crate::netlink::Rtnl;
+use crate::netlink::links::{self, LinkEvent, LinkWatcher};
+use state::IfaceRuntime;
+
+const TIMER: Token = Token(0);
+const SIGNALS: Token = Token(1);
+const LINKS: Token = Token(2);
+const LISTENER: Token = Token(3);
+const CONN_BASE: usize = 100;
+const MAX_CONNS: usize = 32;
+const PROBE_BASE: usize = 1_000;
+const JOB_BASE: usize = 10_000;
+/// Events kept for `mimmctl events` without `--follow`.
+const RECENT_EVENTS: usize = 200;
+
+fn probe_token(iface: usize, k: usize) -> Token {
+    Token(PROBE_BASE + iface * 4 + k)
+}
+
+pub struct Daemon {
+    cfg: MimmConfig,
+    mm: MobilityManager,
+    poll: Poll,
+    timer: Timer,
+    signals: Signals,
+    links: LinkWatcher,
+    ifaces: Vec<IfaceRuntime>,
+    jobs: Jobs,
+    route: RouteMode,
+    listener: UnixListener,
+    conns: Vec<Option<control::Conn>>,
+    subscribers: Vec<mio::net::UnixStream>,
+    recent: std::collections::VecDeque<Event>,
+    start: Nanos,
+    next_sample: Nanos,
+    stop: bool,
+}
+
+impl Daemon {
+    /// Builds the daemon from a configuration file: every problem is reported
+    /// before anything is changed on the system.
+    pub fn new(cfg: MimmConfig) -> Result<Daemon, String> {
+        if cfg.globals.mode == Mode::Vsd {
+            return Err(format!(
+                "{}: mode vsd needs the virtual subnet device, which is not built yet; use mode route",
+                cfg.file.display()
+            ));
+        }
+        let io = |what: &str, e: io::Error| format!("{what}: {e}");
+        // Blocked before any thread or child exists, read from a descriptor.
+        let signals = Signals::block()?;
+        let poll = Poll::new().map_err(|e| io("poll", e))?;
+        let timer = Timer::new().map_err(|e| io("timerfd", e))?;
+        let links = LinkWatcher::new().map_err(|e| io("netlink", e))?;
+        let mut rtnl = Rtnl::new().map_err(|e| io("netlink", e))?;
+        let route = RouteMode::new(&cfg.globals).map_err(|e| io("netlink", e))?;
+        let socket = &cfg.globals.socket;
+        if let Some(dir) = socket.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| io(&dir.display().to_string(), e))?;
+        }
+        let _ = std::fs::remove_file(socket);
+        let mut listener =
+            UnixListener::bind(socket).map_err(|e| io(&socket.display().to_string(), e))?;
+        // Root only: the socket steers the router's traffic.
+        std::fs::set_permissions(socket, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .map_err(|e| io(&socket.display().to_string(), e))?;
+        let registry = poll.registry();
+        registry
+            .register(&mut SourceFd(&timer.as_raw_fd()), TIMER, Interest::READABLE)
+            .and_then(|()| {
+                registry.register(
+                    &mut SourceFd(&signals.fd().as_raw_fd()),
+                    SIGNALS,
+                    Interest::READABLE,
+                )
+            })
+            .and_then(|()| registry.register(&mut SourceFd(&links.fd()), LINKS, Interest::READABLE))
+            .and_then(|()| registry.register(&mut listener, LISTENER, Interest::READABLE))
+            .map_err(|e| io("poll", e))?;
+        let start = clock::now();
+        let mm = MobilityManager::new(cfg.mm.clone()).map_err(|e| e.to_string())?;
+        let ifaces = state::build(&cfg, 0)?;
+        let jobs = Jobs::new(Nanos::from_ms(cfg.globals.hook_timeout_ms));
+        let all = links::dump(&mut rtnl).map_err(|e| io("netlink", e))?;
+        let mut daemon = Daemon {
+            cfg,
+            mm,
+            poll,
+            timer,
+            signals,
+            links,
+            ifaces,
+            jobs,
+            route,
+            listener,
+            conns: (0..MAX_CONNS).map(|_| None).collect(),
+            subscribers: Vec::new(),
+            recent: std::collections::VecDeque::new(),
+            start,
+            next_sample: start,
+            stop: false,
+        };
+        for link in all {
+            daemon.on_link(LinkEvent::Changed(link), false);
+        }
+        daemon.register_probes();
+        Ok(daemon)
+    }
+
+    /// Milliseconds since start: the MM's clock.
+    fn ms(&self, now: Nanos) -> Millis {
+        now.saturating_sub(self.start).0 / 1_000_000
+    }
+
+    pub fn run(mut self) -> io::Result<()> {
+        tracing::info!(
+            "mimmd running: {} interfaces, mode route, control socket {}",
+            self.ifaces.len(),
+            self.cfg.globals.socket.display()
+        );
+        let mut events = Events::with_capacity(64);
+        while !self.stop {
+            match self.poll.poll(&mut events, None) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            let tokens: Vec<Token> = events.iter().map(|e| e.token()).collect();
+            for token in tokens {
+                self.dispatch(token);
+            }
+            self.advance();
+        }
+        self.route.teardown();
+        let _ = std::fs::remove_file(&self.cfg.globals.socket);
+        tracing::info!("mimmd stopped; its rules and route are removed");
+        Ok(())
+    }
+
+    fn dispatch(&mut self, token: Token) {
+        let now = clock::now();
+        match token {
+            TIMER => {
+                self.timer.expirations();
+            }
+            SIGNALS => {
+                while let Some(signal) = self.signals.take() {
+                    if signal == libc::SIGHUP {
+                        if let Err(e) = self.reload() {
+                            tracing::error!(
+                                "reload refused, the old configuration keeps running: {e}"
+                            );
+                        }
+                    } else {
+                        tracing::info!("signal {signal}: stopping");
+                        self.stop = true;
+                    }
+                }
+            }
+            LINKS => {
+                for event in self.links.drain() {
+                    self.on_link(event, true);
+                }
+            }
+            LISTENER => self.accept(),
+            Token(t) if (CONN_BASE..CONN_BASE + MAX_CONNS).contains(&t) => {
+                self.on_conn(t - CONN_BASE)
+            }
+            Token(t) if (PROBE_BASE..JOB_BASE).contains(&t) => {
+                let i = (t - PROBE_BASE) / 4;
+                if let Some(rt) = self.ifaces.get_mut(i) {
+                    if let Some(reachable) = rt.prober.on_readable(now) {
+                        self.on_path(i, reachable);
+                    }
+                }
+            }
+            Token(t) if t >= JOB_BASE => {
+                let (done, next) = self.jobs.on_exit(t - JOB_BASE, now);
+                if let Some(fd) = next {
+                    let _ = self.poll.registry().register(
+                        &mut SourceFd(&fd),
+                        token,
+                        Interest::READABLE,
+                    );
+                }
+                if let Some(done) = done {
+                    self.on_job_done(done);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Everything time-driven: samples, probes, job timeouts, the MM's
+    /// timers, the actions it asked for, and the next wakeup.
+    fn advance(&mut self) {
+        let now = clock::now();
+        if now >= self.next_sample {
+            self.sample_all(now);
+            let period = Nanos::from_ms(self.cfg.globals.sample_ms);
+            self.next_sample = self.next_sample.saturating_add(period).max(now);
+        }
+        for i in 0..self.ifaces.len() {
+            if let Some(reachable) = self.ifaces[i].prober.tick(now) {
+                self.on_path(i, reachable);
+            }
+        }
+        self.register_probes();
+        for done in self.jobs.expire(now) {
+            self.on_job_done(done);
+        }
+        let ms = self.ms(now);
+        if self.mm.poll_timeout().is_some_and(|t| t <= ms) {
+            self.mm.handle_timeout(ms);
+        }
+        self.execute_actions();
+        let mut next = [Some(self.next_sample), self.jobs.deadline()]
+            .into_iter()
+            .flatten()
+            .chain(self.ifaces.iter().filter_map(|rt| rt.prober.deadline()))
+            .min();
+        if let Some(t) = self.mm.poll_timeout() {
+            let at = self.start.saturating_add(Nanos::from_ms(t));
+            next = Some(next.map_or(at, |n| n.min(at)));
+        }
+        if let Err(e) = self.timer.arm_at(next) {
+            tracing::error!("timer: {e}");
+        }
+    }
+
+    fn feed(&mut self, i: usize) {
+        let now = self.ms(clock::now());
+        let sample = self.ifaces[i].observed.sample();
+        self.mm.handle(
+            now,
+            Input::Sample {
+                iface: IfaceId(i as u8),
+                sample,
+            },
+        );
+    }
+
+    fn sample_all(&mut self, now: Nanos) {
+        let ms = self.ms(now);
+        for i in 0..self.ifaces.len() {
+            self.ifaces[i].read_source(ms);
+            self.feed(i);
+        }
+    }
+
+    fn on_link(&mut self, event: LinkEvent, live: bool) {
+        let (name, link) = match event {
+            LinkEvent::Changed(l) => (l.name.clone(), Some(l)),
+            LinkEvent::Removed { name, .. } => (name, None),
+        };
+        let Some(i) = self.ifaces.iter().position(|rt| rt.device == name) else {
+            return;
+        };
+        let before = self.ifaces[i].observed.attached();
+        if link.is_none() {
+            self.ifaces[i].prober.close();
+        }
+        self.ifaces[i].observed.link = link;
+        let after = self.ifaces[i].observed.attached();
+        if live && before != after {
+            let detail = if after { "carrier up" } else { "carrier lost" };
+            self.event("link", Some(i), detail.into());
+            // The MM acts on carrier in the same step, not at the next sample.
+            self.feed(i);
+        }
+    }
+
+    fn on_path(&mut self, i: usize, reachable: bool) {
+        self.ifaces[i].observed.path = Some(self.ifaces[i].prober.stats());
+        let detail = if reachable {
+            "probes answered again"
+        } else {
+            "probes lost: path down"
+        };
+        self.event("path", Some(i), detail.into());
+        self.feed(i);
+    }
+
+    /// Registers probe sockets that were (re)opened.
+    fn register_probes(&mut self) {
+        for i in 0..self.ifaces.len() {
+            let rt = &mut self.ifaces[i];
+            if rt.prober.ensure_sockets() {
+                for (k, fd) in rt.prober.fds().into_iter().enumerate() {
+                    let _ = self.poll.registry().register(
+                        &mut SourceFd(&fd),
+                        probe_token(i, k),
+                        Interest::READABLE,
+                    );
+                }
+            }
+        }
+    }
+
+    fn event(&mut self, kind: &str, iface: Option<usize>, detail: String) {
+        let t_s = clock::now().saturating_sub(self.start).0 as f64 / 1e9;
+        let name = iface
+            .and_then(|i| self.ifaces.get(i))
+            .map(|rt| rt.name.clone());
+        tracing::info!(kind, iface = name.as_deref().unwrap_or("-"), "{detail}");
+        let event = Event {
+            t_s: (t_s * 1000.0).round() / 1000.0,
+            kind: kind.to_string(),
+            iface: name,
+            detail,
+        };
+        control::publish(&mut self.subscribers, &event);
+        if self.recent.len() == RECENT_EVENTS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(event);
+    }
+
+    /// Re-reads the configuration; a bad one leaves the running one alone.
+    fn reload(&mut self) -> Result<(), String> {
+        let cfg = config::load(&self.cfg.file)?;
+        if cfg.globals.mode == Mode::Vsd {
+            return Err(format!(
+                "{}: mode vsd is not available yet",
+                cfg.file.display()
+            ));
+        }
+        let now = self.ms(clock::now());
+        let mut mm = MobilityManager::new(cfg.mm.clone()).map_err(|e| e.to_string())?;
+        let mut ifaces = state::build(&cfg, now)?;
+        // Keep what was observed and where traffic is.
+        for rt in &mut ifaces {
+            if let Some(old) = self.ifaces.iter().find(|o| o.device == rt.device) {
+                rt.observed.link = old.observed.link.clone();
+            }
+        }
+        let primary = self
+            .mm
+            .primary()
+            .map(|p| self.ifaces[p.index()].name.clone());
+        if let Some(p) = primary.and_then(|name| cfg.mm.iface_id(&name)) {
+            mm.assume_primary(p, now);
+        }
+        for rt in &mut self.ifaces {
+            rt.prober.close();
+        }
+        self.route.teardown();
+        self.route = RouteMode::new(&cfg.globals).map_err(|e| e.to_string())?;
+        self.cfg = cfg;
+        self.mm = mm;
+        self.ifaces = ifaces;
+        self.jobs = Jobs::new(Nanos::from_ms(self.cfg.globals.hook_timeout_ms));
+        if let Some(p) = self.mm.primary() {
+            self.apply_route(p.index());
+        }
+        self.register_probes();
+        let file = self.cfg.file.display().to_string();
+        self.event("reload", None, format!("configuration {file} loaded"));
+        Ok(())
+    }
+}
+
+/// `mimmd run`: load, build, run until SIGTERM.
+pub fn run(config_path: &Path) -> Result<(), String> {
+    let cfg = config::load(config_path)?;
+    let daemon = Daemon::new(cfg)?;
+    daemon.run().map_err(|e| e.to_string())
+}
