@@ -1,0 +1,153 @@
+//! Running mimmd inside a testbed's router namespace.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use mimm_mimmd::control::proto::Status;
+use mimm_testbed::Testbed;
+
+pub const MIMMD: &str = env!("CARGO_BIN_EXE_mimmd");
+pub const MIMMCTL: &str = env!("CARGO_BIN_EXE_mimmctl");
+
+/// Timing-sensitive tests run one at a time.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn root_or_skip(test: &str) -> bool {
+    if mimm_testbed::netns::is_root() {
+        return true;
+    }
+    eprintln!("{test}: skipped: needs root (network namespaces)");
+    false
+}
+
+/// A scratch directory removed on drop.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("mimmd-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    pub fn file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// An executable shell script.
+    pub fn script(&self, name: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.file(name, &format!("#!/bin/sh\n{body}\n"));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// mimmd running in the router namespace; stopped (SIGTERM) on drop so its
+/// rules go away with it.
+pub struct Mimmd {
+    child: Child,
+    pub socket: PathBuf,
+    pub ns: String,
+    pub log: PathBuf,
+}
+
+impl Mimmd {
+    pub fn start(bed: &Testbed, config: &Path, socket: &Path, log: &Path) -> Mimmd {
+        let child = Command::new("ip")
+            .args(["netns", "exec", &bed.ns("router"), MIMMD, "run", "-c"])
+            .arg(config)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap();
+        let m = Mimmd {
+            child,
+            socket: socket.to_path_buf(),
+            ns: bed.ns("router"),
+            log: log.to_path_buf(),
+        };
+        m.wait_for(Duration::from_secs(10), |s| s.primary.is_some());
+        m
+    }
+
+    pub fn ctl(&self, args: &[&str]) -> std::process::Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.ns, MIMMCTL, "-s"])
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    pub fn status(&self) -> Status {
+        let out = self.ctl(&["status", "--json"]);
+        assert!(
+            out.status.success(),
+            "mimmctl: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    pub fn primary(&self) -> Option<String> {
+        self.status().primary
+    }
+
+    /// Waits until `ready` holds for the status; panics with the log if not.
+    pub fn wait_for(&self, limit: Duration, ready: impl Fn(&Status) -> bool) -> Status {
+        let start = Instant::now();
+        loop {
+            let out = self.ctl(&["status", "--json"]);
+            if out.status.success() {
+                let status: Status = serde_json::from_slice(&out.stdout).unwrap();
+                if ready(&status) {
+                    return status;
+                }
+            }
+            if start.elapsed() > limit {
+                panic!(
+                    "mimmd did not get there in {limit:?}; log:\n{}",
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn events(&self) -> String {
+        String::from_utf8_lossy(&self.ctl(&["events"]).stdout).into_owned()
+    }
+}
+
+impl Drop for Mimmd {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

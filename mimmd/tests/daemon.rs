@@ -1,0 +1,370 @@
+//! mimmd in the testbed, route mode: it follows the links, moves traffic fast
+//! when a link fails, runs hooks in order, obeys mimmctl, and survives a bad
+//! reload.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Mimmd, Scratch, root_or_skip, serial};
+use mimm_testbed::probe::{self, Options};
+use mimm_testbed::{Change, Description, LinkSpec, LinkType, Testbed};
+
+fn stream(bed: &Testbed, secs: u64) -> probe::ProbeHandle {
+    probe::start(
+        &bed.plan,
+        Options {
+            duration: Duration::from_secs(secs),
+            ..Options::default()
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn blackhole_and_carrier_loss_move_traffic_fast() {
+    if !root_or_skip("blackhole_and_carrier_loss_move_traffic_fast") {
+        return;
+    }
+    let _serial = serial();
+    let desc = Description {
+        lan: true,
+        seed: 1,
+        links: vec![
+            LinkSpec::new("wwan0", LinkType::Ptp).delay_ms(10.0),
+            LinkSpec::new("wlan0", LinkType::Ether).delay_ms(5.0),
+        ],
+    };
+    let bed = Testbed::up(&desc).unwrap();
+    let dir = Scratch::new("fast");
+    let socket = dir.0.join("mimmd.sock");
+    let config = dir.file(
+        "mimm",
+        &format!(
+            "config globals\n\toption socket '{}'\n\
+             config interface 'lte'\n\toption device wwan0\n\toption kind lte\n\tlist probe 'udp:198.51.100.1:7'\n\
+             config interface 'wifi'\n\toption device wlan0\n\toption kind wifi\n\tlist probe 198.51.100.1\n\toption priority 90\n",
+            socket.display()
+        ),
+    );
+    let m = Mimmd::start(&bed, &config, &socket, &dir.0.join("log"));
+    assert_eq!(m.primary().as_deref(), Some("wifi"));
+
+    // Silent failure of the primary under a 1 kHz stream.
+    let run = stream(&bed, 4);
+    std::thread::sleep(Duration::from_millis(1500));
+    bed.set("wlan0", Change::Blackhole(None)).unwrap();
+    let r = run.finish().unwrap();
+    eprintln!(
+        "blackhole: lost {} gap {} ms",
+        r.stream.lost, r.stream.longest_gap_ms
+    );
+    assert!(
+        r.stream.longest_gap_ms <= 1000.0,
+        "{}\n{}",
+        r.to_text(),
+        m.log_text()
+    );
+    assert_eq!(m.primary().as_deref(), Some("lte"));
+    let table = bed
+        .exec("router", &["ip", "route", "show", "table", "220"])
+        .unwrap();
+    assert!(String::from_utf8_lossy(&table.stdout).contains("dev wwan0"));
+
+    // Back to Wi-Fi by hand, then it loses carrier.
+    bed.set("wlan0", Change::Up).unwrap();
+    // Its probe quality recovers over the loss window before a handoff sticks.
+    m.wait_for(Duration::from_secs(15), |s| {
+        s.interfaces[1].average.is_some_and(|a| a >= 90.0)
+    });
+    assert!(m.ctl(&["handoff", "wifi"]).status.success());
+    m.wait_for(Duration::from_secs(5), |s| {
+        s.primary.as_deref() == Some("wifi")
+    });
+    let run = stream(&bed, 3);
+    std::thread::sleep(Duration::from_millis(1500));
+    bed.set("wlan0", Change::CarrierOff).unwrap();
+    let r = run.finish().unwrap();
+    eprintln!(
+        "carrier loss: lost {} gap {} ms",
+        r.stream.lost, r.stream.longest_gap_ms
+    );
+    assert!(
+        r.stream.longest_gap_ms <= 100.0,
+        "{}\n{}",
+        r.to_text(),
+        m.log_text()
+    );
+    let events = m.events();
+    assert!(
+        events.contains("\"detail\":\"wifi -> lte: carrier lost: wifi"),
+        "{events}"
+    );
+    assert!(events.contains("path lost: wifi"), "{events}");
+}
+
+#[test]
+fn hooks_run_in_order_and_a_failing_one_sends_the_mm_to_the_next_candidate() {
+    if !root_or_skip("hooks_run_in_order_and_a_failing_one_sends_the_mm_to_the_next_candidate") {
+        return;
+    }
+    let _serial = serial();
+    let desc = Description {
+        lan: true,
+        seed: 1,
+        links: vec![
+            LinkSpec::new("wlan0", LinkType::Ether),
+            LinkSpec::new("wwan0", LinkType::Ptp).delay_ms(4.0),
+            LinkSpec::new("wwan1", LinkType::Ptp).delay_ms(8.0),
+        ],
+    };
+    let bed = Testbed::up(&desc).unwrap();
+    let dir = Scratch::new("hooks");
+    let log = dir.0.join("hooks.log");
+    let note = |name: &str| {
+        format!(
+            "echo \"{name} $MIMM_PHASE $MIMM_FROM $MIMM_TO $MIMM_DEVICE $MIMM_FROM_DEVICE $MIMM_RULE\" >> {}",
+            log.display()
+        )
+    };
+    let fail = dir.script("fail", &format!("{}\nexit 1", note("fail")));
+    let pre1 = dir.script("pre1", &note("pre1"));
+    let pre2 = dir.script("pre2", &format!("sleep 0.2\n{}", note("pre2")));
+    let post = dir.script("post", &note("post"));
+    // Wi-Fi fades at 3 s: lte1 is the better candidate, but its hook fails.
+    // Wi-Fi is back at 7 s, but the hold-down keeps traffic on lte2.
+    let trace = dir.file(
+        "signal.csv",
+        "t_ms,iface,kind,signal_dbm\n0,wifi,wifi,-55\n0,lte1,lte,-85\n0,lte2,lte,-95\n3000,wifi,wifi,-95\n7000,wifi,wifi,-55\n",
+    );
+    let socket = dir.0.join("mimmd.sock");
+    let src = |iface: &str| format!("trace:{}:{iface}", trace.display());
+    let config = dir.file(
+        "mimm",
+        &format!(
+            "config globals\n\toption socket '{}'\n\toption sample_ms 250\n\
+             config interface 'wifi'\n\toption device wlan0\n\toption kind wifi\n\toption signal_source '{}'\n\
+             config interface 'lte1'\n\toption device wwan0\n\toption kind lte\n\toption signal_source '{}'\n\tlist pre_handoff '{}'\n\
+             config interface 'lte2'\n\toption device wwan1\n\toption kind lte\n\toption signal_source '{}'\n\
+             \tlist pre_handoff '{}'\n\tlist pre_handoff '{}'\n\tlist post_handoff '{}'\n",
+            socket.display(),
+            src("wifi"),
+            src("lte1"),
+            fail.display(),
+            src("lte2"),
+            pre1.display(),
+            pre2.display(),
+            post.display()
+        ),
+    );
+    let m = Mimmd::start(&bed, &config, &socket, &dir.0.join("log"));
+    assert_eq!(m.primary().as_deref(), Some("wifi"));
+    m.wait_for(Duration::from_secs(15), |s| {
+        s.primary.as_deref() == Some("lte2")
+    });
+    let lines = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = lines.lines().collect();
+    assert_eq!(lines.len(), 4, "{lines:?}\n{}", m.log_text());
+    // The failing hook ran for lte1 while Wi-Fi still carried traffic...
+    assert!(
+        lines[0].starts_with("fail pre wifi lte1 wwan0 wlan0 "),
+        "{lines:?}"
+    );
+    // ...then lte2's hooks in order, the post-handoff one after the switch.
+    assert!(
+        lines[1].starts_with("pre1 pre wifi lte2 wwan1 wlan0 "),
+        "{lines:?}"
+    );
+    assert!(
+        lines[2].starts_with("pre2 pre wifi lte2 wwan1 wlan0 "),
+        "{lines:?}"
+    );
+    assert!(
+        lines[3].starts_with("post post wifi lte2 wwan1 wlan0 "),
+        "{lines:?}"
+    );
+    let events = m.events();
+    assert!(events.contains("pre-handoff failed"), "{events}");
+    assert!(
+        !events.contains("-> lte1"),
+        "traffic never went to lte1: {events}"
+    );
+
+    // mimmctl prefer moves traffic at once (the hold-down does not apply):
+    // the stream's one-way delay goes from lte2's 8 ms to Wi-Fi's.
+    m.wait_for(Duration::from_secs(10), |s| {
+        s.interfaces[0].average.is_some_and(|a| a > -60.0)
+    });
+    assert_eq!(m.primary().as_deref(), Some("lte2"), "held down");
+    let owd = || {
+        let r = probe::run(
+            &bed.plan,
+            Options {
+                duration: Duration::from_secs(1),
+                ..Options::default()
+            },
+        )
+        .unwrap();
+        r.stream.owd_ms.unwrap().p50_ms
+    };
+    let before = owd();
+    assert!((7.5..9.0).contains(&before), "{before}");
+    assert!(m.ctl(&["prefer", "wifi"]).status.success());
+    m.wait_for(Duration::from_secs(5), |s| {
+        s.primary.as_deref() == Some("wifi") && s.preferred.as_deref() == Some("wifi")
+    });
+    let table = bed
+        .exec("router", &["ip", "route", "show", "table", "220"])
+        .unwrap();
+    assert!(String::from_utf8_lossy(&table.stdout).contains("dev wlan0"));
+    let after = owd();
+    assert!(after < 1.0, "{after}");
+    let bad = m.ctl(&["prefer", "nothere"]);
+    assert!(
+        String::from_utf8_lossy(&bad.stderr)
+            .contains("no interface \"nothere\" (interfaces: wifi, lte1, lte2)")
+    );
+}
+
+#[test]
+fn a_broken_configuration_on_reload_leaves_the_old_one_running() {
+    if !root_or_skip("a_broken_configuration_on_reload_leaves_the_old_one_running") {
+        return;
+    }
+    let _serial = serial();
+    let desc = Description::from_shorthand(&["ptp,ptp".into()], false).unwrap();
+    let bed = Testbed::up(&desc).unwrap();
+    let dir = Scratch::new("reload");
+    let socket = dir.0.join("mimmd.sock");
+    let good = format!(
+        "config globals\n\toption socket '{}'\n\
+         config interface 'a'\n\toption device wwan0\n\tlist probe 198.51.100.1\n\
+         config interface 'b'\n\toption device wwan1\n\tlist probe 198.51.100.1\n",
+        socket.display()
+    );
+    let config = dir.file("mimm", &good);
+    let m = Mimmd::start(&bed, &config, &socket, &dir.0.join("log"));
+    let before = m.primary();
+    std::fs::write(&config, format!("{good}\toption priority 'high'\n")).unwrap();
+    let out = m.ctl(&["reload"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}:9:2: interface b: option priority: \"high\"",
+            config.display()
+        )),
+        "{err}"
+    );
+    // The old configuration still runs, and SIGHUP says the same in the log.
+    assert_eq!(m.primary(), before);
+    assert_eq!(m.status().interfaces.len(), 2);
+    let pid = String::from_utf8(
+        std::process::Command::new("pgrep")
+            .args(["-f", &format!("run -c {}", config.display())])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let pid: i32 = pid.trim().parse().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        m.log_text()
+            .contains("reload refused, the old configuration keeps running"),
+        "{}",
+        m.log_text()
+    );
+    // A good one is taken, without moving traffic.
+    std::fs::write(
+        &config,
+        good.replace("device wwan1", "device wwan1\n\toption priority 10"),
+    )
+    .unwrap();
+    assert!(m.ctl(&["reload"]).status.success());
+    assert_eq!(m.primary(), before);
+    assert!(m.events().contains("\"kind\":\"reload\""));
+}
+
+#[test]
+fn route_mode_follows_a_trace_and_mimmctl_agrees_with_it() {
+    if !root_or_skip("route_mode_follows_a_trace_and_mimmctl_agrees_with_it") {
+        return;
+    }
+    let _serial = serial();
+    let desc = Description::from_shorthand(&["ptp,ptp".into()], true).unwrap();
+    let bed = Testbed::up(&desc).unwrap();
+    let dir = Scratch::new("trace");
+    // cell1 fades out at 4 s; cell2 improves at 8 s.
+    let text = "t_ms,iface,kind,signal_dbm,rate_kbps,rtt_ms,loss_pct,up\n\
+                0,cell1,lte,-80,20000,,,1\n0,cell2,lte,-100,5000,,,1\n\
+                4000,cell1,lte,-121,500,,,1\n8000,cell2,lte,-85,15000,,,1\n12000,cell2,lte,-85,15000,,,1\n";
+    let trace_path = dir.file("drive.csv", text);
+    let trace = mimm_trace::Trace::from_path(&trace_path).unwrap();
+    let socket = dir.0.join("mimmd.sock");
+    let iface = |name: &str, dev: &str| {
+        format!(
+            "config interface '{name}'\n\toption device {dev}\n\toption kind lte\n\
+             \toption signal_source 'trace:{}'\n\tlist probe 'udp:198.51.100.1:7'\n",
+            trace_path.display()
+        )
+    };
+    let config = dir.file(
+        "mimm",
+        &format!(
+            "config globals\n\toption socket '{}'\n{}{}",
+            socket.display(),
+            iface("cell1", "wwan0"),
+            iface("cell2", "wwan1")
+        ),
+    );
+    let m = Mimmd::start(&bed, &config, &socket, &dir.0.join("log"));
+    let map = [
+        ("cell1".to_string(), "wwan0".to_string()),
+        ("cell2".to_string(), "wwan1".to_string()),
+    ];
+    bed.client()
+        .replay("drive.csv", &trace, &map, 1.0, false)
+        .unwrap();
+    let started = std::time::Instant::now();
+    let at = |secs: f64| {
+        std::thread::sleep(Duration::from_secs_f64(secs).saturating_sub(started.elapsed()));
+        m.status()
+    };
+    let signal = |s: &mimm_mimmd::control::proto::Status, i: usize| s.interfaces[i].signal_dbm;
+    let s = at(2.0);
+    assert_eq!(s.primary.as_deref(), Some("cell1"));
+    assert_eq!((signal(&s, 0), signal(&s, 1)), (Some(-80.0), Some(-100.0)));
+    assert_eq!(s.interfaces[0].rate_kbps, Some(20000.0));
+    let s = at(7.0);
+    assert_eq!(s.primary.as_deref(), Some("cell2"), "{}", m.log_text());
+    assert_eq!(signal(&s, 0), Some(-121.0));
+    let s = at(10.0);
+    assert_eq!(signal(&s, 1), Some(-85.0));
+    // The text status says the same as the JSON.
+    let text = String::from_utf8_lossy(&m.ctl(&["status"]).stdout).into_owned();
+    assert!(text.starts_with("primary: cell2"), "{text}");
+    assert!(
+        text.contains("-121 dBm") && text.contains("-85 dBm"),
+        "{text}"
+    );
+    // The emulated links followed the same trace: traffic on cell2 flows.
+    let link = bed.status().unwrap();
+    assert_eq!(link.links[1].downlink.params.rate_bps, Some(15_000_000));
+    let r = probe::run(
+        &bed.plan,
+        Options {
+            duration: Duration::from_secs(1),
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    assert!(r.stream.received >= 990, "{}", r.to_text());
+    let events = m.events();
+    assert!(events.contains("cell1 -> cell2"), "{events}");
+}
