@@ -367,4 +367,23 @@ fn route_mode_follows_a_trace_and_mimmctl_agrees_with_it() {
     assert!(r.stream.received >= 990, "{}", r.to_text());
     let events = m.events();
     assert!(events.contains("cell1 -> cell2"), "{events}");
+
+    // A samples subscriber gets each interface's sample every period.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let socket = m.socket.clone();
+    std::thread::spawn(move || {
+        let _ = mimm_mimmd::control::client::events(&socket, true, true, |line| {
+            tx.send(line.to_string()).is_ok()
+        });
+    });
+    let sample = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(3))
+            .expect("a sample event within 3 s");
+        if line.contains("\"kind\":\"sample\"") && line.contains("\"iface\":\"cell2\"") {
+            break line;
+        }
+    };
+    assert!(sample.contains("signal_dbm\\\":-85"), "{sample}");
+    drop(rx);
 }

@@ -12,7 +12,9 @@ commands:
   status              interfaces, their state and the primary
   prefer IFACE|none   prefer an interface (none: no preference)
   handoff IFACE       hand off to an interface now
-  events [--follow]   recent events (and new ones as they come)
+  events [--follow] [--samples]
+                      recent events (and new ones as they come; with
+                      --samples also each interface's sample every period)
   reload              re-read the configuration (a bad one is refused)";
 
 fn opt(v: Option<f64>, unit: &str) -> String {
@@ -89,6 +91,7 @@ fn main() -> ExitCode {
     let mut socket = PathBuf::from("/var/run/mimmd.sock");
     let mut json = false;
     let mut follow = false;
+    let mut samples = false;
     let mut words: Vec<String> = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -99,6 +102,7 @@ fn main() -> ExitCode {
             },
             "--json" => json = true,
             "-f" | "--follow" => follow = true,
+            "--samples" => samples = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return ExitCode::SUCCESS;
@@ -118,7 +122,7 @@ fn main() -> ExitCode {
         },
         ["reload"] => Request::Reload,
         ["events"] => {
-            let result = client::events(&socket, follow, |line| {
+            let result = client::events(&socket, follow, samples, |line| {
                 println!("{line}");
                 true
             });

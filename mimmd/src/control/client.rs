@@ -41,9 +41,14 @@ pub fn call(socket: &Path, request: &Request) -> io::Result<Reply> {
 }
 
 /// Streams event lines (JSON) to `each` until it returns false or mimmd goes away.
-pub fn events(socket: &Path, follow: bool, mut each: impl FnMut(&str) -> bool) -> io::Result<()> {
+pub fn events(
+    socket: &Path,
+    follow: bool,
+    samples: bool,
+    mut each: impl FnMut(&str) -> bool,
+) -> io::Result<()> {
     let mut stream = connect(socket)?;
-    send(&mut stream, &Request::Events { follow })?;
+    send(&mut stream, &Request::Events { follow, samples })?;
     for line in BufReader::new(stream).lines() {
         if !each(&line?) {
             break;

@@ -8,6 +8,7 @@
 //! {"cmd":"handoff","iface":"wan"}       -> {"ok":"done"}
 //! {"cmd":"reload"}                      -> {"ok":"done"} or {"error":"FILE:LINE:COL: ..."}
 //! {"cmd":"events","follow":true}        -> recent events, then each new one, a line each
+//! {"cmd":"events","follow":true,"samples":true}  -> also every interface's sample, each period
 //! ```
 
 pub mod client;

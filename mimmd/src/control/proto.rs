@@ -21,6 +21,9 @@ pub enum Request {
     Events {
         #[serde(default)]
         follow: bool,
+        /// Also every sample of every interface, each sample period.
+        #[serde(default)]
+        samples: bool,
     },
 }
 
@@ -77,7 +80,8 @@ pub struct Status {
 pub struct Event {
     /// Seconds since mimmd started.
     pub t_s: f64,
-    /// switch, prepare, activate, deactivate, hook, link, path, reload, error.
+    /// switch, pre-handoff, post-handoff, activate, deactivate, hook, link,
+    /// path, prefer, reload, error; and `sample` for subscribers that asked.
     pub kind: String,
     pub iface: Option<String>,
     pub detail: String,

@@ -33,9 +33,16 @@ fn write_line(stream: &mut UnixStream, value: &impl serde::Serialize) -> bool {
     stream.write_all(&line).is_ok()
 }
 
-/// Sends an event to every `events --follow` client, dropping those gone.
-pub(super) fn publish(subscribers: &mut Vec<UnixStream>, event: &Event) {
-    subscribers.retain_mut(|s| write_line(s, event));
+/// An `events --follow` client; `samples` if it also wants every sample.
+pub(super) struct Subscriber {
+    pub(super) stream: UnixStream,
+    pub(super) samples: bool,
+}
+
+/// Sends an event to the clients that want it, dropping those gone.
+pub(super) fn publish(subscribers: &mut Vec<Subscriber>, event: &Event) {
+    let sample = event.kind == "sample";
+    subscribers.retain_mut(|s| (sample && !s.samples) || write_line(&mut s.stream, event));
 }
 
 impl Daemon {
@@ -94,7 +101,7 @@ impl Daemon {
                 return;
             }
         };
-        if let Request::Events { follow } = request {
+        if let Request::Events { follow, samples } = request {
             let recent: Vec<Event> = self.recent.iter().cloned().collect();
             for event in &recent {
                 if !write_line(&mut conn.stream, event) {
@@ -102,7 +109,10 @@ impl Daemon {
                 }
             }
             if follow {
-                self.subscribers.push(conn.stream);
+                self.subscribers.push(Subscriber {
+                    stream: conn.stream,
+                    samples,
+                });
             }
             return;
         }

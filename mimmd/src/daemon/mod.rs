@@ -35,6 +35,7 @@ const LISTENER: Token = Token(3);
 const CONN_BASE: usize = 100;
 const MAX_CONNS: usize = 32;
 const PROBE_BASE: usize = 1_000;
+const SOURCE_BASE: usize = 5_000;
 const JOB_BASE: usize = 10_000;
 /// Events kept for `mimmctl events` without `--follow`.
 const RECENT_EVENTS: usize = 200;
@@ -55,7 +56,7 @@ pub struct Daemon {
     route: RouteMode,
     listener: UnixListener,
     conns: Vec<Option<control::Conn>>,
-    subscribers: Vec<mio::net::UnixStream>,
+    subscribers: Vec<control::Subscriber>,
     recent: std::collections::VecDeque<Event>,
     start: Nanos,
     next_sample: Nanos,
@@ -192,7 +193,8 @@ impl Daemon {
             Token(t) if (CONN_BASE..CONN_BASE + MAX_CONNS).contains(&t) => {
                 self.on_conn(t - CONN_BASE)
             }
-            Token(t) if (PROBE_BASE..JOB_BASE).contains(&t) => {
+            Token(t) if (SOURCE_BASE..JOB_BASE).contains(&t) => self.on_source(t - SOURCE_BASE),
+            Token(t) if (PROBE_BASE..SOURCE_BASE).contains(&t) => {
                 let i = (t - PROBE_BASE) / 4;
                 if let Some(rt) = self.ifaces.get_mut(i) {
                     if let Some(reachable) = rt.prober.on_readable(now) {
@@ -235,6 +237,7 @@ impl Daemon {
         for done in self.jobs.expire(now) {
             self.on_job_done(done);
         }
+        self.expire_sources(now);
         let ms = self.ms(now);
         if self.mm.poll_timeout().is_some_and(|t| t <= ms) {
             self.mm.handle_timeout(ms);
@@ -268,9 +271,82 @@ impl Daemon {
 
     fn sample_all(&mut self, now: Nanos) {
         let ms = self.ms(now);
+        let report = self.subscribers.iter().any(|s| s.samples);
         for i in 0..self.ifaces.len() {
             self.ifaces[i].read_source(ms);
+            self.ask_source(i, now);
             self.feed(i);
+            if report {
+                // Periodic reports for the subscribers that asked (not logged).
+                let sample = self.ifaces[i].observed.sample();
+                let detail = serde_json::to_string(&sample).unwrap_or_default();
+                let t_s = now.saturating_sub(self.start).0 as f64 / 1e9;
+                let event = Event {
+                    t_s: (t_s * 1000.0).round() / 1000.0,
+                    kind: "sample".into(),
+                    iface: Some(self.ifaces[i].name.clone()),
+                    detail,
+                };
+                control::publish(&mut self.subscribers, &event);
+            }
+        }
+    }
+
+    /// Starts a modem query (its answer arrives through the loop).
+    fn ask_source(&mut self, i: usize, now: Nanos) {
+        use state::Source;
+        let asked = match &mut self.ifaces[i].source {
+            Source::Command(c) => c.start(now),
+            Source::At(a) => a.ask(now),
+            _ => Ok(None),
+        };
+        match asked {
+            Ok(Some(fd)) => {
+                let token = Token(SOURCE_BASE + i);
+                // A new descriptor (a tool run, a reopened port).
+                let _ =
+                    self.poll
+                        .registry()
+                        .register(&mut SourceFd(&fd), token, Interest::READABLE);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!("interface {}: signal: {e}", self.ifaces[i].name),
+        }
+    }
+
+    /// A modem tool exited or the AT port has data.
+    fn on_source(&mut self, i: usize) {
+        use state::Source;
+        let Some(rt) = self.ifaces.get_mut(i) else {
+            return;
+        };
+        let answer = match &mut rt.source {
+            Source::Command(c) => c.on_exit(),
+            Source::At(a) => a.on_readable(),
+            _ => None,
+        };
+        match answer {
+            Some(Ok(signal)) => rt.observed.signal_dbm = Some(signal.signal_dbm),
+            Some(Err(e)) => {
+                tracing::warn!("interface {}: signal: {e}", rt.name);
+                rt.observed.signal_dbm = None;
+            }
+            None => {}
+        }
+    }
+
+    fn expire_sources(&mut self, now: Nanos) {
+        use state::Source;
+        for rt in &mut self.ifaces {
+            let late = match &mut rt.source {
+                Source::Command(c) => c.expire(now),
+                Source::At(a) => a.expire(now),
+                _ => None,
+            };
+            if let Some(e) = late {
+                tracing::warn!("interface {}: signal: {e}", rt.name);
+                rt.observed.signal_dbm = None;
+            }
         }
     }
 

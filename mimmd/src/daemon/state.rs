@@ -6,14 +6,20 @@ use mimm_mm::Millis;
 
 use crate::config::{MimmConfig, SignalSource};
 use crate::monitor::Observed;
+use crate::monitor::at::AtSource;
+use crate::monitor::command::CommandSource;
+use crate::monitor::nl80211::Nl80211;
 use crate::monitor::probe::{ProbeTiming, Prober};
 use crate::monitor::trace_source::TraceSource;
 
 pub(crate) enum Source {
     None,
     Trace(TraceSource),
-    /// Sources that need hardware this build cannot reach yet report nothing.
-    Unavailable,
+    /// uqmi or mmcli, run each sample period.
+    Command(CommandSource),
+    At(AtSource),
+    /// `None` while nl80211 cannot be reached (no Wi-Fi driver).
+    Nl80211(Option<Nl80211>),
 }
 
 pub(crate) struct IfaceRuntime {
@@ -25,12 +31,30 @@ pub(crate) struct IfaceRuntime {
 }
 
 impl IfaceRuntime {
-    /// Takes the signal source's current values into `observed`.
+    /// Takes the signal source's current values into `observed` (sources
+    /// that answer later are asked by the loop and answer through it).
     pub fn read_source(&mut self, now: Millis) {
-        if let Source::Trace(t) = &self.source {
-            let (signal, rate) = t.at(now);
-            self.observed.signal_dbm = signal;
-            self.observed.rate_kbps = rate;
+        match &mut self.source {
+            Source::Trace(t) => {
+                let (signal, rate) = t.at(now);
+                self.observed.signal_dbm = signal;
+                self.observed.rate_kbps = rate;
+            }
+            Source::Nl80211(Some(nl)) => {
+                let station = self.observed.link.as_ref().map(|l| nl.station(l.index));
+                match station {
+                    Some(Ok(s)) => {
+                        self.observed.signal_dbm = s.signal_avg_dbm.or(s.signal_dbm);
+                        self.observed.rate_kbps = s.tx_bitrate_kbps;
+                    }
+                    Some(Err(e)) => {
+                        tracing::debug!("{}: {e}", self.name);
+                        self.observed.signal_dbm = None;
+                    }
+                    None => {}
+                }
+            }
+            _ => {}
         }
         if let Some(path) = self.observed.path.as_mut() {
             *path = self.prober.stats();
@@ -63,13 +87,16 @@ pub(crate) fn build(cfg: &MimmConfig, now: Millis) -> Result<Vec<IfaceRuntime>, 
                             .map_err(|e| format!("interface {}: {e}", d.name))?,
                     )
                 }
-                other => {
-                    tracing::warn!(
-                        "interface {}: signal source {other:?} is not supported yet; probes only",
-                        d.name
-                    );
-                    Source::Unavailable
-                }
+                SignalSource::Uqmi { device } => Source::Command(CommandSource::uqmi(device)),
+                SignalSource::Mmcli { modem } => Source::Command(CommandSource::mmcli(modem)),
+                SignalSource::At { port } => Source::At(AtSource::new(port)),
+                SignalSource::Nl80211 => Source::Nl80211(match Nl80211::open() {
+                    Ok(n) => Some(n),
+                    Err(e) => {
+                        tracing::warn!("interface {}: {e}; probes only", d.name);
+                        None
+                    }
+                }),
             };
             Ok(IfaceRuntime {
                 name: d.name.clone(),

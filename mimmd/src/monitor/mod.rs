@@ -2,6 +2,10 @@
 //! kernel (netlink link state), from its probes, and from its signal source,
 //! turned into the samples the Mobility Manager decides on.
 
+pub mod at;
+pub mod command;
+pub mod modem;
+pub mod nl80211;
 pub mod probe;
 pub mod trace_source;
 
