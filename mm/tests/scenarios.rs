@@ -273,6 +273,56 @@ fn user_preference_brings_the_interface_up_first() {
 }
 
 #[test]
+fn manual_handoff_goes_at_once_holds_and_yields_only_to_an_emergency() {
+    let mut cfg = config();
+    cfg.ifaces[0].pre_handoff = true;
+    let mut run = Run::new(cfg);
+    run.both(-105.0, -60.0);
+    assert_eq!(run.mm.primary(), Some(WIFI));
+    // At 1 s, well inside the primary's min dwell, to the worse interface:
+    // the user asked, so dwell and scores do not hold it back.
+    run.at(1_000);
+    let actions = run.input(Input::Handoff { iface: LTE });
+    assert!(
+        matches!(actions.as_slice(), [Action::Prepare { iface, reason }] if *iface == LTE && reason.rule == Rule::Manual),
+        "{actions:?}"
+    );
+    // A better candidate does not take over a manual handoff under way.
+    run.at(1_100);
+    assert!(switch_to(&run.both(-105.0, -60.0)).is_none());
+    let actions = run.input(Input::Prepared {
+        iface: LTE,
+        ok: true,
+    });
+    assert_eq!(
+        switch_to(&actions),
+        Some((LTE, Rule::Manual)),
+        "{actions:?}"
+    );
+    assert_eq!(run.mm.primary(), Some(LTE));
+    // Wi-Fi stays much better, yet the hand-picked primary holds through
+    // hold-down instead of bouncing back at the next sample.
+    for t in (2_000..31_000).step_by(1_000) {
+        run.at(t);
+        assert!(switch_to(&run.both(-105.0, -60.0)).is_none(), "at {t}");
+    }
+    // An emergency is not held: LTE loses its carrier, Wi-Fi takes over.
+    run.at(31_500);
+    let actions = run.feed(
+        LTE,
+        Sample {
+            carrier: Some(false),
+            ..Sample::default()
+        },
+    );
+    assert_eq!(switch_to(&actions), Some((WIFI, Rule::CarrierLost)));
+    // A handoff to the primary itself, or to no such interface, does nothing.
+    run.at(32_000);
+    assert!(run.input(Input::Handoff { iface: WIFI }).is_empty());
+    assert!(run.input(Input::Handoff { iface: IfaceId(7) }).is_empty());
+}
+
+#[test]
 fn failed_activation_is_retried_later_not_at_once() {
     let mut cfg = config();
     cfg.ifaces[1].needs_activation = true;
