@@ -85,6 +85,34 @@ fn errors_name_the_place_the_interface_and_the_option() {
             "config globals\n",
             "/etc/config/mimm:1:1: interfaces: no interface configured",
         ),
+        (
+            "config interface 'a'\n\toption preferred 1\nconfig interface 'b'\n\toption preferred 1\n",
+            "/etc/config/mimm:4:2: interface b: only one interface may be preferred",
+        ),
+        (
+            "config interface 'a'\nconfig globals\n\toption consult_server 1\n",
+            "/etc/config/mimm:3:2: globals: consult_server needs an enabled config server section",
+        ),
+        (
+            "config interface 'a'\nconfig globals\n\toption averaging median\n",
+            "/etc/config/mimm:3:2: globals: averaging \"median\" must be ewma or moving",
+        ),
+        (
+            "config interface 'a'\nconfig server\n\toption address 192.0.2.1\n\toption spi 7\n\toption key 00112233445566778899aabbccddeeff\n",
+            "/etc/config/mimm:4:2: server: spi 7 is reserved",
+        ),
+        (
+            "config interface 'a'\nconfig server\n\toption address 192.0.2.1\n\toption spi 300\n\toption key 0011\n",
+            "/etc/config/mimm:5:2: server: key must be at least 32 hex digits",
+        ),
+        (
+            "config interface 'a'\nconfig server\n\toption address mimm.example\n",
+            "/etc/config/mimm:3:2: server: address \"mimm.example\" is not IPV4 or IPV4:PORT",
+        ),
+        (
+            "config interface 'a'\nconfig server\n\toption port 434\n",
+            "/etc/config/mimm:3:2: server: unknown option \"port\"",
+        ),
     ];
     for (text, want) in cases {
         let got = load(text).unwrap_err();
@@ -126,6 +154,33 @@ fn daemon_options_and_their_defaults() {
     assert_eq!(wlan.device, "wlan");
     assert_eq!(cfg.mm.ifaces[1].metric, Metric::Quality);
     assert_eq!(wlan.gateway, Some("10.3.0.1".parse().unwrap()));
+}
+
+#[test]
+fn preference_global_averaging_and_the_server_section() {
+    let text = "config globals\n\toption averaging moving\n\toption window 4\n\toption consult_server 1\n\
+                config interface 'lte'\n\toption kind lte\n\
+                config interface 'wifi'\n\toption kind wifi\n\toption alpha 0.5\n\toption preferred 1\n\
+                config server\n\toption address '192.0.2.10:4434'\n\toption spi 4096\n\
+                \toption key '00112233445566778899AABBCCDDEEFF'\n";
+    let cfg = load(text).unwrap();
+    // The globals' averaging is every interface's default; an interface's own wins.
+    assert_eq!(cfg.mm.ifaces[0].averaging, Averaging::Moving { window: 4 });
+    assert_eq!(cfg.mm.ifaces[1].averaging, Averaging::Ewma { alpha: 0.5 });
+    assert_eq!(
+        cfg.ifaces.iter().map(|d| d.preferred).collect::<Vec<_>>(),
+        [false, true]
+    );
+    assert!(cfg.mm.consult_server);
+    let server = cfg.server.unwrap();
+    assert_eq!(server.address, "192.0.2.10:4434".parse().unwrap());
+    assert_eq!(
+        (server.spi, server.key.len(), server.key[15]),
+        (4096, 16, 0xff)
+    );
+    assert!(server.enabled);
+    // Without a server section there is none.
+    assert_eq!(load("config interface 'a'\n").unwrap().server, None);
 }
 
 #[test]

@@ -239,11 +239,15 @@ fn a_broken_configuration_on_reload_leaves_the_old_one_running() {
     let good = format!(
         "config globals\n\toption socket '{}'\n\
          config interface 'a'\n\toption device wwan0\n\tlist probe 198.51.100.1\n\
-         config interface 'b'\n\toption device wwan1\n\tlist probe 198.51.100.1\n",
+         config interface 'b'\n\toption device wwan1\n\tlist probe 198.51.100.1\n\toption preferred 1\n",
         socket.display()
     );
     let config = dir.file("mimm", &good);
     let m = Mimmd::start(&bed, &config, &socket, &dir.0.join("log"));
+    // The file's preference holds from the start.
+    m.wait_for(Duration::from_secs(5), |s| {
+        s.preferred.as_deref() == Some("b") && s.primary.as_deref() == Some("b")
+    });
     let before = m.primary();
     std::fs::write(&config, format!("{good}\toption priority 'high'\n")).unwrap();
     let out = m.ctl(&["reload"]);
@@ -251,7 +255,7 @@ fn a_broken_configuration_on_reload_leaves_the_old_one_running() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains(&format!(
-            "{}:9:2: interface b: option priority: \"high\"",
+            "{}:10:2: interface b: option priority: \"high\"",
             config.display()
         )),
         "{err}"
@@ -289,6 +293,12 @@ fn a_broken_configuration_on_reload_leaves_the_old_one_running() {
     assert!(m.ctl(&["reload"]).status.success());
     assert_eq!(m.primary(), before);
     assert!(m.events().contains("\"kind\":\"reload\""));
+    assert_eq!(m.status().preferred.as_deref(), Some("b"));
+    // What mimmctl prefer chose outlives a reload; the file's choice does not
+    // override it.
+    assert!(m.ctl(&["prefer", "none"]).status.success());
+    assert!(m.ctl(&["reload"]).status.success());
+    assert_eq!(m.status().preferred, None);
 }
 
 #[test]

@@ -33,6 +33,7 @@ pub(crate) const IFACE_OPTIONS: &[&str] = &[
     "post_handoff",
     "up_cmd",
     "down_cmd",
+    "preferred",
 ];
 
 /// How traffic is moved to the primary.
@@ -139,6 +140,8 @@ pub struct IfaceDaemon {
     pub post_handoff: Vec<PathBuf>,
     pub up_cmd: Option<String>,
     pub down_cmd: Option<String>,
+    /// The user's preference when mimmd starts (`mimmctl prefer` changes it).
+    pub preferred: bool,
 }
 
 fn parse_source(text: &str) -> Result<SignalSource, String> {
@@ -312,6 +315,7 @@ impl Reader<'_> {
             post_handoff,
             up_cmd: self.string(s, what, "up_cmd")?,
             down_cmd: self.string(s, what, "down_cmd")?,
+            preferred: self.flag(s, what, "preferred")?.unwrap_or(false),
         })
     }
 

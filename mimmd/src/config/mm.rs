@@ -16,6 +16,9 @@ pub(crate) const GLOBAL_OPTIONS: &[&str] = &[
     "advice_timeout_ms",
     "retry_after_ms",
     "consult_server",
+    "averaging",
+    "alpha",
+    "window",
     "weight_margin",
     "weight_rate",
     "weight_kind",
@@ -82,13 +85,51 @@ impl Reader<'_> {
         Ok(())
     }
 
+    /// `averaging`, `alpha` and `window` in a section; `None` when it sets
+    /// none of them.
+    pub(crate) fn averaging(
+        &self,
+        s: &Section,
+        what: &str,
+    ) -> Result<Option<Averaging>, ConfigError> {
+        let alpha = self.number(s, what, "alpha")?;
+        let window = self.value::<u8>(s, what, "window", "a window of 1..64 samples")?;
+        let averaging = match (s.get("averaging"), alpha, window) {
+            (Some("moving"), _, w) => Averaging::Moving {
+                window: w.unwrap_or(5),
+            },
+            (Some("ewma"), a, _) | (None, a @ Some(_), _) => Averaging::Ewma {
+                alpha: a.unwrap_or(0.3),
+            },
+            (None, None, Some(w)) => Averaging::Moving { window: w },
+            (None, None, None) => return Ok(None),
+            (Some(other), ..) => {
+                let pos = s.option("averaging").map_or(s.pos, |o| o.pos);
+                return Err(self.fail(
+                    pos,
+                    format!("{what}: averaging {other:?} must be ewma or moving"),
+                ));
+            }
+        };
+        if let Err(e) = averaging.check() {
+            let pos = s
+                .option("alpha")
+                .or(s.option("window"))
+                .map_or(s.pos, |o| o.pos);
+            return Err(self.fail(pos, format!("{what}: {e}")));
+        }
+        Ok(Some(averaging))
+    }
+
     /// The MM's view of an interface; `default_metric` is used when the
-    /// section does not say (it depends on where the signal comes from).
+    /// section does not say (it depends on where the signal comes from),
+    /// `default_averaging` (from globals) when it sets no averaging.
     pub(crate) fn mm_interface(
         &self,
         s: &Section,
         name: &str,
         default_metric: Metric,
+        default_averaging: Option<Averaging>,
     ) -> Result<IfaceConfig, ConfigError> {
         let what = format!("interface {name}");
         let what = what.as_str();
@@ -123,31 +164,8 @@ impl Reader<'_> {
         if let Err(e) = t.check() {
             return Err(self.fail(s.pos, format!("{what}: {e}")));
         }
-        let alpha = self.number(s, what, "alpha")?;
-        let window = self.value::<u8>(s, what, "window", "a window of 1..64 samples")?;
-        iface.averaging = match (s.get("averaging"), alpha, window) {
-            (Some("moving"), _, w) => Averaging::Moving {
-                window: w.unwrap_or(5),
-            },
-            (Some("ewma"), a, _) | (None, a @ Some(_), _) => Averaging::Ewma {
-                alpha: a.unwrap_or(0.3),
-            },
-            (None, None, Some(w)) => Averaging::Moving { window: w },
-            (None, None, None) => iface.averaging,
-            (Some(other), ..) => {
-                let pos = s.option("averaging").map_or(s.pos, |o| o.pos);
-                return Err(self.fail(
-                    pos,
-                    format!("{what}: averaging {other:?} must be ewma or moving"),
-                ));
-            }
-        };
-        if let Err(e) = iface.averaging.check() {
-            let pos = s
-                .option("alpha")
-                .or(s.option("window"))
-                .map_or(s.pos, |o| o.pos);
-            return Err(self.fail(pos, format!("{what}: {e}")));
+        if let Some(a) = self.averaging(s, what)?.or(default_averaging) {
+            iface.averaging = a;
         }
         if let Some(p) = self.value::<u8>(s, what, "priority", "a priority 0..100")? {
             iface.priority = p;

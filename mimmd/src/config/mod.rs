@@ -13,11 +13,17 @@
 //!     option signal_source 'uqmi:/dev/cdc-wdm0'
 //!     list probe 'udp:198.51.100.1:7'
 //!     option inactive '-116'          # any of the five thresholds; the rest default
+//!
+//! config server 'server'              # optional
+//!     option address '192.0.2.10'     # port 434 unless IP:PORT
+//!     option spi '1000'
+//!     option key '00112233445566778899aabbccddeeff'
 //! ```
 
 mod daemon;
 mod mm;
 mod reader;
+mod server;
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +31,7 @@ pub use daemon::{Globals, IfaceDaemon, Mode, ProbeTarget, SignalSource};
 use mimm_mm::{Config, Metric};
 use mimm_uci::{Package, Pos};
 use reader::Reader;
+pub use server::ServerConfig;
 
 /// Everything mimmd reads from its configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,6 +41,8 @@ pub struct MimmConfig {
     /// The daemon's side of each interface, in the MM's order.
     pub ifaces: Vec<IfaceDaemon>,
     pub mm: Config,
+    /// `config server`, when there is one.
+    pub server: Option<ServerConfig>,
 }
 
 /// A configuration error, with where it is.
@@ -68,8 +77,21 @@ pub fn from_package(package: &Package, file: &Path) -> Result<MimmConfig, Config
     let reader = Reader { file };
     let known_globals: Vec<&str> = [mm::GLOBAL_OPTIONS, daemon::GLOBAL_OPTIONS].concat();
     let known_iface: Vec<&str> = [mm::IFACE_OPTIONS, daemon::IFACE_OPTIONS].concat();
+    let mut globals_sections = package.sections_of("globals");
+    let globals_section = globals_sections.next();
+    if let Some(extra) = globals_sections.next() {
+        return Err(reader.fail(extra.pos, "only one globals section".into()));
+    }
+    if let Some(g) = globals_section {
+        reader.check_known(g, &known_globals, "globals")?;
+    }
+    let default_averaging = match globals_section {
+        Some(g) => reader.averaging(g, "globals")?,
+        None => None,
+    };
     let mut mm_ifaces = Vec::new();
     let mut ifaces = Vec::new();
+    let mut server = None;
     for s in &package.sections {
         match s.kind.as_str() {
             "interface" => {
@@ -86,10 +108,17 @@ pub fn from_package(package: &Package, file: &Path) -> Result<MimmConfig, Config
                     SignalSource::None => Metric::Quality,
                     _ => Metric::SignalDbm,
                 };
-                mm_ifaces.push(reader.mm_interface(s, name, metric)?);
+                mm_ifaces.push(reader.mm_interface(s, name, metric, default_averaging)?);
                 ifaces.push(daemon);
             }
-            "globals" | "server" => {}
+            "server" => {
+                if server.is_some() {
+                    return Err(reader.fail(s.pos, "only one server section".into()));
+                }
+                reader.check_known(s, server::OPTIONS, "server")?;
+                server = Some(reader.server(s)?);
+            }
+            "globals" => {}
             other => {
                 return Err(reader.fail(
                     s.pos,
@@ -100,13 +129,15 @@ pub fn from_package(package: &Package, file: &Path) -> Result<MimmConfig, Config
     }
     let mut mm = Config::new(mm_ifaces);
     let mut globals = Globals::default();
-    let mut sections = package.sections_of("globals");
-    if let Some(g) = sections.next() {
-        reader.check_known(g, &known_globals, "globals")?;
+    if let Some(g) = globals_section {
         reader.mm_globals(g, &mut mm)?;
         globals = reader.daemon_globals(g)?;
-        if let Some(extra) = sections.next() {
-            return Err(reader.fail(extra.pos, "only one globals section".into()));
+        let asks = g.option("consult_server").filter(|_| mm.consult_server);
+        if let Some(opt) = asks.filter(|_| !server.as_ref().is_some_and(|s| s.enabled)) {
+            return Err(reader.fail(
+                opt.pos,
+                "globals: consult_server needs an enabled config server section".into(),
+            ));
         }
     }
     if let Err(e) = mm.validate() {
@@ -131,10 +162,22 @@ pub fn from_package(package: &Package, file: &Path) -> Result<MimmConfig, Config
             ),
         ));
     }
+    let mut preferred = ifaces.iter().filter(|d| d.preferred).skip(1);
+    if let Some(d) = preferred.next() {
+        let pos = package
+            .section(&d.name)
+            .and_then(|s| s.option("preferred"))
+            .map_or(Pos::default(), |o| o.pos);
+        return Err(reader.fail(
+            pos,
+            format!("interface {}: only one interface may be preferred", d.name),
+        ));
+    }
     Ok(MimmConfig {
         file: file.to_path_buf(),
         globals,
         ifaces,
         mm,
+        server,
     })
 }

@@ -141,6 +141,7 @@ impl Daemon {
                     id.map(|i| i.index()),
                     format!("preference set to {}", iface.as_deref().unwrap_or("none")),
                 );
+                self.runtime_prefer = Some(iface);
                 self.mm.handle(now, Input::Prefer { iface: id });
                 Ok(Reply::Done)
             }

@@ -60,6 +60,9 @@ pub struct Daemon {
     recent: std::collections::VecDeque<Event>,
     start: Nanos,
     next_sample: Nanos,
+    /// `mimmctl prefer`'s choice (`Some(None)`: no preference), which
+    /// outlives a reload; `None` until used, when the file's `preferred` holds.
+    runtime_prefer: Option<Option<String>>,
     stop: bool,
 }
 
@@ -125,8 +128,10 @@ impl Daemon {
             recent: std::collections::VecDeque::new(),
             start,
             next_sample: start,
+            runtime_prefer: None,
             stop: false,
         };
+        daemon.apply_preference(0);
         for link in all {
             daemon.on_link(LinkEvent::Changed(link), false);
         }
@@ -418,6 +423,22 @@ impl Daemon {
         self.recent.push_back(event);
     }
 
+    /// Tells the MM the preferred interface: `mimmctl prefer`'s if it was
+    /// used (and still names an interface), else the file's.
+    fn apply_preference(&mut self, now: Millis) {
+        let name = match &self.runtime_prefer {
+            Some(choice) => choice.clone(),
+            None => self
+                .cfg
+                .ifaces
+                .iter()
+                .find(|d| d.preferred)
+                .map(|d| d.name.clone()),
+        };
+        let iface = name.and_then(|n| self.cfg.mm.iface_id(&n));
+        self.mm.handle(now, Input::Prefer { iface });
+    }
+
     /// Re-reads the configuration; a bad one leaves the running one alone.
     fn reload(&mut self) -> Result<(), String> {
         let cfg = config::load(&self.cfg.file)?;
@@ -443,15 +464,18 @@ impl Daemon {
         if let Some(p) = primary.and_then(|name| cfg.mm.iface_id(&name)) {
             mm.assume_primary(p, now);
         }
+        // Everything that can fail is done; only now is the old state let go.
+        let route = RouteMode::new(&cfg.globals).map_err(|e| e.to_string())?;
         for rt in &mut self.ifaces {
             rt.prober.close();
         }
         self.route.teardown();
-        self.route = RouteMode::new(&cfg.globals).map_err(|e| e.to_string())?;
+        self.route = route;
         self.cfg = cfg;
         self.mm = mm;
         self.ifaces = ifaces;
         self.jobs = Jobs::new(Nanos::from_ms(self.cfg.globals.hook_timeout_ms));
+        self.apply_preference(now);
         if let Some(p) = self.mm.primary() {
             self.apply_route(p.index());
         }
