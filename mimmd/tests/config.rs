@@ -30,6 +30,29 @@ fn shipped_example_for_the_replay_test_loads() {
 }
 
 #[test]
+fn the_shipped_etc_config_mimm_loads_with_its_documented_values() {
+    use mimm_mimmd::config::{Mode, SignalSource};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../uci/files/mimm");
+    let cfg = config::load(&path).unwrap();
+    assert_eq!(cfg.globals.mode, Mode::Route);
+    assert_eq!(
+        (cfg.globals.route_table, cfg.globals.rule_priority),
+        (220, 9000)
+    );
+    let names: Vec<&str> = cfg.ifaces.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["wwan", "wwlan", "wan"]);
+    assert_eq!(cfg.ifaces[1].signal_source, SignalSource::Nl80211);
+    // The LTE thresholds written out are the built-in ones.
+    let lte = &cfg.mm.ifaces[0];
+    let builtin = mimm_mm::IfaceConfig::with_defaults("x", LinkKind::Lte, Metric::SignalDbm);
+    assert_eq!(lte.thresholds, builtin.thresholds);
+    // Ethernet has no signal source: probe quality is its metric.
+    assert_eq!(cfg.mm.ifaces[2].metric, Metric::Quality);
+    assert!(cfg.ifaces.iter().all(|d| d.probes.len() == 2));
+    assert_eq!(cfg.server, None);
+}
+
+#[test]
 fn partial_thresholds_override_defaults_and_none_means_four_levels() {
     let cfg = load("config interface 'lte'\n\toption kind lte\n\toption metric signal_dbm\n\toption available none\n\toption stable '-85'\n")
         .unwrap()
@@ -108,6 +131,14 @@ fn errors_name_the_place_the_interface_and_the_option() {
         (
             "config interface 'a'\nconfig server\n\toption address mimm.example\n",
             "/etc/config/mimm:3:2: server: address \"mimm.example\" is not IPV4 or IPV4:PORT",
+        ),
+        (
+            "config interface 'a'\nconfig globals\n\toption route_table 254\n",
+            "/etc/config/mimm:3:2: globals: route_table 254 is reserved",
+        ),
+        (
+            "config interface 'a'\nconfig globals\n\toption rule_priority 1\n",
+            "/etc/config/mimm:3:2: globals: rule_priority must be 2..32765",
         ),
         (
             "config interface 'a'\nconfig server\n\toption port 434\n",

@@ -251,6 +251,22 @@ impl Reader<'_> {
                 }
             };
         }
+        // mimmd's rules sit at rule_priority - 1 and rule_priority.
+        if !(2..=32_765).contains(&g.rule_priority) {
+            let pos = s.option("rule_priority").map_or(s.pos, |o| o.pos);
+            return Err(self.fail(pos, format!("{what}: rule_priority must be 2..32765")));
+        }
+        // 253..255 are the kernel's default, main and local tables.
+        if g.route_table == 0 || (253..=255).contains(&g.route_table) {
+            let pos = s.option("route_table").map_or(s.pos, |o| o.pos);
+            return Err(self.fail(
+                pos,
+                format!(
+                    "{what}: route_table {} is reserved (0, 253 default, 254 main, 255 local)",
+                    g.route_table
+                ),
+            ));
+        }
         if g.probe_fail == 0 || g.probe_ok == 0 {
             return Err(self.fail(
                 s.pos,

@@ -76,6 +76,12 @@ impl Daemon {
                 cfg.file.display()
             ));
         }
+        if cfg.server.as_ref().is_some_and(|s| s.enabled) {
+            // Read and checked, but there is no client for it yet.
+            tracing::warn!(
+                "config server: this mimmd does not speak to mimm-server yet; every handoff is allowed"
+            );
+        }
         let io = |what: &str, e: io::Error| format!("{what}: {e}");
         // Blocked before any thread or child exists, read from a descriptor.
         let signals = Signals::block()?;
