@@ -140,7 +140,13 @@ impl fmt::Display for ReasonText<'_> {
         f.write_str(r.rule.name())?;
         if let Some(subject) = r.subject {
             let metric = self.config.ifaces.get(subject.index()).map(|i| i.metric);
-            write!(f, ": {}", name(subject))?;
+            // A manual handoff's subject is the interface it leaves.
+            let sep = if r.rule == Rule::Manual {
+                " from "
+            } else {
+                ": "
+            };
+            write!(f, "{sep}{}", name(subject))?;
             if let (Some(v), Some(m)) = (r.value, metric) {
                 write!(f, " {m} avg {}", num(v))?;
             }

@@ -300,6 +300,15 @@ fn manual_handoff_goes_at_once_holds_and_yields_only_to_an_emergency() {
         "{actions:?}"
     );
     assert_eq!(run.mm.primary(), Some(LTE));
+    let text = actions.iter().find_map(|a| match a {
+        Action::Switch { reason, .. } => Some(reason.display(&config()).to_string()),
+        _ => None,
+    });
+    assert!(
+        text.as_deref()
+            .is_some_and(|t| t.starts_with("manual handoff from wlan0; chose wwan0 (score")),
+        "{text:?}"
+    );
     // Wi-Fi stays much better, yet the hand-picked primary holds through
     // hold-down instead of bouncing back at the next sample.
     for t in (2_000..31_000).step_by(1_000) {

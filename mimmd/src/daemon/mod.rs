@@ -157,6 +157,9 @@ impl Daemon {
             self.cfg.globals.socket.display()
         );
         let mut events = Events::with_capacity(64);
+        // The first samples and probes are due now; this also arms the timer,
+        // without which the loop would sleep until someone else woke it.
+        self.advance();
         while !self.stop {
             match self.poll.poll(&mut events, None) {
                 Ok(()) => {}

@@ -82,6 +82,17 @@ impl Mimmd {
             ns: bed.ns("router"),
             log: log.to_path_buf(),
         };
+        // Watch the log, not the socket: a control connection wakes the
+        // loop, and mimmd must get going without one.
+        let start = Instant::now();
+        while !m.log_text().contains(": initial;") {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "no first primary within 5 s without being asked; log:\n{}",
+                m.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
         m.wait_for(Duration::from_secs(10), |s| s.primary.is_some());
         m
     }
