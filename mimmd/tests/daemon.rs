@@ -363,6 +363,22 @@ fn route_mode_follows_a_trace_and_mimmctl_agrees_with_it() {
         text.contains("-121 dBm") && text.contains("-85 dBm"),
         "{text}"
     );
+    // The last handoff with its reason, and each interface's thresholds.
+    assert!(
+        text.contains("s ago, cell1 -> cell2: ") && text.contains("; chose cell2 (score"),
+        "{text}"
+    );
+    assert!(
+        text.contains("cell1        signal_dbm         -124      -116"),
+        "{text}"
+    );
+    let last = s.last_handoff.as_ref().expect("a handoff happened");
+    assert_eq!(
+        (last.from.as_deref(), last.to.as_str()),
+        (Some("cell1"), "cell2")
+    );
+    assert_eq!(s.interfaces[0].thresholds.inactive, -116.0);
+    assert_eq!(s.interfaces[1].raw, Some(-85.0));
     // The emulated links followed the same trace: traffic on cell2 flows.
     let link = bed.status().unwrap();
     assert_eq!(link.links[1].downlink.params.rate_bps, Some(15_000_000));

@@ -35,20 +35,40 @@ fn render(status: &Status) -> String {
     if let Some(p) = &status.preferred {
         let _ = writeln!(out, "preferred: {p}");
     }
-    let _ = writeln!(
-        out,
-        "{:<12} {:<10} {:<11} {:<7} {:<5} {:>9} {:>10} {:>8} {:>6} {:>9} {:>6}",
-        "interface",
-        "device",
-        "state",
-        "carrier",
-        "path",
-        "signal",
-        "rate kbps",
-        "rtt",
-        "loss",
-        "average",
-        "score"
+    if let Some(h) = &status.last_handoff {
+        let _ = writeln!(
+            out,
+            "last handoff: {:.1} s ago, {} -> {}: {}",
+            h.ago_s,
+            h.from.as_deref().unwrap_or("-"),
+            h.to,
+            h.reason
+        );
+    }
+    let row = |out: &mut String, cells: [&str; 12]| {
+        let [a, b, c, d, e, f, g, h, i, j, k, l] = cells;
+        let _ = writeln!(
+            out,
+            "{a:<12} {b:<10} {c:<11} {d:<7} {e:<5} {f:>9} {g:>9} {h:>8} {i:>5}  {j:<16} {k:>8} {l:>6}",
+        );
+    };
+    out.push('\n');
+    row(
+        &mut out,
+        [
+            "interface",
+            "device",
+            "state",
+            "carrier",
+            "path",
+            "signal",
+            "rate kbps",
+            "rtt",
+            "loss",
+            "metric",
+            "average",
+            "score",
+        ],
     );
     for i in &status.interfaces {
         let path = match i.reachable {
@@ -56,26 +76,48 @@ fn render(status: &Status) -> String {
             Some(false) => "lost",
             None => "-",
         };
+        let metric = format!("{} {}", i.metric, opt(i.raw, ""));
+        row(
+            &mut out,
+            [
+                &i.name,
+                &i.device,
+                &i.state,
+                if i.carrier { "yes" } else { "no" },
+                path,
+                &opt(i.signal_dbm, " dBm"),
+                &opt(i.rate_kbps, ""),
+                &opt(i.rtt_ms, " ms"),
+                &opt(i.loss_pct, "%"),
+                &metric,
+                &opt(i.average, ""),
+                &i.score.to_string(),
+            ],
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{:<12} {:<13} {:>9} {:>9} {:>13} {:>9} {:>9}",
+        "thresholds", "metric", "available", "inactive", "deteriorating", "active", "stable"
+    );
+    for i in &status.interfaces {
+        let t = &i.thresholds;
         let _ = writeln!(
             out,
-            "{:<12} {:<10} {:<11} {:<7} {:<5} {:>9} {:>10} {:>8} {:>6} {:>9} {:>6}",
+            "{:<12} {:<13} {:>9} {:>9} {:>13} {:>9} {:>9}",
             i.name,
-            i.device,
-            i.state,
-            if i.carrier { "yes" } else { "no" },
-            path,
-            opt(i.signal_dbm, " dBm"),
-            opt(i.rate_kbps, ""),
-            opt(i.rtt_ms, " ms"),
-            opt(i.loss_pct, "%"),
-            opt(i.average, ""),
-            i.score
+            i.metric,
+            t.available.map_or("none".into(), |v| v.to_string()),
+            t.inactive,
+            t.deteriorating,
+            t.active,
+            t.stable
         );
     }
     let c = &status.counters;
     let _ = writeln!(
         out,
-        "handoffs {} (emergencies {}, forced {}), prepared ahead {}, held {} + {}, failures {}",
+        "\nhandoffs {} (emergencies {}, forced {}), prepared ahead {}, held {} + {}, failures {}",
         c.handoffs,
         c.emergencies,
         c.forced,

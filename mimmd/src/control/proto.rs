@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use mimm_mm::Counters;
+use mimm_mm::{Counters, Thresholds};
 
 /// Longest request line accepted.
 pub const MAX_REQUEST: usize = 4096;
@@ -57,9 +57,21 @@ pub struct IfaceStatus {
     pub signal_dbm: Option<f64>,
     pub rate_kbps: Option<f64>,
     pub metric: String,
-    /// The MM's averaged metric and score.
+    /// The metric's latest sample, its average and the MM's score.
+    pub raw: Option<f64>,
     pub average: Option<f64>,
     pub score: f64,
+    /// The five thresholds the average is compared with.
+    pub thresholds: Thresholds,
+}
+
+/// The most recent switch of traffic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LastHandoff {
+    pub ago_s: f64,
+    pub from: Option<String>,
+    pub to: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,6 +84,7 @@ pub struct Status {
     pub config: String,
     pub uptime_s: f64,
     pub interfaces: Vec<IfaceStatus>,
+    pub last_handoff: Option<LastHandoff>,
     pub counters: Counters,
 }
 

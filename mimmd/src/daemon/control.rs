@@ -9,7 +9,9 @@ use mio::{Interest, Token};
 use mimm_io::clock;
 use mimm_mm::{IfaceId, Input};
 
-use crate::control::proto::{Event, IfaceStatus, MAX_REQUEST, Reply, Request, Response, Status};
+use crate::control::proto::{
+    Event, IfaceStatus, LastHandoff, MAX_REQUEST, Reply, Request, Response, Status,
+};
 use crate::daemon::{CONN_BASE, Daemon};
 
 pub(super) struct Conn {
@@ -195,6 +197,10 @@ impl Daemon {
                     signal_dbm: rt.observed.signal_dbm,
                     rate_kbps: rt.observed.rate_kbps,
                     metric: self.cfg.mm.ifaces[i].metric.name().into(),
+                    raw: view
+                        .and_then(|v| v.raw)
+                        .map(|a| (a * 100.0).round() / 100.0),
+                    thresholds: self.cfg.mm.ifaces[i].thresholds,
                     average: view
                         .and_then(|v| v.average)
                         .map(|a| (a * 100.0).round() / 100.0),
@@ -216,6 +222,12 @@ impl Daemon {
             config: self.cfg.file.display().to_string(),
             uptime_s: (now.saturating_sub(self.start).0 as f64 / 1e9 * 10.0).round() / 10.0,
             interfaces,
+            last_handoff: self.last_handoff.as_ref().map(|h| LastHandoff {
+                ago_s: (now.saturating_sub(h.at).0 as f64 / 1e8).round() / 10.0,
+                from: h.from.clone(),
+                to: h.to.clone(),
+                reason: h.reason.clone(),
+            }),
             counters: self.mm.counters(),
         }
     }

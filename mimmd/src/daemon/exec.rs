@@ -193,6 +193,12 @@ impl Daemon {
             return;
         }
         let to_name = self.ifaces[to.index()].name.clone();
+        self.last_handoff = Some(super::Handoff {
+            at: clock::now(),
+            from: from.map(|f| self.ifaces[f.index()].name.clone()),
+            to: to_name.clone(),
+            reason: text.clone(),
+        });
         self.event(
             "switch",
             Some(to.index()),

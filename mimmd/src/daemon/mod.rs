@@ -63,7 +63,16 @@ pub struct Daemon {
     /// `mimmctl prefer`'s choice (`Some(None)`: no preference), which
     /// outlives a reload; `None` until used, when the file's `preferred` holds.
     runtime_prefer: Option<Option<String>>,
+    last_handoff: Option<Handoff>,
     stop: bool,
+}
+
+/// The most recent switch, for `mimmctl status`.
+struct Handoff {
+    at: Nanos,
+    from: Option<String>,
+    to: String,
+    reason: String,
 }
 
 impl Daemon {
@@ -135,6 +144,7 @@ impl Daemon {
             start,
             next_sample: start,
             runtime_prefer: None,
+            last_handoff: None,
             stop: false,
         };
         daemon.apply_preference(0);
