@@ -7,6 +7,7 @@ pub mod actions;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod logging;
 pub mod monitor;
 pub mod netlink;
 pub mod replay;

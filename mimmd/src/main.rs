@@ -29,18 +29,6 @@ fn parse_config(mut parser: lexopt::Parser) -> Result<PathBuf, String> {
     Ok(config)
 }
 
-/// Logs go to stderr (procd hands them to logd), one line per event.
-fn init_logging() {
-    let level = std::env::var("MIMMD_LOG").unwrap_or_else(|_| "info".into());
-    let level = level.parse().unwrap_or(tracing::Level::INFO);
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(level)
-        .with_target(false)
-        .without_time()
-        .init();
-}
-
 fn check(path: PathBuf) -> Result<(), String> {
     let cfg = mimm_mimmd::config::load(&path)?;
     println!(
@@ -133,8 +121,8 @@ fn main() -> ExitCode {
         Ok(Some(lexopt::Arg::Value(cmd))) if cmd == "check" => parse_config(parser).and_then(check),
         Ok(Some(lexopt::Arg::Value(cmd))) if cmd == "run" => {
             parse_config(parser).and_then(|path| {
-                init_logging();
-                mimm_mimmd::daemon::run(&path)
+                let log = mimm_mimmd::logging::LogLevel::install();
+                mimm_mimmd::daemon::run(&path, log)
             })
         }
         Ok(Some(lexopt::Arg::Long("version"))) => {

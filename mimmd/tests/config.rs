@@ -133,6 +133,10 @@ fn errors_name_the_place_the_interface_and_the_option() {
             "/etc/config/mimm:3:2: server: address \"mimm.example\" is not IPV4 or IPV4:PORT",
         ),
         (
+            "config interface 'a'\nconfig globals\n\toption log_level verbose\n",
+            "/etc/config/mimm:3:2: globals: log_level \"verbose\" must be one of off, error, warn, info, debug, trace",
+        ),
+        (
             "config interface 'a'\nconfig globals\n\toption route_table 254\n",
             "/etc/config/mimm:3:2: globals: route_table 254 is reserved",
         ),

@@ -294,6 +294,16 @@ fn a_broken_configuration_on_reload_leaves_the_old_one_running() {
     assert_eq!(m.primary(), before);
     assert!(m.events().contains("\"kind\":\"reload\""));
     assert_eq!(m.status().preferred.as_deref(), Some("b"));
+    // The log level follows the file without a restart.
+    assert!(!m.log_text().contains("DEBUG"));
+    let debug = good.replace(
+        "config globals\n",
+        "config globals\n\toption log_level debug\n",
+    );
+    std::fs::write(&config, debug).unwrap();
+    assert!(m.ctl(&["reload"]).status.success());
+    std::thread::sleep(Duration::from_millis(1200));
+    assert!(m.log_text().contains("DEBUG a: sample"), "{}", m.log_text());
     // What mimmctl prefer chose outlives a reload; the file's choice does not
     // override it.
     assert!(m.ctl(&["prefer", "none"]).status.success());

@@ -235,6 +235,15 @@ impl Reader<'_> {
             g.socket = PathBuf::from(v);
         }
         if let Some(v) = self.string(s, what, "log_level")? {
+            if crate::logging::parse_level(&v).is_none() {
+                return Err(self.fail(
+                    s.option("log_level").map_or(s.pos, |o| o.pos),
+                    format!(
+                        "{what}: log_level {v:?} must be one of {}",
+                        crate::logging::LEVELS.join(", ")
+                    ),
+                ));
+            }
             g.log_level = v;
         }
         if let Some(v) = self.flag(s, what, "conntrack_flush")? {

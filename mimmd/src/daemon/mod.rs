@@ -24,6 +24,7 @@ use crate::actions::jobs::Jobs;
 use crate::actions::route::RouteMode;
 use crate::config::{self, MimmConfig, Mode};
 use crate::control::proto::Event;
+use crate::logging::LogLevel;
 use crate::netlink::Rtnl;
 use crate::netlink::links::{self, LinkEvent, LinkWatcher};
 use state::IfaceRuntime;
@@ -64,6 +65,8 @@ pub struct Daemon {
     /// outlives a reload; `None` until used, when the file's `preferred` holds.
     runtime_prefer: Option<Option<String>>,
     last_handoff: Option<Handoff>,
+    /// The logger's level, which a reload may change.
+    log: Option<LogLevel>,
     stop: bool,
 }
 
@@ -145,6 +148,7 @@ impl Daemon {
             next_sample: start,
             runtime_prefer: None,
             last_handoff: None,
+            log: None,
             stop: false,
         };
         daemon.apply_preference(0);
@@ -300,6 +304,11 @@ impl Daemon {
             self.ifaces[i].read_source(ms);
             self.ask_source(i, now);
             self.feed(i);
+            tracing::debug!(
+                "{}: sample {:?}",
+                self.ifaces[i].name,
+                self.ifaces[i].observed.sample()
+            );
             if report {
                 // Periodic reports for the subscribers that asked (not logged).
                 let sample = self.ifaces[i].observed.sample();
@@ -495,6 +504,9 @@ impl Daemon {
         self.ifaces = ifaces;
         self.jobs = Jobs::new(Nanos::from_ms(self.cfg.globals.hook_timeout_ms));
         self.apply_preference(now);
+        if let Some(log) = &self.log {
+            log.set(&self.cfg.globals.log_level);
+        }
         if let Some(p) = self.mm.primary() {
             self.apply_route(p.index());
         }
@@ -506,8 +518,10 @@ impl Daemon {
 }
 
 /// `mimmd run`: load, build, run until SIGTERM.
-pub fn run(config_path: &Path) -> Result<(), String> {
+pub fn run(config_path: &Path, log: LogLevel) -> Result<(), String> {
     let cfg = config::load(config_path)?;
-    let daemon = Daemon::new(cfg)?;
+    log.set(&cfg.globals.log_level);
+    let mut daemon = Daemon::new(cfg)?;
+    daemon.log = Some(log);
     daemon.run().map_err(|e| e.to_string())
 }
