@@ -50,6 +50,8 @@ fn the_shipped_etc_config_mimm_loads_with_its_documented_values() {
     assert_eq!(cfg.mm.ifaces[2].metric, Metric::Quality);
     assert!(cfg.ifaces.iter().all(|d| d.probes.len() == 2));
     assert_eq!(cfg.server, None);
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../uci/files/mimm-testbed");
+    assert_eq!(config::load(&demo).unwrap().ifaces.len(), 2);
 }
 
 #[test]
