@@ -1,8 +1,10 @@
 //! Small I/O primitives shared by the daemons and the testbed: monotonic time
 //! and a timerfd for precise wakeups, TUN/TAP devices, draining UDP sockets,
-//! and signals read from a descriptor.
+//! signals read from a descriptor, and request lines from control sockets.
 
 pub mod clock;
+pub mod conns;
+pub mod line;
 pub mod signals;
 pub mod tuntap;
 pub mod udp;

@@ -1,23 +1,15 @@
 //! Serving the control socket from the loop.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::time::Duration;
 
 use mio::net::UnixStream;
-use mio::{Interest, Token};
 
 use mimm_io::clock;
 use mimm_mm::{IfaceId, Input};
 
-use crate::control::proto::{
-    Event, IfaceStatus, LastHandoff, MAX_REQUEST, Reply, Request, Response, Status,
-};
-use crate::daemon::{CONN_BASE, Daemon};
-
-pub(super) struct Conn {
-    stream: UnixStream,
-    buf: Vec<u8>,
-}
+use crate::control::proto::{Event, IfaceStatus, LastHandoff, Reply, Request, Response, Status};
+use crate::daemon::Daemon;
 
 /// Blocking writes with a timeout: answers are short, and a stuck client
 /// must not stall the loop for long.
@@ -49,72 +41,29 @@ pub(super) fn publish(subscribers: &mut Vec<Subscriber>, event: &Event) {
 
 impl Daemon {
     pub(super) fn accept(&mut self) {
-        while let Ok((mut stream, _)) = self.listener.accept() {
-            let Some(slot) = self.conns.iter().position(Option::is_none) else {
-                continue;
-            };
-            let token = Token(CONN_BASE + slot);
-            if self
-                .poll
-                .registry()
-                .register(&mut stream, token, Interest::READABLE)
-                .is_ok()
-            {
-                self.conns[slot] = Some(Conn {
-                    stream,
-                    buf: Vec::new(),
-                });
-            }
-        }
+        self.conns.accept(&self.listener, self.poll.registry());
     }
 
     pub(super) fn on_conn(&mut self, slot: usize) {
-        let Some(conn) = self.conns[slot].as_mut() else {
+        let Some((mut stream, line)) = self.conns.read(slot, self.poll.registry()) else {
             return;
         };
-        let mut chunk = [0u8; 1024];
-        let line = loop {
-            match conn.stream.read(&mut chunk) {
-                Ok(0) => break None,
-                Ok(n) => {
-                    conn.buf.extend_from_slice(&chunk[..n]);
-                    if let Some(end) = conn.buf.iter().position(|&b| b == b'\n') {
-                        break Some(conn.buf[..end].to_vec());
-                    }
-                    if conn.buf.len() > MAX_REQUEST {
-                        break None;
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => break None,
-            }
-        };
-        let mut conn = self.conns[slot].take().expect("checked");
-        let _ = self.poll.registry().deregister(&mut conn.stream);
-        let Some(line) = line else { return };
         let request = match serde_json::from_slice::<Request>(&line) {
             Ok(r) => r,
             Err(e) => {
-                write_line(
-                    &mut conn.stream,
-                    &Response::Error(format!("bad request: {e}")),
-                );
+                write_line(&mut stream, &Response::Error(format!("bad request: {e}")));
                 return;
             }
         };
         if let Request::Events { follow, samples } = request {
             let recent: Vec<Event> = self.recent.iter().cloned().collect();
             for event in &recent {
-                if !write_line(&mut conn.stream, event) {
+                if !write_line(&mut stream, event) {
                     return;
                 }
             }
             if follow {
-                self.subscribers.push(Subscriber {
-                    stream: conn.stream,
-                    samples,
-                });
+                self.subscribers.push(Subscriber { stream, samples });
             }
             return;
         }
@@ -122,7 +71,7 @@ impl Daemon {
             Ok(reply) => Response::Ok(reply),
             Err(e) => Response::Error(e),
         };
-        write_line(&mut conn.stream, &response);
+        write_line(&mut stream, &response);
     }
 
     fn iface_id(&self, name: &str) -> Result<IfaceId, String> {

@@ -17,13 +17,14 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
 use mimm_io::clock::{self, Nanos, Timer};
+use mimm_io::conns::Conns;
 use mimm_io::signals::Signals;
 use mimm_mm::{IfaceId, Input, Millis, MobilityManager};
 
 use crate::actions::jobs::Jobs;
 use crate::actions::route::RouteMode;
 use crate::config::{self, MimmConfig, Mode};
-use crate::control::proto::Event;
+use crate::control::proto::{Event, MAX_REQUEST};
 use crate::logging::LogLevel;
 use crate::netlink::Rtnl;
 use crate::netlink::links::{self, LinkEvent, LinkWatcher};
@@ -56,7 +57,7 @@ pub struct Daemon {
     jobs: Jobs,
     route: RouteMode,
     listener: UnixListener,
-    conns: Vec<Option<control::Conn>>,
+    conns: Conns,
     subscribers: Vec<control::Subscriber>,
     recent: std::collections::VecDeque<Event>,
     start: Nanos,
@@ -141,7 +142,7 @@ impl Daemon {
             jobs,
             route,
             listener,
-            conns: (0..MAX_CONNS).map(|_| None).collect(),
+            conns: Conns::new(CONN_BASE, MAX_CONNS, MAX_REQUEST),
             subscribers: Vec::new(),
             recent: std::collections::VecDeque::new(),
             start,
@@ -194,6 +195,9 @@ impl Daemon {
 
     fn dispatch(&mut self, token: Token) {
         let now = clock::now();
+        if let Some(slot) = self.conns.slot(token) {
+            return self.on_conn(slot);
+        }
         match token {
             TIMER => {
                 self.timer.expirations();
@@ -218,9 +222,6 @@ impl Daemon {
                 }
             }
             LISTENER => self.accept(),
-            Token(t) if (CONN_BASE..CONN_BASE + MAX_CONNS).contains(&t) => {
-                self.on_conn(t - CONN_BASE)
-            }
             Token(t) if (SOURCE_BASE..JOB_BASE).contains(&t) => self.on_source(t - SOURCE_BASE),
             Token(t) if (PROBE_BASE..SOURCE_BASE).contains(&t) => {
                 let i = (t - PROBE_BASE) / 4;

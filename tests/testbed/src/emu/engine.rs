@@ -2,12 +2,13 @@
 //! services and the control socket in one single-threaded mio poll. It sleeps
 //! until a device is readable, a request arrives, or the next packet is due.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use mimm_io::conns::Conns;
 use mimm_trace::Trace;
 use mio::net::{UnixListener, UnixStream};
 use mio::unix::SourceFd;
@@ -32,11 +33,6 @@ const LINK_BASE: usize = 1000;
 
 fn link_token(index: usize, end: End) -> Token {
     Token(LINK_BASE + 2 * index + usize::from(end == End::Far))
-}
-
-struct Conn {
-    stream: UnixStream,
-    buf: Vec<u8>,
 }
 
 /// Stops a running engine from another thread.
@@ -84,7 +80,7 @@ pub struct Engine {
     links: Vec<Link>,
     timer: Timer,
     listener: UnixListener,
-    conns: Vec<Option<Conn>>,
+    conns: Conns,
     services: Option<Services>,
     player: Option<Player>,
     stop: Arc<AtomicBool>,
@@ -132,7 +128,7 @@ impl Engine {
             links,
             timer,
             listener,
-            conns: (0..MAX_CONNS).map(|_| None).collect(),
+            conns: Conns::new(CONN_BASE, MAX_CONNS, MAX_REQUEST),
             services,
             player: None,
             stop: Arc::new(AtomicBool::new(false)),
@@ -179,11 +175,9 @@ impl Engine {
             let now = clock::now();
             let mut requests = [false; MAX_CONNS];
             for event in events.iter() {
-                match event.token() {
-                    Token(t) if (CONN_BASE..CONN_BASE + MAX_CONNS).contains(&t) => {
-                        requests[t - CONN_BASE] = true
-                    }
-                    token => self.dispatch(token, now),
+                match self.conns.slot(event.token()) {
+                    Some(slot) => requests[slot] = true,
+                    None => self.dispatch(event.token(), now),
                 }
             }
             let now = clock::now();
@@ -253,50 +247,13 @@ impl Engine {
     }
 
     fn accept(&mut self) {
-        while let Ok((mut stream, _)) = self.listener.accept() {
-            let Some(slot) = self.conns.iter().position(Option::is_none) else {
-                continue; // too many clients: dropping the stream refuses it
-            };
-            let token = Token(CONN_BASE + slot);
-            if self
-                .poll
-                .registry()
-                .register(&mut stream, token, Interest::READABLE)
-                .is_ok()
-            {
-                self.conns[slot] = Some(Conn {
-                    stream,
-                    buf: Vec::new(),
-                });
-            }
-        }
+        self.conns.accept(&self.listener, self.poll.registry());
     }
 
     fn on_conn(&mut self, slot: usize, now: Nanos) {
-        let Some(conn) = self.conns[slot].as_mut() else {
+        let Some((mut stream, line)) = self.conns.read(slot, self.poll.registry()) else {
             return;
         };
-        let mut chunk = [0u8; 4096];
-        let line = loop {
-            match conn.stream.read(&mut chunk) {
-                Ok(0) => break None,
-                Ok(n) => {
-                    conn.buf.extend_from_slice(&chunk[..n]);
-                    if let Some(end) = conn.buf.iter().position(|&b| b == b'\n') {
-                        break Some(conn.buf[..end].to_vec());
-                    }
-                    if conn.buf.len() > MAX_REQUEST {
-                        break None;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => break None,
-            }
-        };
-        let mut conn = self.conns[slot].take().expect("checked above");
-        let _ = self.poll.registry().deregister(&mut conn.stream);
-        let Some(line) = line else { return };
         let response = match serde_json::from_slice::<Request>(&line) {
             Ok(request) => match self.handle(request, now) {
                 Ok(reply) => Response::Ok(reply),
@@ -307,8 +264,8 @@ impl Engine {
         let mut out = serde_json::to_vec(&response).unwrap_or_default();
         out.push(b'\n');
         // One short answer per connection: write it blocking, bounded by a timeout.
-        let _ = set_blocking_with_timeout(&conn.stream);
-        let _ = conn.stream.write_all(&out);
+        let _ = set_blocking_with_timeout(&stream);
+        let _ = stream.write_all(&out);
     }
 
     fn link_mut(&mut self, name: &str) -> Result<&mut Link, String> {
