@@ -2,10 +2,13 @@
 //! blocking the loop. A step is an executable hook (pre- and post-handoff
 //! functions) or a shell command (bring an interface up or down). The loop
 //! wakes on a pidfd when a step exits; a step that outlives the timeout is
-//! killed and fails its job.
+//! killed with everything it started (each step leads its own process
+//! group, so a hung `sh -c 'udhcpc ...'` does not leave its children
+//! behind) and fails its job.
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
@@ -56,6 +59,18 @@ struct Running {
     child: Child,
     pidfd: OwnedFd,
     deadline: Nanos,
+}
+
+impl Running {
+    /// Kills the step and whatever it started, and reaps it.
+    fn kill(&mut self) {
+        let pgid = rustix::process::Pid::from_raw(self.child.id() as i32);
+        if let Some(pgid) = pgid {
+            let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 struct Job {
@@ -138,7 +153,8 @@ impl Jobs {
             }
         };
         cmd.envs(job.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null());
+            .stdin(Stdio::null())
+            .process_group(0);
         let started = cmd.spawn().and_then(|child| {
             let pid = rustix::process::Pid::from_raw(child.id() as i32)
                 .ok_or(io::ErrorKind::InvalidInput)?;
@@ -224,8 +240,7 @@ impl Jobs {
             if late {
                 let mut job = slot.take().expect("checked");
                 if let Some(mut r) = job.running.take() {
-                    let _ = r.child.kill();
-                    let _ = r.child.wait();
+                    r.kill();
                 }
                 done.push(Done {
                     iface: job.iface,
@@ -259,9 +274,107 @@ impl Drop for Jobs {
     fn drop(&mut self) {
         for job in self.slots.iter_mut().flatten() {
             if let Some(r) = job.running.as_mut() {
-                let _ = r.child.kill();
-                let _ = r.child.wait();
+                r.kill();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scratch directory, removed when the test ends (also on panic).
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Scratch {
+            let dir = std::env::temp_dir().join(format!("mimm-jobs-{}-{name}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            Scratch(dir)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// Gone, or a zombie nobody reaped yet: either way no longer running.
+    fn running(pid: i32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+    }
+
+    #[test]
+    fn steps_run_in_order_with_the_environment_and_stop_at_a_failure() {
+        let dir = Scratch::new("order");
+        let log = dir.0.join("log");
+        let step = |s: &str| Step::Shell(format!("{s} >> {}", log.display()));
+        let mut jobs = Jobs::new(Nanos::from_ms(5_000));
+        let env = vec![("MIMM_TO".to_string(), "wan".to_string())];
+        let steps = vec![
+            step("echo one $MIMM_TO"),
+            Step::Shell("exit 3".into()),
+            step("echo three"),
+        ];
+        let (slot, mut fd) = jobs
+            .start(0, JobKind::Prepare, steps, env, Nanos(0))
+            .unwrap();
+        let done = loop {
+            let mut fds = [rustix::event::PollFd::from_borrowed_fd(
+                unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) },
+                rustix::event::PollFlags::IN,
+            )];
+            rustix::event::poll(&mut fds, None).unwrap();
+            match jobs.on_exit(slot, Nanos(0)) {
+                (Some(done), _) => break done,
+                (None, Some(next)) => fd = next,
+                (None, None) => {}
+            }
+        };
+        assert!(!done.ok);
+        assert!(done.detail.contains("exit 3"), "{}", done.detail);
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "one wan\n");
+        assert!(!jobs.busy(0, JobKind::Prepare));
+    }
+
+    #[test]
+    fn a_step_past_its_deadline_is_killed_with_its_children() {
+        let dir = Scratch::new("kill");
+        let pidfile = dir.0.join("pid");
+        let mut jobs = Jobs::new(Nanos::from_ms(100));
+        let line = format!("sleep 30 & echo $! > {}; wait", pidfile.display());
+        jobs.start(
+            1,
+            JobKind::Activate,
+            vec![Step::Shell(line)],
+            Vec::new(),
+            Nanos(0),
+        )
+        .unwrap();
+        let pid = loop {
+            if let Some(pid) = std::fs::read_to_string(&pidfile)
+                .ok()
+                .and_then(|s| s.trim().parse::<i32>().ok())
+            {
+                break pid;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        assert!(running(pid));
+        assert_eq!(jobs.deadline(), Some(Nanos::from_ms(100)));
+        assert!(jobs.expire(Nanos::from_ms(99)).is_empty());
+        let done = jobs.expire(Nanos::from_ms(100));
+        assert_eq!(done.len(), 1);
+        assert!(!done[0].ok && done[0].detail.contains("timed out"));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(!running(pid), "the hook's child {pid} outlived it");
     }
 }
