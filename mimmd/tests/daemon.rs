@@ -420,6 +420,11 @@ fn route_mode_follows_a_trace_and_mimmctl_agrees_with_it() {
             break line;
         }
     };
-    assert!(sample.contains("signal_dbm\\\":-85"), "{sample}");
+    let event: mimm_mimmd::control::proto::Event = serde_json::from_str(&sample).unwrap();
+    assert_eq!(
+        event.sample.and_then(|s| s.signal_dbm),
+        Some(-85.0),
+        "{sample}"
+    );
     drop(rx);
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use mimm_mm::{Counters, Thresholds};
+use mimm_mm::{Counters, Sample, Thresholds};
 
 /// Longest request line accepted.
 pub const MAX_REQUEST: usize = 4096;
@@ -98,4 +98,7 @@ pub struct Event {
     pub kind: String,
     pub iface: Option<String>,
     pub detail: String,
+    /// For `sample` events: what was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<Sample>,
 }

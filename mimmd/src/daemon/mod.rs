@@ -312,14 +312,13 @@ impl Daemon {
             );
             if report {
                 // Periodic reports for the subscribers that asked (not logged).
-                let sample = self.ifaces[i].observed.sample();
-                let detail = serde_json::to_string(&sample).unwrap_or_default();
                 let t_s = now.saturating_sub(self.start).0 as f64 / 1e9;
                 let event = Event {
                     t_s: (t_s * 1000.0).round() / 1000.0,
                     kind: "sample".into(),
                     iface: Some(self.ifaces[i].name.clone()),
-                    detail,
+                    detail: String::new(),
+                    sample: Some(self.ifaces[i].observed.sample()),
                 };
                 control::publish(&mut self.subscribers, &event);
             }
@@ -444,6 +443,7 @@ impl Daemon {
             kind: kind.to_string(),
             iface: name,
             detail,
+            sample: None,
         };
         control::publish(&mut self.subscribers, &event);
         if self.recent.len() == RECENT_EVENTS {
