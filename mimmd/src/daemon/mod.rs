@@ -26,8 +26,7 @@ use crate::actions::route::RouteMode;
 use crate::config::{self, MimmConfig, Mode};
 use crate::control::proto::{Event, MAX_REQUEST};
 use crate::logging::LogLevel;
-use crate::netlink::Rtnl;
-use crate::netlink::links::{self, LinkEvent, LinkWatcher};
+use crate::netlink::links::{LinkEvent, LinkWatcher};
 use state::IfaceRuntime;
 
 const TIMER: Token = Token(0);
@@ -100,8 +99,7 @@ impl Daemon {
         let signals = Signals::block()?;
         let poll = Poll::new().map_err(|e| io("poll", e))?;
         let timer = Timer::new().map_err(|e| io("timerfd", e))?;
-        let links = LinkWatcher::new().map_err(|e| io("netlink", e))?;
-        let mut rtnl = Rtnl::new().map_err(|e| io("netlink", e))?;
+        let mut links = LinkWatcher::new().map_err(|e| io("netlink", e))?;
         let route = RouteMode::new(&cfg.globals).map_err(|e| io("netlink", e))?;
         let socket = &cfg.globals.socket;
         if let Some(dir) = socket.parent() {
@@ -130,7 +128,7 @@ impl Daemon {
         let mm = MobilityManager::new(cfg.mm.clone()).map_err(|e| e.to_string())?;
         let ifaces = state::build(&cfg, 0)?;
         let jobs = Jobs::new(Nanos::from_ms(cfg.globals.hook_timeout_ms));
-        let all = links::dump(&mut rtnl).map_err(|e| io("netlink", e))?;
+        let all = links.snapshot().map_err(|e| io("netlink", e))?;
         let mut daemon = Daemon {
             cfg,
             mm,
@@ -153,8 +151,8 @@ impl Daemon {
             stop: false,
         };
         daemon.apply_preference(0);
-        for link in all {
-            daemon.on_link(LinkEvent::Changed(link), false);
+        for event in all {
+            daemon.on_link(event, false);
         }
         daemon.register_probes();
         Ok(daemon)

@@ -1,11 +1,8 @@
-//! The kernel side through netlink: link state, routes and rules, connection
-//! tracking. Messages are parsed tolerantly: one that does not decode is
-//! skipped (and logged), never fatal, so mimmd also runs where the kernel
-//! sends attributes the parser does not know (see ../shared/docs/cross.md).
+//! mimmd's own kernel state through netlink: route mode's table and rules,
+//! connection tracking. Links and the rtnetlink socket are `mimm-netlink`'s,
+//! re-exported here.
 
 pub mod conntrack;
-pub mod links;
 pub mod routes;
-mod socket;
 
-pub use socket::Rtnl;
+pub use mimm_netlink::{Rtnl, links};

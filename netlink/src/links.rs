@@ -2,6 +2,7 @@
 //! A subscribed socket turns the kernel's RTM_NEWLINK/RTM_DELLINK into
 //! events in the daemon's loop.
 
+use std::collections::BTreeMap;
 use std::io;
 
 use netlink_packet_core::{NetlinkMessage, NetlinkPayload};
@@ -10,7 +11,7 @@ use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use netlink_sys::protocols::NETLINK_ROUTE;
 use netlink_sys::{Socket, SocketAddr};
 
-use crate::netlink::Rtnl;
+use crate::Rtnl;
 
 /// RTMGRP_LINK: link changes.
 const GROUP_LINK: u32 = 1;
@@ -25,6 +26,11 @@ pub struct Link {
     pub carrier: bool,
     /// Point-to-point (no next hop needed to route through it).
     pub point_to_point: bool,
+    /// The hardware address, for links that have a 6-byte one.
+    pub mac: Option<[u8; 6]>,
+    pub mtu: Option<u32>,
+    /// IFF_NOARP: the kernel neither asks nor answers ARP on it.
+    pub noarp: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,12 +45,24 @@ pub fn parse_link(message: &LinkMessage) -> Option<Link> {
         _ => None,
     })?;
     let flags = message.header.flags;
+    let mut mac = None;
+    let mut mtu = None;
+    for a in &message.attributes {
+        match a {
+            LinkAttribute::Address(bytes) => mac = <[u8; 6]>::try_from(bytes.as_slice()).ok(),
+            LinkAttribute::Mtu(m) => mtu = Some(*m),
+            _ => {}
+        }
+    }
     Some(Link {
         index: message.header.index,
         name,
         up: flags.contains(LinkFlags::Up),
         carrier: flags.contains(LinkFlags::LowerUp),
-        point_to_point: flags.contains(LinkFlags::Pointopoint) || flags.contains(LinkFlags::Noarp),
+        point_to_point: flags.contains(LinkFlags::Pointopoint) || mac.is_none(),
+        mac,
+        mtu,
+        noarp: flags.contains(LinkFlags::Noarp),
     })
 }
 
@@ -61,10 +79,15 @@ pub fn dump(rtnl: &mut Rtnl) -> io::Result<Vec<Link>> {
 }
 
 /// A non-blocking socket subscribed to link changes; register its fd in the
-/// loop and call [`LinkWatcher::drain`] when readable.
+/// loop and call [`LinkWatcher::drain`] when readable. When the kernel had
+/// to drop announcements (the socket overran), the watcher asks for every
+/// link again and reports the differences, so no carrier change is missed.
 pub struct LinkWatcher {
     socket: Socket,
+    rtnl: Rtnl,
     buf: Vec<u8>,
+    /// The links last reported, by index (to find removals after an overrun).
+    known: BTreeMap<u32, String>,
 }
 
 impl LinkWatcher {
@@ -74,7 +97,9 @@ impl LinkWatcher {
         socket.set_non_blocking(true)?;
         Ok(LinkWatcher {
             socket,
+            rtnl: Rtnl::new()?,
             buf: vec![0; 64 * 1024],
+            known: BTreeMap::new(),
         })
     }
 
@@ -83,19 +108,53 @@ impl LinkWatcher {
         self.socket.as_raw_fd()
     }
 
+    /// Every link now, as `Changed` events (and remembered): the starting
+    /// state, read after subscribing so nothing falls between the two.
+    pub fn snapshot(&mut self) -> io::Result<Vec<LinkEvent>> {
+        let links = dump(&mut self.rtnl)?;
+        let mut events: Vec<LinkEvent> = Vec::new();
+        let current: BTreeMap<u32, String> =
+            links.iter().map(|l| (l.index, l.name.clone())).collect();
+        for (index, name) in &self.known {
+            if !current.contains_key(index) {
+                events.push(LinkEvent::Removed {
+                    index: *index,
+                    name: name.clone(),
+                });
+            }
+        }
+        self.known = current;
+        events.extend(links.into_iter().map(LinkEvent::Changed));
+        Ok(events)
+    }
+
+    fn remember(&mut self, event: &LinkEvent) {
+        match event {
+            LinkEvent::Changed(l) => {
+                self.known.insert(l.index, l.name.clone());
+            }
+            LinkEvent::Removed { index, .. } => {
+                self.known.remove(index);
+            }
+        }
+    }
+
     /// Everything the kernel announced since the last call.
     pub fn drain(&mut self) -> Vec<LinkEvent> {
         let mut events = Vec::new();
         loop {
             let len = match self.socket.recv(&mut &mut self.buf[..], 0) {
                 Ok(len) => len,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return events,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    // ENOBUFS: events were lost; the caller re-dumps on an empty
-                    // answer plus this log line.
-                    tracing::warn!("link events: {e}");
-                    return events;
+                    // ENOBUFS: announcements were lost; read the whole state.
+                    tracing::warn!("link events lost ({e}); reading every link again");
+                    match self.snapshot() {
+                        Ok(all) => events.extend(all),
+                        Err(e) => tracing::warn!("reading links: {e}"),
+                    }
+                    continue;
                 }
             };
             let mut offset = 0;
@@ -127,5 +186,9 @@ impl LinkWatcher {
                 offset += (msg_len + 3) & !3;
             }
         }
+        for e in &events {
+            self.remember(e);
+        }
+        events
     }
 }
