@@ -1,3 +1,5 @@
-//! The virtual subnet device (VSD): a userspace virtual NIC that carries one IP and
-//! one shadow MAC over several member links and switches the active member on
-//! command. Built in the VSD issue; the foundation only reserves the crate.
+//! mimm's virtual subnet device: one TAP NIC carrying the router's address,
+//! bonding member links behind it and switching the active one.
+
+pub mod announce;
+pub mod wire;
