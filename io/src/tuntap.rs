@@ -6,12 +6,17 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use rustix::fs::{Mode, OFlags};
 
-// From <linux/if_tun.h>; the same on every Linux architecture we build for.
-const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
-const TUNSETCARRIER: libc::c_ulong = 0x4004_54e2;
-const IFF_TUN: libc::c_short = 0x0001;
-const IFF_TAP: libc::c_short = 0x0002;
-const IFF_NO_PI: libc::c_short = 0x1000;
+// From <linux/if_tun.h>. The ioctl numbers come from libc, which encodes
+// them per architecture (MIPS puts the direction bits elsewhere than x86).
+const TUNSETCARRIER: libc::Ioctl = libc::_IOW::<libc::c_int>(b'T' as u32, 226);
+
+/// virtio_net_hdr without num_buffers: what PACKET_VNET_HDR uses too.
+pub const VNET_HDR_LEN: usize = 10;
+
+/// The offloads a vnet-header TAP accepts from the kernel: checksums and
+/// TCP segmentation, so GSO super-frames cross without being cut up.
+const OFFLOADS: libc::c_uint =
+    libc::TUN_F_CSUM | libc::TUN_F_TSO4 | libc::TUN_F_TSO6 | libc::TUN_F_TSO_ECN;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DevKind {
@@ -29,6 +34,40 @@ pub struct TunTap {
 impl TunTap {
     /// Creates `name` in the calling thread's network namespace.
     pub fn open(name: &str, kind: DevKind) -> io::Result<TunTap> {
+        let flags = match kind {
+            DevKind::Tun => libc::IFF_TUN,
+            DevKind::Tap => libc::IFF_TAP,
+        };
+        Self::create(name, kind, flags)
+    }
+
+    /// Creates TAP `name` whose frames carry a 10-byte virtio_net_hdr in
+    /// front (checksum and GSO metadata) and that accepts checksum and TSO
+    /// offloads. Returns the device and whether the offloads took (a kernel
+    /// may refuse them; the header is there either way).
+    pub fn open_vnet_tap(name: &str) -> io::Result<(TunTap, bool)> {
+        let tap = Self::create(name, DevKind::Tap, libc::IFF_TAP | libc::IFF_VNET_HDR)?;
+        let size = VNET_HDR_LEN as libc::c_int;
+        // SAFETY: TUNSETVNETHDRSZ reads one int, which outlives the call.
+        if unsafe { libc::ioctl(tap.fd.as_raw_fd(), libc::TUNSETVNETHDRSZ as _, &size) } < 0 {
+            let e = io::Error::last_os_error();
+            return Err(io::Error::new(
+                e.kind(),
+                format!("{name}: vnet header size: {e}"),
+            ));
+        }
+        // SAFETY: TUNSETOFFLOAD takes the flags by value.
+        let offloads = unsafe {
+            libc::ioctl(
+                tap.fd.as_raw_fd(),
+                libc::TUNSETOFFLOAD as _,
+                OFFLOADS as libc::c_ulong,
+            )
+        } == 0;
+        Ok((tap, offloads))
+    }
+
+    fn create(name: &str, kind: DevKind, flags: libc::c_int) -> io::Result<TunTap> {
         if name.is_empty() || name.len() >= libc::IFNAMSIZ {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -46,13 +85,9 @@ impl TunTap {
         for (dst, src) in req.ifr_name.iter_mut().zip(name.bytes()) {
             *dst = src as libc::c_char;
         }
-        req.ifr_ifru.ifru_flags = IFF_NO_PI
-            | match kind {
-                DevKind::Tun => IFF_TUN,
-                DevKind::Tap => IFF_TAP,
-            };
+        req.ifr_ifru.ifru_flags = (flags | libc::IFF_NO_PI) as libc::c_short;
         // SAFETY: TUNSETIFF reads and writes one ifreq, which outlives the call.
-        let rc = unsafe { libc::ioctl(fd.as_raw_fd(), TUNSETIFF as _, &mut req) };
+        let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETIFF as _, &mut req) };
         if rc < 0 {
             let e = io::Error::last_os_error();
             return Err(io::Error::new(e.kind(), format!("create {name}: {e}")));

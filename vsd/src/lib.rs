@@ -2,4 +2,6 @@
 //! bonding member links behind it and switching the active one.
 
 pub mod announce;
+pub mod packet;
+pub mod switch;
 pub mod wire;
