@@ -20,8 +20,10 @@
 mod lex;
 mod model;
 mod parse;
+mod typed;
 mod write;
 
 pub use model::{Opt, Package, Pos, Section, Value};
 pub use parse::ParseError;
+pub use typed::{ConfigError, Reader};
 pub use write::quote;

@@ -2,6 +2,8 @@
 //! bonding member links behind it and switching the active one.
 
 pub mod announce;
+pub mod isolate;
+pub mod macs;
 pub mod packet;
 pub mod switch;
 pub mod wire;

@@ -19,7 +19,8 @@ pub type Millis = u64;
 pub struct SwitchConfig {
     /// How long frames from the member just left are still accepted.
     pub overlap_ms: Millis,
-    /// Announcements (gratuitous ARP and unsolicited NA) after a switch...
+    /// Rounds of announcements (gratuitous ARP and/or unsolicited NA) after
+    /// a switch...
     pub announce_count: u32,
     /// ...and their spacing.
     pub announce_interval_ms: Millis,
@@ -63,8 +64,8 @@ pub enum Output {
         to: usize,
         cause: Cause,
     },
-    /// Send one round of announcements on `member`.
-    Announce { member: usize },
+    /// Send round `round` (0, 1, ...) of announcements on `member`.
+    Announce { member: usize, round: u32 },
     /// No member can carry traffic.
     AllDown,
 }
@@ -86,7 +87,7 @@ pub struct Switch {
     prepared: Option<usize>,
     /// The member just left and until when its frames are accepted.
     leaving: Option<(usize, Millis)>,
-    /// The member being announced on, rounds left, next round's time.
+    /// The member being announced on, the next round and its time.
     announcing: Option<(usize, u32, Millis)>,
     outputs: VecDeque<Output>,
 }
@@ -207,11 +208,15 @@ impl Switch {
             self.prepared = None;
         }
         self.outputs.push_back(Output::Switched { from, to, cause });
+        self.announcing = None;
         if self.cfg.announce_count > 0 {
-            self.outputs.push_back(Output::Announce { member: to });
+            self.outputs.push_back(Output::Announce {
+                member: to,
+                round: 0,
+            });
             self.announcing = (self.cfg.announce_count > 1).then_some((
                 to,
-                self.cfg.announce_count - 1,
+                1,
                 now.saturating_add(self.cfg.announce_interval_ms),
             ));
         }
@@ -275,12 +280,14 @@ impl Switch {
         if self.leaving.is_some_and(|(_, until)| now >= until) {
             self.leaving = None;
         }
-        if let Some((m, left, at)) = self.announcing {
+        if let Some((m, round, at)) = self.announcing {
             if now >= at {
-                self.outputs.push_back(Output::Announce { member: m });
-                self.announcing = (left > 1).then_some((
+                self.outputs
+                    .push_back(Output::Announce { member: m, round });
+                let next = round + 1;
+                self.announcing = (next < self.cfg.announce_count).then_some((
                     m,
-                    left - 1,
+                    next,
                     now.saturating_add(self.cfg.announce_interval_ms),
                 ));
             }

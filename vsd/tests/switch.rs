@@ -29,16 +29,31 @@ fn the_first_member_with_carrier_becomes_active_and_announces() {
                 to: b,
                 cause: Cause::Initial
             },
-            Output::Announce { member: b }
+            Output::Announce {
+                member: b,
+                round: 0
+            }
         ]
     );
     assert!(!s.accepts(a) && s.accepts(b));
     // Two more rounds, 100 ms apart, then quiet.
     assert_eq!(s.poll_timeout(), Some(100));
     s.handle_timeout(100);
-    assert_eq!(drain(&mut s), [Output::Announce { member: b }]);
+    assert_eq!(
+        drain(&mut s),
+        [Output::Announce {
+            member: b,
+            round: 1
+        }]
+    );
     s.handle_timeout(200);
-    assert_eq!(drain(&mut s), [Output::Announce { member: b }]);
+    assert_eq!(
+        drain(&mut s),
+        [Output::Announce {
+            member: b,
+            round: 2
+        }]
+    );
     assert_eq!(s.poll_timeout(), None);
 }
 
@@ -68,7 +83,10 @@ fn make_before_break_accepts_both_then_only_the_new() {
                 to: b,
                 cause: Cause::Command
             },
-            Output::Announce { member: b }
+            Output::Announce {
+                member: b,
+                round: 0
+            }
         ]
     );
     assert_eq!(s.poll_timeout(), Some(1_200));

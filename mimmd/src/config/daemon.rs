@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use mimm_uci::{Pos, Section};
 
-use crate::config::ConfigError;
-use crate::config::reader::Reader;
+use mimm_uci::ConfigError;
+
+use crate::config::Fields;
 
 pub(crate) const GLOBAL_OPTIONS: &[&str] = &[
     "sample_ms",
@@ -201,7 +202,7 @@ fn parse_probe(text: &str) -> Result<ProbeTarget, String> {
         .map_err(|_| format!("probe {text:?}: expected an IPv4 address or udp:ADDRESS:PORT"))
 }
 
-impl Reader<'_> {
+impl Fields<'_> {
     pub(crate) fn daemon_globals(&self, s: &Section) -> Result<Globals, ConfigError> {
         let what = "globals";
         let mut g = Globals::default();

@@ -3,8 +3,9 @@
 use mimm_mm::{Averaging, Config, IfaceConfig, LinkKind, Metric, Threshold};
 use mimm_uci::Section;
 
-use crate::config::ConfigError;
-use crate::config::reader::Reader;
+use mimm_uci::ConfigError;
+
+use crate::config::Fields;
 
 pub(crate) const GLOBAL_OPTIONS: &[&str] = &[
     "min_dwell_ms",
@@ -47,7 +48,7 @@ pub(crate) const IFACE_OPTIONS: &[&str] = &[
     "enabled",
 ];
 
-impl Reader<'_> {
+impl Fields<'_> {
     pub(crate) fn mm_globals(&self, s: &Section, cfg: &mut Config) -> Result<(), ConfigError> {
         let what = "globals";
         let t = &mut cfg.timing;

@@ -22,15 +22,14 @@
 
 mod daemon;
 mod mm;
-mod reader;
 mod server;
 
 use std::path::{Path, PathBuf};
 
 pub use daemon::{Globals, IfaceDaemon, Mode, ProbeTarget, SignalSource};
 use mimm_mm::{Config, Metric};
-use mimm_uci::{Package, Pos};
-use reader::Reader;
+pub use mimm_uci::ConfigError;
+use mimm_uci::{Package, Pos, Reader};
 pub use server::ServerConfig;
 
 /// Everything mimmd reads from its configuration.
@@ -45,24 +44,14 @@ pub struct MimmConfig {
     pub server: Option<ServerConfig>,
 }
 
-/// A configuration error, with where it is.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConfigError {
-    pub file: PathBuf,
-    pub pos: Pos,
-    pub message: String,
-}
+/// mimmd's sections, read on top of the UCI crate's typed access.
+pub(crate) struct Fields<'a>(Reader<'a>);
 
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file.display(),
-            self.pos.line,
-            self.pos.col,
-            self.message
-        )
+impl<'a> std::ops::Deref for Fields<'a> {
+    type Target = Reader<'a>;
+
+    fn deref(&self) -> &Reader<'a> {
+        &self.0
     }
 }
 
@@ -74,7 +63,7 @@ pub fn load(path: &Path) -> Result<MimmConfig, String> {
 
 /// The configuration in a parsed package; `file` names the place in errors.
 pub fn from_package(package: &Package, file: &Path) -> Result<MimmConfig, ConfigError> {
-    let reader = Reader { file };
+    let reader = Fields(Reader { file });
     let known_globals: Vec<&str> = [mm::GLOBAL_OPTIONS, daemon::GLOBAL_OPTIONS].concat();
     let known_iface: Vec<&str> = [mm::IFACE_OPTIONS, daemon::IFACE_OPTIONS].concat();
     let mut globals_sections = package.sections_of("globals");

@@ -7,8 +7,9 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use mimm_uci::Section;
 
-use crate::config::ConfigError;
-use crate::config::reader::Reader;
+use mimm_uci::ConfigError;
+
+use crate::config::Fields;
 
 pub(crate) const OPTIONS: &[&str] = &["enabled", "address", "spi", "key"];
 
@@ -44,7 +45,7 @@ fn parse_hex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-impl Reader<'_> {
+impl Fields<'_> {
     pub(crate) fn server(&self, s: &Section) -> Result<ServerConfig, ConfigError> {
         let what = "server";
         let at = |option: &str| s.option(option).map_or(s.pos, |o| o.pos);

@@ -1,12 +1,33 @@
-//! Reading typed options from UCI sections, with errors that point at them.
+//! Typed access to a parsed package: options read as numbers, flags, text
+//! and lists, unknown options refused, and every error a [`ConfigError`]
+//! that names `file:line:col`, the section and the option.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use mimm_uci::{Pos, Section};
+use crate::{Pos, Section};
 
-use crate::config::ConfigError;
+/// A configuration error, with where it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub pos: Pos,
+    pub message: String,
+}
 
-pub(crate) struct Reader<'a> {
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.pos.line,
+            self.pos.col,
+            self.message
+        )
+    }
+}
+
+pub struct Reader<'a> {
     pub file: &'a Path,
 }
 
