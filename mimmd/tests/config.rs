@@ -135,6 +135,10 @@ fn errors_name_the_place_the_interface_and_the_option() {
             "/etc/config/mimm:3:2: server: address \"mimm.example\" is not IPV4 or IPV4:PORT",
         ),
         (
+            "config interface 'a'\nconfig vsd 'vsd0'\n\toption mtu 9\n",
+            "/etc/config/mimm:3:2: vsd vsd0: mtu 9 must be 576..65535",
+        ),
+        (
             "config interface 'a'\nconfig globals\n\toption log_level verbose\n",
             "/etc/config/mimm:3:2: globals: log_level \"verbose\" must be one of off, error, warn, info, debug, trace",
         ),

@@ -2,6 +2,7 @@
 //! bonding member links behind it and switching the active one.
 
 pub mod announce;
+pub mod config;
 pub mod isolate;
 pub mod macs;
 pub mod packet;

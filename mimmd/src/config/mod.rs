@@ -107,11 +107,12 @@ pub fn from_package(package: &Package, file: &Path) -> Result<MimmConfig, Config
                 reader.check_known(s, server::OPTIONS, "server")?;
                 server = Some(reader.server(s)?);
             }
-            "globals" => {}
+            // The VSD's own; checked below with the VSD's rules.
+            "globals" | "vsd" => {}
             other => {
                 return Err(reader.fail(
                     s.pos,
-                    format!("unknown section type {other:?} (interface, globals or server)"),
+                    format!("unknown section type {other:?} (interface, globals, server or vsd)"),
                 ));
             }
         }
@@ -151,6 +152,7 @@ pub fn from_package(package: &Package, file: &Path) -> Result<MimmConfig, Config
             ),
         ));
     }
+    mimm_vsd::config::from_package(package, file)?;
     let mut preferred = ifaces.iter().filter(|d| d.preferred).skip(1);
     if let Some(d) = preferred.next() {
         let pos = package
