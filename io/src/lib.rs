@@ -2,6 +2,7 @@
 //! and a timerfd for precise wakeups, TUN/TAP devices, draining UDP sockets,
 //! signals read from a descriptor, and request lines from control sockets.
 
+pub mod client;
 pub mod clock;
 pub mod conns;
 pub mod line;

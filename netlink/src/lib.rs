@@ -5,6 +5,7 @@
 //! fatal, so the daemons also run where the kernel sends attributes the
 //! parser does not know.
 
+pub mod addresses;
 pub mod links;
 pub mod settings;
 mod socket;

@@ -59,6 +59,9 @@ fn settings_apply_and_the_watcher_sees_changes_and_removals() {
     assert!(m0.up && m0.noarp && m0.carrier);
     let seen = watcher.drain();
     assert!(find(&seen, "m0").is_some_and(|l| l.carrier), "{seen:?}");
+    netns::ip_batch(&ns.0, &["addr add 10.77.0.2/24 dev m0".into()]).unwrap();
+    let addrs = mimm_netlink::addresses::of_link(&mut rtnl, m0.index).unwrap();
+    assert!(addrs.contains(&"10.77.0.2".parse().unwrap()), "{addrs:?}");
 
     // The peer goes down: m0 loses carrier, announced at once.
     LinkChange {

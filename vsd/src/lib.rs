@@ -3,6 +3,7 @@
 
 pub mod announce;
 pub mod config;
+pub mod control;
 pub mod isolate;
 pub mod macs;
 pub mod packet;

@@ -1,0 +1,164 @@
+//! The VSD's control socket (unix, root-only, one JSON request per
+//! connection, at most [`MAX_REQUEST`] bytes, one answer line):
+//!
+//! ```text
+//! {"cmd":"status"}                                  -> {"ok":{"status":{...}}}
+//! {"cmd":"add","member":"eth2","priority":50}       -> {"ok":"done"}
+//! {"cmd":"remove","member":"eth2"}                  -> {"ok":"done"}
+//! {"cmd":"priority","member":"eth2","priority":90}  -> {"ok":"done"}
+//! {"cmd":"prepare","member":"eth2"}                 -> {"ok":"done"}   accept its frames too
+//! {"cmd":"commit"}                                  -> {"ok":"done"}   move transmission to it
+//! {"cmd":"set-active","member":"eth2"}              -> {"ok":"done"}   prepare + commit
+//! {"cmd":"events","follow":true}                    -> recent events, then each new one
+//! ```
+//!
+//! Errors are `{"error":"..."}` naming the member. mimmd's vsd mode speaks
+//! this; `vsd ctl` is the command-line client.
+
+use std::io;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub const MAX_REQUEST: usize = 4096;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "kebab-case")]
+pub enum Request {
+    Status,
+    Add {
+        member: String,
+        #[serde(default)]
+        priority: Option<i32>,
+    },
+    Remove {
+        member: String,
+    },
+    Priority {
+        member: String,
+        priority: i32,
+    },
+    Prepare {
+        member: String,
+    },
+    Commit,
+    SetActive {
+        member: String,
+    },
+    Events {
+        #[serde(default)]
+        follow: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Response {
+    Ok(Reply),
+    Error(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reply {
+    Done,
+    Status(Box<Status>),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+    /// Received but not passed up: not accepted now, for another host, or
+    /// larger than a buffer.
+    pub rx_dropped: u64,
+    /// Not sent: the socket was full or there was no active member.
+    pub tx_dropped: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemberStatus {
+    pub name: String,
+    pub ifindex: u32,
+    pub mac: String,
+    pub carrier: bool,
+    pub priority: i32,
+    /// active, prepared, leaving, backup or down.
+    pub state: String,
+    pub counters: Counters,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    pub name: String,
+    pub mac: String,
+    pub mtu: u32,
+    pub mac_policy: String,
+    /// The TAP took checksum and segmentation offloads.
+    pub offloads: bool,
+    pub active: Option<String>,
+    pub prepared: Option<String>,
+    pub switches: u64,
+    pub uptime_s: f64,
+    pub members: Vec<MemberStatus>,
+    /// Configured members whose device does not exist (yet).
+    pub waiting: Vec<String>,
+}
+
+/// Something the VSD did or saw.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub t_s: f64,
+    /// switch, carrier, member, all-down, error.
+    pub kind: String,
+    pub member: Option<String>,
+    pub detail: String,
+}
+
+/// One request to the VSD at `socket`, one answer.
+pub fn call(socket: &Path, request: &Request) -> io::Result<Reply> {
+    let line = serde_json::to_vec(request)?;
+    let answer = mimm_io::client::request(socket, "the VSD", &line, Duration::from_secs(5))?;
+    match serde_json::from_str(&answer)? {
+        Response::Ok(reply) => Ok(reply),
+        Response::Error(e) => Err(io::Error::other(e)),
+    }
+}
+
+/// The VSD's events as JSON lines, to `each` until it returns false.
+pub fn events(socket: &Path, follow: bool, each: impl FnMut(&str) -> bool) -> io::Result<()> {
+    let line = serde_json::to_vec(&Request::Events { follow })?;
+    mimm_io::client::stream(socket, "the VSD", &line, each)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_read_as_documented() {
+        let r: Request = serde_json::from_str(r#"{"cmd":"set-active","member":"eth2"}"#).unwrap();
+        assert_eq!(
+            r,
+            Request::SetActive {
+                member: "eth2".into()
+            }
+        );
+        let r: Request = serde_json::from_str(r#"{"cmd":"add","member":"eth2"}"#).unwrap();
+        assert_eq!(
+            r,
+            Request::Add {
+                member: "eth2".into(),
+                priority: None
+            }
+        );
+        assert_eq!(
+            serde_json::to_string(&Response::Ok(Reply::Done)).unwrap(),
+            r#"{"ok":"done"}"#
+        );
+        assert!(serde_json::from_str::<Request>(r#"{"cmd":"explode"}"#).is_err());
+    }
+}
