@@ -73,3 +73,19 @@ impl Conns {
         line.map(|line| (conn.stream, line))
     }
 }
+
+/// Writes one answer line (`line` without its newline) to a client:
+/// blocking, bounded by `timeout`, so a short answer goes out whole and a
+/// stuck client cannot stall the loop for long. The stream stays blocking
+/// (an event subscriber is only ever written to). False when the client
+/// is gone.
+pub fn write_answer(stream: &mut UnixStream, line: &[u8], timeout: std::time::Duration) -> bool {
+    use std::io::Write;
+    let _ = rustix::io::ioctl_fionbio(&*stream, false);
+    let _ = rustix::net::sockopt::set_socket_timeout(
+        &*stream,
+        rustix::net::sockopt::Timeout::Send,
+        Some(timeout),
+    );
+    stream.write_all(line).is_ok() && stream.write_all(b"\n").is_ok()
+}

@@ -4,6 +4,7 @@
 pub mod announce;
 pub mod config;
 pub mod control;
+pub mod engine;
 pub mod isolate;
 pub mod macs;
 pub mod packet;

@@ -1,30 +1,19 @@
 //! Serving the control socket from the loop.
 
-use std::io::Write;
 use std::time::Duration;
 
 use mio::net::UnixStream;
 
 use mimm_io::clock;
+use mimm_io::conns::write_answer;
 use mimm_mm::{IfaceId, Input};
 
 use crate::control::proto::{Event, IfaceStatus, LastHandoff, Reply, Request, Response, Status};
 use crate::daemon::Daemon;
 
-/// Blocking writes with a timeout: answers are short, and a stuck client
-/// must not stall the loop for long.
 fn write_line(stream: &mut UnixStream, value: &impl serde::Serialize) -> bool {
-    let Ok(mut line) = serde_json::to_vec(value) else {
-        return false;
-    };
-    line.push(b'\n');
-    let _ = rustix::io::ioctl_fionbio(&*stream, false);
-    let _ = rustix::net::sockopt::set_socket_timeout(
-        &*stream,
-        rustix::net::sockopt::Timeout::Send,
-        Some(Duration::from_millis(500)),
-    );
-    stream.write_all(&line).is_ok()
+    serde_json::to_vec(value)
+        .is_ok_and(|line| write_answer(stream, &line, Duration::from_millis(500)))
 }
 
 /// An `events --follow` client; `samples` if it also wants every sample.

@@ -1,0 +1,165 @@
+//! Serving the control socket: status, members, priorities, prepare /
+//! commit / set-active, event subscriptions.
+
+use std::time::Duration;
+
+use mio::net::UnixStream;
+
+use mimm_io::conns::write_answer;
+
+use crate::config::format_mac;
+use crate::control::{Event, MemberStatus, Reply, Request, Response, Status};
+use crate::engine::Engine;
+
+fn write_line(stream: &mut UnixStream, value: &impl serde::Serialize) -> bool {
+    serde_json::to_vec(value)
+        .is_ok_and(|line| write_answer(stream, &line, Duration::from_millis(200)))
+}
+
+/// Sends an event to every `events --follow` client, dropping those gone.
+pub(super) fn publish(subscribers: &mut Vec<UnixStream>, event: &Event) {
+    subscribers.retain_mut(|s| write_line(s, event));
+}
+
+impl Engine {
+    pub(super) fn on_conn(&mut self, slot: usize) {
+        let Some((mut stream, line)) = self.conns.read(slot, self.poll.registry()) else {
+            return;
+        };
+        let request = match serde_json::from_slice::<Request>(&line) {
+            Ok(r) => r,
+            Err(e) => {
+                write_line(&mut stream, &Response::Error(format!("bad request: {e}")));
+                return;
+            }
+        };
+        if let Request::Events { follow } = request {
+            let recent: Vec<Event> = self.recent.iter().cloned().collect();
+            if recent.iter().all(|e| write_line(&mut stream, e)) && follow {
+                self.subscribers.push(stream);
+            }
+            return;
+        }
+        let response = match self.handle(request) {
+            Ok(reply) => Response::Ok(reply),
+            Err(e) => Response::Error(e),
+        };
+        write_line(&mut stream, &response);
+        self.handle_outputs();
+    }
+
+    fn id_of(&self, name: &str) -> Result<usize, String> {
+        self.member_id(name).ok_or_else(|| {
+            let names: Vec<&str> = self
+                .members
+                .iter()
+                .flatten()
+                .map(|m| m.name.as_str())
+                .collect();
+            format!(
+                "no member {name:?} in {} (members: {})",
+                self.cfg.name,
+                names.join(", ")
+            )
+        })
+    }
+
+    fn handle(&mut self, request: Request) -> Result<Reply, String> {
+        let now = self.ms(mimm_io::clock::now());
+        match request {
+            Request::Status => Ok(Reply::Status(Box::new(self.status()))),
+            Request::Add { member, priority } => {
+                let links = mimm_netlink::links::dump(&mut self.rtnl).map_err(|e| e.to_string())?;
+                let link = links
+                    .iter()
+                    .find(|l| l.name == member)
+                    .ok_or_else(|| format!("member {member}: no such device"))?;
+                let priority = priority.unwrap_or(0);
+                self.add_member(link, priority)?;
+                Ok(Reply::Done)
+            }
+            Request::Remove { member } => {
+                let id = self.id_of(&member)?;
+                self.remove_member(id, false);
+                Ok(Reply::Done)
+            }
+            Request::Priority { member, priority } => {
+                let id = self.id_of(&member)?;
+                self.switch.set_priority(id, priority)?;
+                if let Some(m) = self.members[id].as_mut() {
+                    m.priority = priority;
+                }
+                Ok(Reply::Done)
+            }
+            Request::Prepare { member } => {
+                let id = self.id_of(&member)?;
+                self.switch
+                    .prepare(id)
+                    .map_err(|e| format!("member {member}: {e}"))?;
+                self.event("prepare", Some(id), "accepting its frames too".into());
+                Ok(Reply::Done)
+            }
+            Request::Commit => {
+                self.switch.commit(now)?;
+                Ok(Reply::Done)
+            }
+            Request::SetActive { member } => {
+                let id = self.id_of(&member)?;
+                self.switch
+                    .set_active(id, now)
+                    .map_err(|e| format!("member {member}: {e}"))?;
+                Ok(Reply::Done)
+            }
+            Request::Events { .. } => Ok(Reply::Done),
+        }
+    }
+
+    fn status(&self) -> Status {
+        let name = |id: Option<usize>| {
+            id.and_then(|i| self.members.get(i).and_then(Option::as_ref))
+                .map(|m| m.name.clone())
+        };
+        let members = self
+            .members
+            .iter()
+            .enumerate()
+            .filter_map(|(id, m)| m.as_ref().map(|m| (id, m)))
+            .map(|(id, m)| {
+                let state = if self.switch.active() == Some(id) {
+                    "active"
+                } else if self.switch.prepared() == Some(id) {
+                    "prepared"
+                } else if self.switch.accepts(id) {
+                    "leaving"
+                } else if m.carrier {
+                    "backup"
+                } else {
+                    "down"
+                };
+                MemberStatus {
+                    name: m.name.clone(),
+                    ifindex: m.ifindex,
+                    mac: format_mac(&m.mac),
+                    carrier: m.carrier,
+                    priority: m.priority,
+                    state: state.into(),
+                    counters: m.counters,
+                }
+            })
+            .collect();
+        Status {
+            name: self.cfg.name.clone(),
+            mac: format_mac(&self.vsd_mac),
+            mtu: self.cfg.mtu,
+            mac_policy: self.cfg.mac_policy.name().into(),
+            offloads: self.offloads,
+            active: name(self.switch.active()),
+            prepared: name(self.switch.prepared()),
+            switches: self.switches,
+            uptime_s: (mimm_io::clock::now().saturating_sub(self.start).0 as f64 / 1e8).round()
+                / 10.0,
+            members,
+            waiting: self.waiting.iter().map(|(n, _)| n.clone()).collect(),
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! Taking a device in as a member and giving it back: refusing what cannot
+//! be one, isolating it from the host stack, opening its packet socket,
+//! and keeping what it was like to restore it.
+
+use std::io;
+
+use mimm_netlink::Rtnl;
+use mimm_netlink::links::Link;
+
+use crate::control::Counters;
+use crate::isolate::{self, Saved};
+use crate::packet::PacketSocket;
+use crate::wire::Mac;
+
+pub struct Member {
+    pub name: String,
+    pub ifindex: u32,
+    pub socket: PacketSocket,
+    pub saved: Saved,
+    /// Its own address, before the VSD touched it.
+    pub original: Mac,
+    /// The address it carries now.
+    pub mac: Mac,
+    pub carrier: bool,
+    pub priority: i32,
+    pub counters: Counters,
+}
+
+/// Carrier as the VSD counts it: up and with a lower layer.
+pub fn has_carrier(link: &Link) -> bool {
+    link.up && link.carrier
+}
+
+/// Why `link` cannot be a member, if it cannot: a point-to-point device has
+/// no link-layer address to bond on.
+pub fn refusal(link: &Link) -> Option<String> {
+    link.mac.is_none().then(|| {
+        format!(
+            "member {} is point-to-point (no link-layer address, like ppp0 or a raw-IP wwan0): \
+             the VSD bonds Ethernet-like links; point-to-point links are for the anchored mode \
+             (not built yet); use mimmd's route mode for them",
+            link.name
+        )
+    })
+}
+
+/// Takes `link` in as a member of VSD `vsd`.
+pub fn take(rtnl: &mut Rtnl, vsd: &str, link: &Link, priority: i32) -> Result<Member, String> {
+    if let Some(problem) = refusal(link) {
+        return Err(problem);
+    }
+    let original = link.mac.unwrap_or_default();
+    if link.name == vsd {
+        return Err(format!("member {} is the VSD itself", link.name));
+    }
+    let (saved, filter) =
+        isolate::take(rtnl, vsd, link).map_err(|e| format!("member {}: {e}", link.name))?;
+    if let Err(e) = filter {
+        tracing::warn!(
+            "member {}: {e}; the host stack also sees its frames (install nftables with netdev support)",
+            link.name
+        );
+    }
+    let socket = match PacketSocket::open(link.index, true) {
+        Ok(s) => s,
+        Err(e) => {
+            for p in isolate::give_back(rtnl, vsd, &link.name, link.index, &saved) {
+                tracing::warn!("{p}");
+            }
+            return Err(format!("member {}: {e}", link.name));
+        }
+    };
+    Ok(Member {
+        name: link.name.clone(),
+        ifindex: link.index,
+        socket,
+        saved,
+        original,
+        mac: original,
+        // Taking it brought it up: its carrier is known at the next event.
+        carrier: link.carrier,
+        priority,
+        counters: Counters::default(),
+    })
+}
+
+/// Gives the member back as it was (its device may be gone already).
+pub fn give_back(rtnl: &mut Rtnl, vsd: &str, member: &Member) {
+    for problem in isolate::give_back(rtnl, vsd, &member.name, member.ifindex, &member.saved) {
+        tracing::warn!("giving back {problem}");
+    }
+}
+
+/// Sends `frame` (vnet header included) on the member, counting it.
+pub fn send_one(member: &mut Member, frame: &[u8]) -> io::Result<()> {
+    match member.socket.send(frame) {
+        Ok(true) => {
+            member.counters.tx_packets += 1;
+            member.counters.tx_bytes +=
+                frame.len().saturating_sub(mimm_io::tuntap::VNET_HDR_LEN) as u64;
+        }
+        Ok(false) => member.counters.tx_dropped += 1,
+        Err(e) => {
+            member.counters.tx_dropped += 1;
+            return Err(e);
+        }
+    }
+    Ok(())
+}

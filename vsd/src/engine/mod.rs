@@ -1,0 +1,518 @@
+//! The VSD's loop: one thread, one mio poll over the TAP, the members'
+//! packet sockets, rtnetlink link events, a timerfd, a signalfd and the
+//! control socket. It sleeps until one of them has something.
+
+mod control;
+mod datapath;
+mod members;
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::IpAddr;
+use std::os::fd::AsRawFd;
+
+use mio::net::{UnixListener, UnixStream};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+
+use mimm_io::clock::{self, Nanos, Timer};
+use mimm_io::conns::Conns;
+use mimm_io::signals::Signals;
+use mimm_io::tuntap::{TunTap, VNET_HDR_LEN};
+use mimm_netlink::Rtnl;
+use mimm_netlink::links::{Link, LinkEvent, LinkWatcher};
+use mimm_netlink::settings::LinkChange;
+
+use crate::announce;
+use crate::config::{VsdConfig, format_mac};
+use crate::control::{Event, MAX_REQUEST};
+use crate::isolate;
+use crate::macs::{self, MacPolicy};
+use crate::packet::Batch;
+use crate::switch::{Millis, Output, Switch};
+use crate::wire::Mac;
+use members::Member;
+
+const TAP: Token = Token(0);
+const LINKS: Token = Token(1);
+const SIGNALS: Token = Token(2);
+const TIMER: Token = Token(3);
+const LISTENER: Token = Token(4);
+const CONN_BASE: usize = 100;
+const MAX_CONNS: usize = 16;
+const MEMBER_BASE: usize = 1_000;
+/// A slot holds the largest GSO frame (64 KiB) and its vnet header.
+const SLOT_LEN: usize = 65_536 + 256;
+const RECENT_EVENTS: usize = 100;
+
+pub struct Engine {
+    cfg: VsdConfig,
+    poll: Poll,
+    tap: TunTap,
+    tap_index: u32,
+    offloads: bool,
+    rtnl: Rtnl,
+    links: LinkWatcher,
+    signals: Signals,
+    timer: Timer,
+    listener: UnixListener,
+    conns: Conns,
+    subscribers: Vec<UnixStream>,
+    recent: VecDeque<Event>,
+    /// Members by the switch's id (`None`: removed).
+    members: Vec<Option<Member>>,
+    /// Configured members whose device does not exist yet, with priority.
+    waiting: Vec<(String, i32)>,
+    switch: Switch,
+    shadow: Mac,
+    vsd_mac: Mac,
+    tx_batch: Batch,
+    rx_batch: Batch,
+    /// Frames from the TAP with no member to carry them.
+    no_member_drops: u64,
+    switches: u64,
+    start: Nanos,
+    stop: bool,
+}
+
+/// The priority of the `i`-th configured member: the first is preferred.
+fn config_priority(i: usize) -> i32 {
+    1000 - 10 * i as i32
+}
+
+fn machine_seed(name: &str) -> Vec<u8> {
+    let id = std::fs::read_to_string("/etc/machine-id")
+        .or_else(|_| std::fs::read_to_string("/proc/sys/kernel/random/boot_id"))
+        .unwrap_or_default();
+    format!("mimm-vsd {name} {}", id.trim()).into_bytes()
+}
+
+impl Engine {
+    /// Creates the TAP and takes the configured members; every problem with
+    /// the configuration is reported before the first member is touched.
+    pub fn new(cfg: VsdConfig) -> Result<Engine, String> {
+        let io = |what: &str, e: io::Error| format!("{what}: {e}");
+        let signals = Signals::block()?;
+        let poll = Poll::new().map_err(|e| io("poll", e))?;
+        let timer = Timer::new().map_err(|e| io("timerfd", e))?;
+        let mut links = LinkWatcher::new().map_err(|e| io("netlink", e))?;
+        let mut rtnl = Rtnl::new().map_err(|e| io("netlink", e))?;
+        let all = links.snapshot().map_err(|e| io("netlink", e))?;
+        let existing: Vec<Link> = all
+            .into_iter()
+            .filter_map(|e| match e {
+                LinkEvent::Changed(l) => Some(l),
+                LinkEvent::Removed { .. } => None,
+            })
+            .collect();
+        if existing.iter().any(|l| l.name == cfg.name) {
+            return Err(format!(
+                "{}: a device with this name exists already (another VSD running?)",
+                cfg.name
+            ));
+        }
+        for m in &cfg.members {
+            if let Some(problem) = existing
+                .iter()
+                .find(|l| &l.name == m)
+                .and_then(members::refusal)
+            {
+                return Err(problem);
+            }
+        }
+        let socket = &cfg.socket;
+        if let Some(dir) = socket.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| io(&dir.display().to_string(), e))?;
+        }
+        let _ = std::fs::remove_file(socket);
+        let mut listener =
+            UnixListener::bind(socket).map_err(|e| io(&socket.display().to_string(), e))?;
+        // Root only: the socket steers the router's traffic.
+        std::fs::set_permissions(socket, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .map_err(|e| io(&socket.display().to_string(), e))?;
+        let (tap, offloads) = TunTap::open_vnet_tap(&cfg.name).map_err(|e| io(&cfg.name, e))?;
+        if !offloads {
+            tracing::warn!(
+                "{}: the kernel refused TAP offloads; running without",
+                cfg.name
+            );
+        }
+        let tap_index = mimm_netlink::links::dump(&mut rtnl)
+            .map_err(|e| io("netlink", e))?
+            .into_iter()
+            .find(|l| l.name == cfg.name)
+            .map(|l| l.index)
+            .ok_or_else(|| format!("{}: created but not found", cfg.name))?;
+        let shadow = cfg
+            .mac
+            .unwrap_or_else(|| macs::derive_shadow(&machine_seed(&cfg.name)));
+        LinkChange {
+            mac: Some(shadow),
+            mtu: Some(cfg.mtu),
+            up: Some(true),
+            noarp: None,
+        }
+        .apply(&mut rtnl, tap_index)
+        .map_err(|e| io(&cfg.name, e))?;
+        let registry = poll.registry();
+        registry
+            .register(&mut SourceFd(&tap.as_raw_fd()), TAP, Interest::READABLE)
+            .and_then(|()| registry.register(&mut SourceFd(&links.fd()), LINKS, Interest::READABLE))
+            .and_then(|()| {
+                registry.register(
+                    &mut SourceFd(&signals.fd().as_raw_fd()),
+                    SIGNALS,
+                    Interest::READABLE,
+                )
+            })
+            .and_then(|()| {
+                registry.register(&mut SourceFd(&timer.as_raw_fd()), TIMER, Interest::READABLE)
+            })
+            .and_then(|()| registry.register(&mut listener, LISTENER, Interest::READABLE))
+            .map_err(|e| io("poll", e))?;
+        let batch = cfg.batch;
+        let mut engine = Engine {
+            switch: Switch::new(cfg.switch),
+            cfg,
+            poll,
+            tap,
+            tap_index,
+            offloads,
+            rtnl,
+            links,
+            signals,
+            timer,
+            listener,
+            conns: Conns::new(CONN_BASE, MAX_CONNS, MAX_REQUEST),
+            subscribers: Vec::new(),
+            recent: VecDeque::new(),
+            members: Vec::new(),
+            waiting: Vec::new(),
+            shadow,
+            vsd_mac: shadow,
+            tx_batch: Batch::new(batch, SLOT_LEN),
+            rx_batch: Batch::new(batch, SLOT_LEN),
+            no_member_drops: 0,
+            switches: 0,
+            start: clock::now(),
+            stop: false,
+        };
+        let configured: Vec<String> = engine.cfg.members.clone();
+        for (i, name) in configured.iter().enumerate() {
+            let priority = config_priority(i);
+            match existing.iter().find(|l| &l.name == name) {
+                Some(link) => {
+                    if let Err(e) = engine.add_member(link, priority) {
+                        engine.shutdown();
+                        return Err(e);
+                    }
+                }
+                None => {
+                    tracing::warn!("member {name}: no such device yet; taken when it appears");
+                    engine.waiting.push((name.clone(), priority));
+                }
+            }
+        }
+        Ok(engine)
+    }
+
+    fn ms(&self, now: Nanos) -> Millis {
+        now.saturating_sub(self.start).0 / 1_000_000
+    }
+
+    fn member_id(&self, name: &str) -> Option<usize> {
+        self.members
+            .iter()
+            .position(|m| m.as_ref().is_some_and(|m| m.name == name))
+    }
+
+    /// Takes `link` in: isolates it, opens its socket, joins the switch.
+    fn add_member(&mut self, link: &Link, priority: i32) -> Result<(), String> {
+        if self.member_id(&link.name).is_some() {
+            return Err(format!(
+                "member {} is already in {}",
+                link.name, self.cfg.name
+            ));
+        }
+        let member = members::take(&mut self.rtnl, &self.cfg.name, link, priority)?;
+        let id = self.members.len();
+        self.poll
+            .registry()
+            .register(
+                &mut SourceFd(&member.socket.as_raw_fd()),
+                Token(MEMBER_BASE + id),
+                Interest::READABLE,
+            )
+            .map_err(|e| format!("member {}: poll: {e}", link.name))?;
+        let carrier = members::has_carrier(link);
+        self.members.push(Some(member));
+        let now = self.ms(clock::now());
+        let switch_id = self.switch.add(priority, carrier, now);
+        debug_assert_eq!(switch_id, id);
+        self.event("member", Some(id), format!("taken in, priority {priority}"));
+        self.apply_macs();
+        self.handle_outputs();
+        Ok(())
+    }
+
+    fn remove_member(&mut self, id: usize, device_gone: bool) {
+        let Some(member) = self.members.get_mut(id).and_then(Option::take) else {
+            return;
+        };
+        let _ = self
+            .poll
+            .registry()
+            .deregister(&mut SourceFd(&member.socket.as_raw_fd()));
+        let now = self.ms(clock::now());
+        self.switch.remove(id, now);
+        if !device_gone {
+            members::give_back(&mut self.rtnl, &self.cfg.name, &member);
+        }
+        let detail = if device_gone {
+            "device removed"
+        } else {
+            "given back"
+        };
+        self.event_named("member", Some(member.name.clone()), detail.into());
+        self.handle_outputs();
+    }
+
+    /// Puts every address where the MAC policy wants it.
+    fn apply_macs(&mut self) {
+        let policy = self.cfg.mac_policy;
+        let active = self.switch.active();
+        let active_original = active
+            .and_then(|a| self.members.get(a).and_then(Option::as_ref))
+            .map(|m| m.original);
+        let want_vsd = macs::vsd_mac(policy, self.shadow, active_original);
+        if want_vsd != self.vsd_mac {
+            let change = LinkChange {
+                mac: Some(want_vsd),
+                ..LinkChange::default()
+            };
+            match change.apply(&mut self.rtnl, self.tap_index) {
+                Ok(()) => self.vsd_mac = want_vsd,
+                Err(e) => tracing::error!("{}: set mac: {e}", self.cfg.name),
+            }
+        }
+        for (id, slot) in self.members.iter_mut().enumerate() {
+            let Some(m) = slot else { continue };
+            let want = macs::member_mac(policy, self.shadow, m.original, active == Some(id));
+            if want != m.mac {
+                let change = LinkChange {
+                    mac: Some(want),
+                    ..LinkChange::default()
+                };
+                match change.apply(&mut self.rtnl, m.ifindex) {
+                    Ok(()) => m.mac = want,
+                    Err(e) => tracing::error!(
+                        "member {}: cannot set mac {} ({e}); with mac_policy {} it must be settable, \
+                         else use by_active",
+                        m.name,
+                        format_mac(&want),
+                        MacPolicy::name(policy)
+                    ),
+                }
+            }
+        }
+    }
+
+    /// Carries out what the switch decided.
+    fn handle_outputs(&mut self) {
+        while let Some(output) = self.switch.poll_output() {
+            match output {
+                Output::Switched { from, to, cause } => {
+                    self.switches += 1;
+                    self.apply_macs();
+                    let name = |id: Option<usize>| {
+                        id.and_then(|i| self.members.get(i).and_then(Option::as_ref))
+                            .map_or("-".to_string(), |m| m.name.clone())
+                    };
+                    let detail = format!("{} -> {}: {}", name(from), name(Some(to)), cause.name());
+                    self.event("switch", Some(to), detail);
+                }
+                Output::Announce { member, round } => self.announce(member, round),
+                Output::AllDown => {
+                    self.event("all-down", None, "no member has carrier".into());
+                }
+            }
+        }
+    }
+
+    /// One round of announcements of the VSD's addresses on `member`.
+    fn announce(&mut self, id: usize, round: u32) {
+        let addresses = match mimm_netlink::addresses::of_link(&mut self.rtnl, self.tap_index) {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!("{}: addresses: {e}", self.cfg.name);
+                return;
+            }
+        };
+        let (arp, na) = (round < self.cfg.num_grat_arp, round < self.cfg.num_unsol_na);
+        let mac = self.vsd_mac;
+        let Some(member) = self.members.get_mut(id).and_then(Option::as_mut) else {
+            return;
+        };
+        // Zeroed virtio header in front: no offload asked for these frames.
+        let mut frame = [0u8; VNET_HDR_LEN + announce::NA_FRAME_LEN];
+        for ip in addresses {
+            let len = match ip {
+                IpAddr::V4(v4) if arp => {
+                    announce::arp_announcement(&mut frame[VNET_HDR_LEN..], mac, v4)
+                }
+                IpAddr::V6(v6) if na => {
+                    announce::neighbor_advertisement(&mut frame[VNET_HDR_LEN..], mac, v6)
+                }
+                _ => None,
+            };
+            if let Some(len) = len {
+                if let Err(e) = members::send_one(member, &frame[..VNET_HDR_LEN + len]) {
+                    tracing::warn!("{}: announce: {e}", member.name);
+                }
+            }
+        }
+    }
+
+    fn on_links(&mut self) {
+        for event in self.links.drain() {
+            match event {
+                LinkEvent::Changed(link) => {
+                    if let Some(id) = self.member_id(&link.name) {
+                        let carrier = members::has_carrier(&link);
+                        let Some(m) = self.members[id].as_mut() else {
+                            continue;
+                        };
+                        if m.carrier != carrier {
+                            m.carrier = carrier;
+                            let now = self.ms(clock::now());
+                            self.switch.on_carrier(id, carrier, now);
+                            let detail = if carrier {
+                                "carrier up"
+                            } else {
+                                "carrier lost"
+                            };
+                            self.event("carrier", Some(id), detail.into());
+                            self.handle_outputs();
+                        }
+                    } else if let Some(w) = self.waiting.iter().position(|(n, _)| *n == link.name) {
+                        let (name, priority) = self.waiting.remove(w);
+                        if let Err(e) = self.add_member(&link, priority) {
+                            tracing::error!("{e}");
+                            self.event_named("error", Some(name), e);
+                        }
+                    }
+                }
+                LinkEvent::Removed { name, .. } => {
+                    if let Some(id) = self.member_id(&name) {
+                        let priority = self.members[id].as_ref().map_or(0, |m| m.priority);
+                        self.remove_member(id, true);
+                        // It may come back (a USB modem re-enumerating).
+                        self.waiting.push((name, priority));
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn run(mut self) -> io::Result<()> {
+        tracing::info!(
+            "{} running: mac {}, {} member(s), policy {}, offloads {}, control socket {}",
+            self.cfg.name,
+            format_mac(&self.vsd_mac),
+            self.members.iter().flatten().count(),
+            self.cfg.mac_policy.name(),
+            if self.offloads { "on" } else { "off" },
+            self.cfg.socket.display()
+        );
+        let mut events = Events::with_capacity(64);
+        self.arm_timer();
+        while !self.stop {
+            match self.poll.poll(&mut events, None) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.shutdown();
+                    return Err(e);
+                }
+            }
+            for event in events.iter() {
+                self.dispatch(event.token());
+            }
+            let now = self.ms(clock::now());
+            if self.switch.poll_timeout().is_some_and(|t| t <= now) {
+                self.switch.handle_timeout(now);
+            }
+            self.handle_outputs();
+            self.arm_timer();
+        }
+        self.shutdown();
+        tracing::info!("{} stopped; members given back", self.cfg.name);
+        Ok(())
+    }
+
+    fn arm_timer(&mut self) {
+        let at = self
+            .switch
+            .poll_timeout()
+            .map(|t| self.start.saturating_add(Nanos::from_ms(t)));
+        if let Err(e) = self.timer.arm_at(at) {
+            tracing::error!("timer: {e}");
+        }
+    }
+
+    fn dispatch(&mut self, token: Token) {
+        if let Some(slot) = self.conns.slot(token) {
+            return self.on_conn(slot);
+        }
+        match token {
+            TAP => self.tap_readable(),
+            Token(t) if t >= MEMBER_BASE => self.member_readable(t - MEMBER_BASE),
+            LINKS => self.on_links(),
+            TIMER => {
+                self.timer.expirations();
+            }
+            SIGNALS => {
+                while let Some(signal) = self.signals.take() {
+                    tracing::info!("signal {signal}: stopping");
+                    self.stop = true;
+                }
+            }
+            LISTENER => self.conns.accept(&self.listener, self.poll.registry()),
+            _ => {}
+        }
+    }
+
+    /// Gives every member back and removes what the VSD installed.
+    fn shutdown(&mut self) {
+        for id in 0..self.members.len() {
+            if let Some(member) = self.members[id].take() {
+                members::give_back(&mut self.rtnl, &self.cfg.name, &member);
+            }
+        }
+        isolate::remove_table(&self.cfg.name);
+        let _ = std::fs::remove_file(&self.cfg.socket);
+    }
+
+    fn event(&mut self, kind: &str, member: Option<usize>, detail: String) {
+        let name = member
+            .and_then(|i| self.members.get(i).and_then(Option::as_ref))
+            .map(|m| m.name.clone());
+        self.event_named(kind, name, detail);
+    }
+
+    fn event_named(&mut self, kind: &str, member: Option<String>, detail: String) {
+        let t_s = clock::now().saturating_sub(self.start).0 as f64 / 1e9;
+        tracing::info!(kind, member = member.as_deref().unwrap_or("-"), "{detail}");
+        let event = Event {
+            t_s: (t_s * 1000.0).round() / 1000.0,
+            kind: kind.to_string(),
+            member,
+            detail,
+        };
+        control::publish(&mut self.subscribers, &event);
+        if self.recent.len() == RECENT_EVENTS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(event);
+    }
+}

@@ -1,0 +1,225 @@
+//! `vsd`: the virtual subnet device daemon (`vsd run`, procd starts it),
+//! its configuration check, and `vsd ctl`, the command-line client of its
+//! control socket.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use mimm_vsd::config;
+use mimm_vsd::control::{self, Reply, Request, Status};
+
+const USAGE: &str = "usage: vsd run [-c /etc/config/mimm] [--name VSD]
+       vsd check [-c /etc/config/mimm]
+       vsd ctl [-c /etc/config/mimm] [--name VSD | -s SOCKET] [--json] COMMAND
+commands:
+  status                      members, the active one, counters
+  add MEMBER [PRIORITY]       take a device in
+  remove MEMBER               give it back
+  priority MEMBER PRIORITY    higher is preferred on failover
+  prepare MEMBER              accept its frames too (make-before-break)
+  commit                      move transmission to the prepared member
+  set-active MEMBER           prepare and commit at once
+  events [--follow]           recent events (and new ones)";
+
+struct Args {
+    config: PathBuf,
+    name: Option<String>,
+    socket: Option<PathBuf>,
+    json: bool,
+    follow: bool,
+    words: Vec<String>,
+}
+
+fn parse(mut parser: lexopt::Parser) -> Result<Args, String> {
+    use lexopt::prelude::*;
+    let mut a = Args {
+        config: PathBuf::from("/etc/config/mimm"),
+        name: None,
+        socket: None,
+        json: false,
+        follow: false,
+        words: Vec::new(),
+    };
+    let err = |e: lexopt::Error| e.to_string();
+    while let Some(arg) = parser.next().map_err(err)? {
+        match arg {
+            Short('c') | Long("config") => a.config = parser.value().map_err(err)?.into(),
+            Long("name") => a.name = Some(parser.value().map_err(err)?.string().map_err(err)?),
+            Short('s') | Long("socket") => a.socket = Some(parser.value().map_err(err)?.into()),
+            Long("json") => a.json = true,
+            Short('f') | Long("follow") => a.follow = true,
+            Short('h') | Long("help") => return Err(USAGE.into()),
+            Value(v) => a.words.push(v.string().map_err(err)?),
+            _ => return Err(format!("{}\n{USAGE}", arg.unexpected())),
+        }
+    }
+    Ok(a)
+}
+
+fn init_logging() {
+    let level = std::env::var("VSD_LOG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(tracing::Level::INFO);
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_target(false)
+        .without_time()
+        .init();
+}
+
+fn run(a: Args) -> Result<(), String> {
+    let cfg = config::load(&a.config, a.name.as_deref())?;
+    init_logging();
+    let engine = mimm_vsd::engine::Engine::new(cfg)?;
+    engine.run().map_err(|e| e.to_string())
+}
+
+fn check(a: Args) -> Result<(), String> {
+    let package = mimm_uci::Package::from_path(&a.config).map_err(|e| e.to_string())?;
+    let all = config::from_package(&package, &a.config).map_err(|e| e.to_string())?;
+    for v in &all {
+        println!(
+            "{}: vsd {} ok: members {}, mac_policy {}",
+            a.config.display(),
+            v.name,
+            v.members.join(", "),
+            v.mac_policy.name()
+        );
+    }
+    if all.is_empty() {
+        return Err(format!("{}: no config vsd section", a.config.display()));
+    }
+    Ok(())
+}
+
+fn render(s: &Status) -> String {
+    let mut out = format!(
+        "{}  mac {}  mtu {}  policy {}  offloads {}  active {}  switches {}  up {:.0} s\n",
+        s.name,
+        s.mac,
+        s.mtu,
+        s.mac_policy,
+        if s.offloads { "on" } else { "off" },
+        s.active.as_deref().unwrap_or("none"),
+        s.switches,
+        s.uptime_s
+    );
+    out.push_str(&format!(
+        "{:<10} {:<9} {:<17} {:>8} {:>12} {:>14} {:>12} {:>14} {:>9} {:>9}\n",
+        "member",
+        "state",
+        "mac",
+        "priority",
+        "rx packets",
+        "rx bytes",
+        "tx packets",
+        "tx bytes",
+        "rx drop",
+        "tx drop"
+    ));
+    for m in &s.members {
+        let c = &m.counters;
+        out.push_str(&format!(
+            "{:<10} {:<9} {:<17} {:>8} {:>12} {:>14} {:>12} {:>14} {:>9} {:>9}\n",
+            m.name,
+            m.state,
+            m.mac,
+            m.priority,
+            c.rx_packets,
+            c.rx_bytes,
+            c.tx_packets,
+            c.tx_bytes,
+            c.rx_dropped,
+            c.tx_dropped
+        ));
+    }
+    for w in &s.waiting {
+        out.push_str(&format!("{w:<10} waiting for the device to appear\n"));
+    }
+    out
+}
+
+fn ctl(a: Args) -> Result<(), String> {
+    let socket = match (&a.socket, &a.name) {
+        (Some(s), _) => s.clone(),
+        (None, name) => config::load(&a.config, name.as_deref())
+            .map(|c| c.socket)
+            .or_else(|e| name.as_deref().map(config::default_socket).ok_or(e))?,
+    };
+    let words: Vec<&str> = a.words.iter().map(String::as_str).collect();
+    let number = |w: &str| {
+        w.parse::<i32>()
+            .map_err(|_| format!("{w:?} is not a priority"))
+    };
+    let request = match words.as_slice() {
+        ["status"] => Request::Status,
+        ["add", m] => Request::Add {
+            member: m.to_string(),
+            priority: None,
+        },
+        ["add", m, p] => Request::Add {
+            member: m.to_string(),
+            priority: Some(number(p)?),
+        },
+        ["remove", m] => Request::Remove {
+            member: m.to_string(),
+        },
+        ["priority", m, p] => Request::Priority {
+            member: m.to_string(),
+            priority: number(p)?,
+        },
+        ["prepare", m] => Request::Prepare {
+            member: m.to_string(),
+        },
+        ["commit"] => Request::Commit,
+        ["set-active", m] => Request::SetActive {
+            member: m.to_string(),
+        },
+        ["events"] => {
+            return control::events(&socket, a.follow, |line| {
+                println!("{line}");
+                true
+            })
+            .map_err(|e| e.to_string());
+        }
+        _ => return Err(USAGE.into()),
+    };
+    match control::call(&socket, &request).map_err(|e| e.to_string())? {
+        Reply::Status(s) if a.json => {
+            println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default())
+        }
+        Reply::Status(s) => print!("{}", render(&s)),
+        Reply::Done if a.json => println!("{{\"ok\":\"done\"}}"),
+        Reply::Done => {}
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let mut parser = lexopt::Parser::from_env();
+    let result = match parser.next() {
+        Ok(Some(lexopt::Arg::Value(cmd))) => {
+            let cmd = cmd.to_string_lossy().into_owned();
+            parse(parser).and_then(|a| match cmd.as_str() {
+                "run" => run(a),
+                "check" => check(a),
+                "ctl" => ctl(a),
+                _ => Err(USAGE.into()),
+            })
+        }
+        Ok(Some(lexopt::Arg::Long("version"))) => {
+            println!("vsd {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        _ => Err(USAGE.into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vsd: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
