@@ -2,6 +2,7 @@
 //! bonding member links behind it and switching the active one.
 
 pub mod announce;
+pub mod carrier;
 pub mod config;
 pub mod control;
 pub mod engine;

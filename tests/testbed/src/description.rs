@@ -100,6 +100,12 @@ impl LinkSpec {
         self
     }
 
+    /// The router's device gets no address (a VSD member).
+    pub fn no_address(mut self) -> LinkSpec {
+        self.address = false;
+        self
+    }
+
     pub fn mtu(&self) -> u16 {
         self.mtu.unwrap_or(1500)
     }

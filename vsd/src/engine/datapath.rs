@@ -43,6 +43,10 @@ impl Engine {
     }
 
     fn send_queued(&mut self, queued: usize) {
+        let now = mimm_io::clock::now();
+        self.last_traffic = now;
+        // A dead active member is left before the batch goes out, not after.
+        self.check_active_carrier(now);
         let member = self
             .switch
             .tx()
@@ -82,6 +86,7 @@ impl Engine {
                     return;
                 }
             };
+            self.last_traffic = mimm_io::clock::now();
             let accepted = self.switch.accepts(id);
             let c = &mut member.counters;
             for i in 0..n {

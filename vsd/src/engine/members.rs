@@ -7,6 +7,7 @@ use std::io;
 use mimm_netlink::Rtnl;
 use mimm_netlink::links::Link;
 
+use crate::carrier::CarrierFile;
 use crate::control::Counters;
 use crate::isolate::{self, Saved};
 use crate::packet::PacketSocket;
@@ -16,6 +17,8 @@ pub struct Member {
     pub name: String,
     pub ifindex: u32,
     pub socket: PacketSocket,
+    /// Its carrier, read directly (see [`crate::carrier`]).
+    pub carrier_file: Option<CarrierFile>,
     pub saved: Saved,
     /// Its own address, before the VSD touched it.
     pub original: Mac,
@@ -70,10 +73,14 @@ pub fn take(rtnl: &mut Rtnl, vsd: &str, link: &Link, priority: i32) -> Result<Me
             return Err(format!("member {}: {e}", link.name));
         }
     };
+    let carrier_file = CarrierFile::open(&link.name)
+        .inspect_err(|e| tracing::warn!("member {}: {e}; carrier from rtnetlink only", link.name))
+        .ok();
     Ok(Member {
         name: link.name.clone(),
         ifindex: link.index,
         socket,
+        carrier_file,
         saved,
         original,
         mac: original,

@@ -44,6 +44,10 @@ const MEMBER_BASE: usize = 1_000;
 /// A slot holds the largest GSO frame (64 KiB) and its vnet header.
 const SLOT_LEN: usize = 65_536 + 256;
 const RECENT_EVENTS: usize = 100;
+/// How often the active member's carrier is read while traffic flows.
+const CARRIER_CHECK: Nanos = Nanos(1_000_000);
+/// Traffic this recent keeps the carrier check going between frames.
+const BUSY_FOR: Nanos = Nanos(200_000_000);
 
 pub struct Engine {
     cfg: VsdConfig,
@@ -71,6 +75,9 @@ pub struct Engine {
     /// Frames from the TAP with no member to carry them.
     no_member_drops: u64,
     switches: u64,
+    carrier_checked: Nanos,
+    /// When frames last moved (the carrier check runs while this is recent).
+    last_traffic: Nanos,
     start: Nanos,
     stop: bool,
 }
@@ -194,6 +201,8 @@ impl Engine {
             rx_batch: Batch::new(batch, SLOT_LEN),
             no_member_drops: 0,
             switches: 0,
+            carrier_checked: Nanos(0),
+            last_traffic: Nanos(0),
             start: clock::now(),
             stop: false,
         };
@@ -373,27 +382,53 @@ impl Engine {
         }
     }
 
+    /// Member `id`'s carrier is `carrier` (`how`: where that was seen, if
+    /// not from rtnetlink).
+    fn set_carrier(&mut self, id: usize, carrier: bool, how: &str) {
+        let Some(m) = self.members.get_mut(id).and_then(Option::as_mut) else {
+            return;
+        };
+        if m.carrier == carrier {
+            return;
+        }
+        m.carrier = carrier;
+        let now = self.ms(clock::now());
+        self.switch.on_carrier(id, carrier, now);
+        let detail = if carrier {
+            "carrier up"
+        } else {
+            "carrier lost"
+        };
+        self.event("carrier", Some(id), format!("{detail}{how}"));
+        self.handle_outputs();
+    }
+
+    /// Reads the active member's carrier from the device (at most once per
+    /// [`CARRIER_CHECK`]): while traffic flows, a loss is acted on within
+    /// about a millisecond instead of when rtnetlink gets round to it.
+    fn check_active_carrier(&mut self, now: Nanos) {
+        if now.saturating_sub(self.carrier_checked) < CARRIER_CHECK {
+            return;
+        }
+        self.carrier_checked = now;
+        let Some(id) = self.switch.tx() else { return };
+        let lost = self
+            .members
+            .get(id)
+            .and_then(Option::as_ref)
+            .and_then(|m| m.carrier_file.as_ref())
+            .is_some_and(|f| !f.read());
+        if lost {
+            self.set_carrier(id, false, " (read from the device)");
+        }
+    }
+
     fn on_links(&mut self) {
         for event in self.links.drain() {
             match event {
                 LinkEvent::Changed(link) => {
                     if let Some(id) = self.member_id(&link.name) {
-                        let carrier = members::has_carrier(&link);
-                        let Some(m) = self.members[id].as_mut() else {
-                            continue;
-                        };
-                        if m.carrier != carrier {
-                            m.carrier = carrier;
-                            let now = self.ms(clock::now());
-                            self.switch.on_carrier(id, carrier, now);
-                            let detail = if carrier {
-                                "carrier up"
-                            } else {
-                                "carrier lost"
-                            };
-                            self.event("carrier", Some(id), detail.into());
-                            self.handle_outputs();
-                        }
+                        self.set_carrier(id, members::has_carrier(&link), "");
                     } else if let Some(w) = self.waiting.iter().position(|(n, _)| *n == link.name) {
                         let (name, priority) = self.waiting.remove(w);
                         if let Err(e) = self.add_member(&link, priority) {
@@ -451,10 +486,18 @@ impl Engine {
     }
 
     fn arm_timer(&mut self) {
-        let at = self
+        let mut at = self
             .switch
             .poll_timeout()
             .map(|t| self.start.saturating_add(Nanos::from_ms(t)));
+        // While traffic flows, wake to check the carrier between frames too
+        // (a download's frames may all be arriving on a member that just
+        // died); idle, sleep.
+        let now = clock::now();
+        if now.saturating_sub(self.last_traffic) < BUSY_FOR {
+            let check = now.saturating_add(CARRIER_CHECK);
+            at = Some(at.map_or(check, |a| a.min(check)));
+        }
         if let Err(e) = self.timer.arm_at(at) {
             tracing::error!("timer: {e}");
         }
@@ -470,6 +513,7 @@ impl Engine {
             LINKS => self.on_links(),
             TIMER => {
                 self.timer.expirations();
+                self.check_active_carrier(clock::now());
             }
             SIGNALS => {
                 while let Some(signal) = self.signals.take() {

@@ -1,0 +1,187 @@
+//! A VSD running in a testbed's router namespace, over members the testbed
+//! created without addresses on its upstream segment.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use mimm_testbed::{Description, LinkSpec, LinkType, Testbed};
+use mimm_vsd::control::{self, Reply, Request, Status};
+
+pub const VSD: &str = env!("CARGO_BIN_EXE_vsd");
+/// The VSD's address on the upstream segment (10.200.0.0/24, gateway .1).
+pub const VSD_ADDR: &str = "10.200.0.50";
+
+/// Timing-sensitive tests run one at a time.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn root_or_skip(test: &str) -> bool {
+    if mimm_testbed::netns::is_root() {
+        return true;
+    }
+    eprintln!("{test}: skipped: needs root (network namespaces)");
+    false
+}
+
+/// Two (or more) ether members on the shared upstream segment, no addresses.
+pub fn bed(members: &[&str]) -> Testbed {
+    let desc = Description {
+        lan: true,
+        seed: 1,
+        links: members
+            .iter()
+            .map(|m| {
+                LinkSpec::new(m, LinkType::Ether)
+                    .upstream()
+                    .no_address()
+                    .delay_ms(1.0)
+            })
+            .collect(),
+    };
+    Testbed::up(&desc).unwrap()
+}
+
+/// Runs a command in a namespace; panics with its output if it fails.
+pub fn run(bed: &Testbed, role: &str, args: &[&str]) -> String {
+    let out = bed.exec(role, args).unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?} in {role}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub struct Vsd {
+    child: Child,
+    pub socket: PathBuf,
+    pub log: PathBuf,
+    dir: PathBuf,
+}
+
+impl Vsd {
+    /// Starts `vsd0` over `members` (in order of preference) with extra
+    /// UCI options, gives it the upstream address and the default route.
+    pub fn start(bed: &Testbed, members: &[&str], extra: &str) -> Vsd {
+        let dir =
+            std::env::temp_dir().join(format!("vsd-test-{}-{}", std::process::id(), bed.id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let socket = dir.join("vsd0.sock");
+        let list: String = members
+            .iter()
+            .map(|m| format!("\tlist member '{m}'\n"))
+            .collect();
+        let config = dir.join("mimm");
+        std::fs::write(
+            &config,
+            format!(
+                "config vsd 'vsd0'\n{list}\toption socket '{}'\n{extra}",
+                socket.display()
+            ),
+        )
+        .unwrap();
+        let log = dir.join("log");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &bed.ns("router"), VSD, "run", "-c"])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let vsd = Vsd {
+            child,
+            socket,
+            log,
+            dir,
+        };
+        vsd.wait_for(Duration::from_secs(5), |s| s.active.is_some());
+        run(
+            bed,
+            "router",
+            &[
+                "ip",
+                "addr",
+                "add",
+                &format!("{VSD_ADDR}/24"),
+                "dev",
+                "vsd0",
+            ],
+        );
+        run(
+            bed,
+            "router",
+            &[
+                "ip",
+                "route",
+                "replace",
+                "default",
+                "via",
+                "10.200.0.1",
+                "dev",
+                "vsd0",
+            ],
+        );
+        vsd
+    }
+
+    pub fn call(&self, request: Request) -> Result<Reply, String> {
+        control::call(&self.socket, &request).map_err(|e| e.to_string())
+    }
+
+    pub fn status(&self) -> Status {
+        match self.call(Request::Status) {
+            Ok(Reply::Status(s)) => *s,
+            other => panic!("status: {other:?}\n{}", self.log_text()),
+        }
+    }
+
+    pub fn wait_for(&self, limit: Duration, ready: impl Fn(&Status) -> bool) -> Status {
+        let start = Instant::now();
+        loop {
+            if let Ok(Reply::Status(s)) = control::call(&self.socket, &Request::Status) {
+                if ready(&s) {
+                    return *s;
+                }
+            }
+            assert!(
+                start.elapsed() < limit,
+                "vsd did not get there in {limit:?}; log:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// SIGTERM and wait: the VSD gives its members back.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        // The child is `ip netns exec`, which execs the VSD: same process.
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Vsd {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            self.stop();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
