@@ -139,3 +139,93 @@ fn carrier_loss_on_the_active_member_fails_over_at_once() {
     assert_eq!(s.active.as_deref(), Some("wlan1"));
     assert_eq!(s.members[0].state, "backup");
 }
+
+#[test]
+fn tshark_sees_the_announcements_on_the_new_member() {
+    if !root_or_skip("tshark_sees_the_announcements_on_the_new_member") {
+        return;
+    }
+    if std::process::Command::new("tshark")
+        .arg("-v")
+        .output()
+        .is_err()
+    {
+        eprintln!("tshark_sees_the_announcements_on_the_new_member: skipped: tshark not installed");
+        return;
+    }
+    let _serial = serial();
+    let bed = bed(&["wlan0", "wlan1"]);
+    let vsd = Vsd::start(&bed, &["wlan0", "wlan1"], "\toption num_unsol_na '2'\n");
+    // vsd0's IPv6 link-local address must have passed DAD to be announced.
+    std::thread::sleep(Duration::from_millis(2000));
+    let mut tshark = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &bed.ns("router"),
+            "tshark",
+            "-i",
+            "wlan1",
+            "-l",
+            "-a",
+            "duration:4",
+        ])
+        .args(["-f", "arp or icmp6", "-T", "fields", "-E", "separator=,"])
+        .args([
+            "-e",
+            "frame.time_relative",
+            "-e",
+            "eth.src",
+            "-e",
+            "arp.src.proto_ipv4",
+        ])
+        .args([
+            "-e",
+            "arp.isgratuitous",
+            "-e",
+            "icmpv6.nd.na.target_address",
+        ])
+        .args(["-e", "icmpv6.checksum.status", "-e", "icmpv6.nd.na.flag.o"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Switch once tshark says it is capturing.
+    let mut err = std::io::BufReader::new(tshark.stderr.take().unwrap());
+    let mut line = String::new();
+    while std::io::BufRead::read_line(&mut err, &mut line).unwrap() > 0
+        && !line.contains("Capturing on")
+    {
+        line.clear();
+    }
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    std::thread::sleep(Duration::from_millis(300));
+    vsd.call(Request::SetActive {
+        member: "wlan1".into(),
+    })
+    .unwrap();
+    let out = tshark.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mac = vsd.status().mac;
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(',').collect()).collect();
+    let arp: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.len() >= 4 && r[1] == mac && r[2] == common::VSD_ADDR && r[3] == "1")
+        .map(|r| r[0].parse().unwrap())
+        .collect();
+    let na: Vec<f64> = rows
+        .iter()
+        .filter(|r| {
+            r.len() >= 7 && r[1] == mac && r[4].starts_with("fe80::") && r[5] == "1" && r[6] == "1"
+        })
+        .map(|r| r[0].parse().unwrap())
+        .collect();
+    eprintln!("announcements on wlan1 (s): arp {arp:?} na {na:?}");
+    // Three gratuitous ARPs and two NAs (as configured), with good
+    // checksums, 200 ms apart.
+    assert_eq!((arp.len(), na.len()), (3, 2), "{text}");
+    for pair in arp.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!((0.15..0.3).contains(&gap), "{text}");
+    }
+}
