@@ -135,6 +135,18 @@ fn errors_name_the_place_the_interface_and_the_option() {
             "/etc/config/mimm:3:2: server: address \"mimm.example\" is not IPV4 or IPV4:PORT",
         ),
         (
+            "config globals\n\toption mode vsd\nconfig interface 'a'\n\toption device eth9\nconfig vsd 'vsd0'\n\tlist member eth1\n",
+            "/etc/config/mimm:4:2: interface a: device eth9 is not a member of vsd vsd0 (members: eth1)",
+        ),
+        (
+            "config globals\n\toption mode vsd\nconfig interface 'a'\n",
+            "/etc/config/mimm:2:2: globals: mode vsd needs a config vsd section",
+        ),
+        (
+            "config globals\n\toption mode vsd\n\toption vsd vsd9\nconfig interface 'a'\nconfig vsd 'vsd0'\n",
+            "/etc/config/mimm:3:2: globals: no config vsd 'vsd9' (there is: vsd0)",
+        ),
+        (
             "config interface 'a'\nconfig vsd 'vsd0'\n\toption mtu 9\n",
             "/etc/config/mimm:3:2: vsd vsd0: mtu 9 must be 576..65535",
         ),

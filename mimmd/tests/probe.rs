@@ -91,4 +91,12 @@ fn probes_measure_rtt_and_notice_a_blackhole_within_a_second() {
         reachable && after <= Duration::from_millis(800),
         "back after {after:?}"
     );
+
+    // Sockets opened by a send (after the device went and came back) are
+    // still handed to the loop to register, exactly once.
+    p.take_new_sockets();
+    p.close();
+    p.tick(mimm_io::clock::now().saturating_add(mimm_io::clock::Nanos::from_ms(1_000)));
+    assert_eq!(p.take_new_sockets().len(), 1);
+    assert!(p.take_new_sockets().is_empty());
 }

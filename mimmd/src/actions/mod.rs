@@ -1,5 +1,52 @@
 //! The Mobility Manager's hands: jobs (hooks and up/down commands, run as
-//! children without blocking the loop) and route mode.
+//! children without blocking the loop) and the two ways traffic moves:
+//! route mode (a default route and policy rules) and vsd mode (the VSD's
+//! active member).
 
 pub mod jobs;
 pub mod route;
+pub mod vsd;
+
+use std::io;
+
+use crate::config::{IfaceDaemon, MimmConfig};
+use crate::netlink::links::Link;
+use route::RouteMode;
+use vsd::VsdMode;
+
+pub enum Mover {
+    Route(RouteMode),
+    Vsd(VsdMode),
+}
+
+impl Mover {
+    pub fn new(cfg: &MimmConfig) -> io::Result<Mover> {
+        Ok(match &cfg.vsd {
+            Some(v) => Mover::Vsd(VsdMode::new(v)),
+            None => Mover::Route(RouteMode::new(&cfg.globals)?),
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Mover::Route(_) => "route",
+            Mover::Vsd(_) => "vsd",
+        }
+    }
+
+    /// Moves traffic to `iface`, whose kernel link is `link`.
+    pub fn switch(&mut self, iface: &IfaceDaemon, link: &Link) -> io::Result<()> {
+        match self {
+            Mover::Route(r) => r.switch(iface, link).map(|_| ()),
+            Mover::Vsd(v) => v.switch(&iface.device),
+        }
+    }
+
+    /// On exit or reload: route mode removes its rules and route; the VSD
+    /// is left as it is (it carries the traffic on its own).
+    pub fn teardown(&mut self) {
+        if let Mover::Route(r) = self {
+            r.teardown();
+        }
+    }
+}

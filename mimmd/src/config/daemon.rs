@@ -23,6 +23,7 @@ pub(crate) const GLOBAL_OPTIONS: &[&str] = &[
     "probe_fail",
     "probe_ok",
     "log_level",
+    "vsd",
 ];
 
 pub(crate) const IFACE_OPTIONS: &[&str] = &[
@@ -70,6 +71,8 @@ pub struct Globals {
     /// Answered probes in a row before a lost path counts as back.
     pub probe_ok: u32,
     pub log_level: String,
+    /// Mode vsd: which `config vsd` section (needed when there are several).
+    pub vsd: Option<String>,
 }
 
 impl Default for Globals {
@@ -87,6 +90,7 @@ impl Default for Globals {
             probe_fail: 3,
             probe_ok: 2,
             log_level: "info".into(),
+            vsd: None,
         }
     }
 }
@@ -235,6 +239,7 @@ impl Fields<'_> {
         if let Some(v) = self.string(s, what, "socket")? {
             g.socket = PathBuf::from(v);
         }
+        g.vsd = self.string(s, what, "vsd")?;
         if let Some(v) = self.string(s, what, "log_level")? {
             if crate::logging::parse_level(&v).is_none() {
                 return Err(self.fail(

@@ -42,6 +42,8 @@ pub struct MimmConfig {
     pub mm: Config,
     /// `config server`, when there is one.
     pub server: Option<ServerConfig>,
+    /// Mode vsd: the VSD whose members the interfaces are.
+    pub vsd: Option<mimm_vsd::config::VsdConfig>,
 }
 
 /// mimmd's sections, read on top of the UCI crate's typed access.
@@ -152,7 +154,11 @@ pub fn from_package(package: &Package, file: &Path) -> Result<MimmConfig, Config
             ),
         ));
     }
-    mimm_vsd::config::from_package(package, file)?;
+    let vsds = mimm_vsd::config::from_package(package, file)?;
+    let vsd = match globals.mode {
+        Mode::Route => None,
+        Mode::Vsd => Some(pick_vsd(&reader, package, &globals, vsds, &ifaces)?),
+    };
     let mut preferred = ifaces.iter().filter(|d| d.preferred).skip(1);
     if let Some(d) = preferred.next() {
         let pos = package
@@ -170,5 +176,65 @@ pub fn from_package(package: &Package, file: &Path) -> Result<MimmConfig, Config
         ifaces,
         mm,
         server,
+        vsd,
     })
+}
+
+/// Mode vsd: the VSD named in globals (or the only one), with every
+/// interface's device among its members.
+fn pick_vsd(
+    reader: &Reader,
+    package: &Package,
+    globals: &Globals,
+    vsds: Vec<mimm_vsd::config::VsdConfig>,
+    ifaces: &[IfaceDaemon],
+) -> Result<mimm_vsd::config::VsdConfig, ConfigError> {
+    let at = |name: &str, option: &str| {
+        let section = match name {
+            // Often anonymous (`config globals`).
+            "globals" => package.sections_of("globals").next(),
+            _ => package.section(name),
+        };
+        section
+            .map(|s| s.option(option).map_or(s.pos, |o| o.pos))
+            .unwrap_or(Pos { line: 1, col: 1 })
+    };
+    let names = vsds
+        .iter()
+        .map(|v| v.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let vsd = match &globals.vsd {
+        Some(n) => vsds.iter().find(|v| &v.name == n).cloned().ok_or_else(|| {
+            reader.fail(
+                at("globals", "vsd"),
+                format!("globals: no config vsd '{n}' (there is: {names})"),
+            )
+        })?,
+        None if vsds.len() == 1 => vsds[0].clone(),
+        None => {
+            let what = if vsds.is_empty() {
+                "mode vsd needs a config vsd section with the interfaces' devices as members"
+                    .to_string()
+            } else {
+                format!("several vsd sections ({names}): name one with option vsd")
+            };
+            return Err(reader.fail(at("globals", "mode"), format!("globals: {what}")));
+        }
+    };
+    for d in ifaces {
+        if !vsd.members.contains(&d.device) {
+            return Err(reader.fail(
+                at(&d.name, "device"),
+                format!(
+                    "interface {}: device {} is not a member of vsd {} (members: {}); in mode vsd every interface is one",
+                    d.name,
+                    d.device,
+                    vsd.name,
+                    vsd.members.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(vsd)
 }

@@ -156,7 +156,7 @@ impl Daemon {
                 .mm
                 .preferred()
                 .map(|p| self.ifaces[p.index()].name.clone()),
-            mode: "route".into(),
+            mode: self.mover.name().into(),
             config: self.cfg.file.display().to_string(),
             uptime_s: (now.saturating_sub(self.start).0 as f64 / 1e9 * 10.0).round() / 10.0,
             interfaces,

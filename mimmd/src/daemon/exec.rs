@@ -104,7 +104,7 @@ impl Daemon {
                 "MIMM_REASON".into(),
                 reason.display(&self.cfg.mm).to_string(),
             ),
-            ("MIMM_MODE".into(), "route".into()),
+            ("MIMM_MODE".into(), self.mover.name().into()),
         ]
     }
 
@@ -174,8 +174,8 @@ impl Daemon {
             );
             return false;
         };
-        match self.route.switch(&self.cfg.ifaces[i], &link) {
-            Ok(_) => true,
+        match self.mover.switch(&self.cfg.ifaces[i], &link) {
+            Ok(()) => true,
             Err(e) => {
                 self.event("error", Some(i), format!("cannot route: {e}"));
                 false

@@ -21,9 +21,9 @@ use mimm_io::conns::Conns;
 use mimm_io::signals::Signals;
 use mimm_mm::{IfaceId, Input, Millis, MobilityManager};
 
+use crate::actions::Mover;
 use crate::actions::jobs::Jobs;
-use crate::actions::route::RouteMode;
-use crate::config::{self, MimmConfig, Mode};
+use crate::config::{self, MimmConfig};
 use crate::control::proto::{Event, MAX_REQUEST};
 use crate::logging::LogLevel;
 use crate::netlink::links::{LinkEvent, LinkWatcher};
@@ -54,7 +54,7 @@ pub struct Daemon {
     links: LinkWatcher,
     ifaces: Vec<IfaceRuntime>,
     jobs: Jobs,
-    route: RouteMode,
+    mover: Mover,
     listener: UnixListener,
     conns: Conns,
     subscribers: Vec<control::Subscriber>,
@@ -67,6 +67,8 @@ pub struct Daemon {
     last_handoff: Option<Handoff>,
     /// The logger's level, which a reload may change.
     log: Option<LogLevel>,
+    /// Vsd mode: the VSD did not answer last time (logged once).
+    vsd_silent: bool,
     stop: bool,
 }
 
@@ -82,12 +84,6 @@ impl Daemon {
     /// Builds the daemon from a configuration file: every problem is reported
     /// before anything is changed on the system.
     pub fn new(cfg: MimmConfig) -> Result<Daemon, String> {
-        if cfg.globals.mode == Mode::Vsd {
-            return Err(format!(
-                "{}: mode vsd needs the virtual subnet device, which is not built yet; use mode route",
-                cfg.file.display()
-            ));
-        }
         if cfg.server.as_ref().is_some_and(|s| s.enabled) {
             // Read and checked, but there is no client for it yet.
             tracing::warn!(
@@ -100,7 +96,7 @@ impl Daemon {
         let poll = Poll::new().map_err(|e| io("poll", e))?;
         let timer = Timer::new().map_err(|e| io("timerfd", e))?;
         let mut links = LinkWatcher::new().map_err(|e| io("netlink", e))?;
-        let route = RouteMode::new(&cfg.globals).map_err(|e| io("netlink", e))?;
+        let mover = Mover::new(&cfg).map_err(|e| io("netlink", e))?;
         let socket = &cfg.globals.socket;
         if let Some(dir) = socket.parent() {
             std::fs::create_dir_all(dir).map_err(|e| io(&dir.display().to_string(), e))?;
@@ -138,7 +134,7 @@ impl Daemon {
             links,
             ifaces,
             jobs,
-            route,
+            mover,
             listener,
             conns: Conns::new(CONN_BASE, MAX_CONNS, MAX_REQUEST),
             subscribers: Vec::new(),
@@ -148,12 +144,16 @@ impl Daemon {
             runtime_prefer: None,
             last_handoff: None,
             log: None,
+            vsd_silent: false,
             stop: false,
         };
         daemon.apply_preference(0);
         for event in all {
             daemon.on_link(event, false);
         }
+        // A VSD already carrying traffic keeps its member: no switch.
+        daemon.sync_vsd();
+        daemon.follow_primary();
         daemon.register_probes();
         Ok(daemon)
     }
@@ -165,8 +165,9 @@ impl Daemon {
 
     pub fn run(mut self) -> io::Result<()> {
         tracing::info!(
-            "mimmd running: {} interfaces, mode route, control socket {}",
+            "mimmd running: {} interfaces, mode {}, control socket {}",
             self.ifaces.len(),
+            self.mover.name(),
             self.cfg.globals.socket.display()
         );
         let mut events = Events::with_capacity(64);
@@ -185,9 +186,9 @@ impl Daemon {
             }
             self.advance();
         }
-        self.route.teardown();
+        self.mover.teardown();
         let _ = std::fs::remove_file(&self.cfg.globals.socket);
-        tracing::info!("mimmd stopped; its rules and route are removed");
+        tracing::info!("mimmd stopped");
         Ok(())
     }
 
@@ -270,6 +271,7 @@ impl Daemon {
             self.mm.handle_timeout(ms);
         }
         self.execute_actions();
+        self.follow_primary();
         let mut next = [Some(self.next_sample), self.jobs.deadline()]
             .into_iter()
             .flatten()
@@ -297,6 +299,7 @@ impl Daemon {
     }
 
     fn sample_all(&mut self, now: Nanos) {
+        self.sync_vsd();
         let ms = self.ms(now);
         let report = self.subscribers.iter().any(|s| s.samples);
         for i in 0..self.ifaces.len() {
@@ -321,6 +324,66 @@ impl Daemon {
                 control::publish(&mut self.subscribers, &event);
             }
         }
+    }
+
+    /// Vsd mode: probes go through the VSD, so only the active member's
+    /// prober runs (the others keep their last measurement, see
+    /// `Prober::paused_stats`).
+    fn follow_primary(&mut self) {
+        if !matches!(self.mover, Mover::Vsd(_)) {
+            return;
+        }
+        let primary = self.mm.primary().map(|p| p.index());
+        let now = clock::now();
+        for (i, rt) in self.ifaces.iter_mut().enumerate() {
+            rt.prober.set_paused(Some(i) != primary, now);
+        }
+    }
+
+    /// Vsd mode: the VSD may have moved by itself (its active member lost
+    /// carrier) or have been carrying traffic before mimmd started. Its
+    /// active member becomes the primary without a switch.
+    fn sync_vsd(&mut self) {
+        let Mover::Vsd(vsd) = &self.mover else {
+            return;
+        };
+        let active = match vsd.active() {
+            Ok(a) => {
+                if self.vsd_silent {
+                    tracing::info!("vsd {} answers again", vsd.name);
+                    self.vsd_silent = false;
+                }
+                a
+            }
+            Err(e) => {
+                if !self.vsd_silent {
+                    tracing::warn!("vsd {}: {e}", vsd.name);
+                    self.vsd_silent = true;
+                }
+                return;
+            }
+        };
+        let Some(i) = active.and_then(|dev| self.ifaces.iter().position(|rt| rt.device == dev))
+        else {
+            return;
+        };
+        let primary = self.mm.primary().map(|p| p.index());
+        if primary == Some(i) {
+            return;
+        }
+        let from = primary.map_or("-".to_string(), |p| self.ifaces[p].name.clone());
+        let now = self.ms(clock::now());
+        self.mm.assume_primary(IfaceId(i as u8), now);
+        let reason = "the VSD's active member, taken over without a switch".to_string();
+        self.last_handoff = Some(Handoff {
+            at: clock::now(),
+            from: primary.map(|p| self.ifaces[p].name.clone()),
+            to: self.ifaces[i].name.clone(),
+            reason: reason.clone(),
+        });
+        let detail = format!("{from} -> {}: {reason}", self.ifaces[i].name);
+        self.event("switch", Some(i), detail);
+        self.follow_primary();
     }
 
     /// Starts a modem query (its answer arrives through the loop).
@@ -418,14 +481,13 @@ impl Daemon {
     fn register_probes(&mut self) {
         for i in 0..self.ifaces.len() {
             let rt = &mut self.ifaces[i];
-            if rt.prober.ensure_sockets() {
-                for (k, fd) in rt.prober.fds().into_iter().enumerate() {
-                    let _ = self.poll.registry().register(
-                        &mut SourceFd(&fd),
-                        probe_token(i, k),
-                        Interest::READABLE,
-                    );
-                }
+            rt.prober.ensure_sockets();
+            for (k, fd) in rt.prober.take_new_sockets().into_iter().enumerate() {
+                let _ = self.poll.registry().register(
+                    &mut SourceFd(&fd),
+                    probe_token(i, k),
+                    Interest::READABLE,
+                );
             }
         }
     }
@@ -469,12 +531,6 @@ impl Daemon {
     /// Re-reads the configuration; a bad one leaves the running one alone.
     fn reload(&mut self) -> Result<(), String> {
         let cfg = config::load(&self.cfg.file)?;
-        if cfg.globals.mode == Mode::Vsd {
-            return Err(format!(
-                "{}: mode vsd is not available yet",
-                cfg.file.display()
-            ));
-        }
         let now = self.ms(clock::now());
         let mut mm = MobilityManager::new(cfg.mm.clone()).map_err(|e| e.to_string())?;
         let mut ifaces = state::build(&cfg, now)?;
@@ -492,12 +548,12 @@ impl Daemon {
             mm.assume_primary(p, now);
         }
         // Everything that can fail is done; only now is the old state let go.
-        let route = RouteMode::new(&cfg.globals).map_err(|e| e.to_string())?;
+        let mover = Mover::new(&cfg).map_err(|e| e.to_string())?;
         for rt in &mut self.ifaces {
             rt.prober.close();
         }
-        self.route.teardown();
-        self.route = route;
+        self.mover.teardown();
+        self.mover = mover;
         self.cfg = cfg;
         self.mm = mm;
         self.ifaces = ifaces;

@@ -56,7 +56,9 @@ impl IfaceRuntime {
             }
             _ => {}
         }
-        if let Some(path) = self.observed.path.as_mut() {
+        if self.prober.is_paused() {
+            self.observed.path = Some(self.prober.paused_stats(mimm_io::clock::now()));
+        } else if let Some(path) = self.observed.path.as_mut() {
             *path = self.prober.stats();
         } else if self.prober.has_targets() {
             self.observed.path = Some(self.prober.stats());
@@ -103,7 +105,14 @@ pub(crate) fn build(cfg: &MimmConfig, now: Millis) -> Result<Vec<IfaceRuntime>, 
                 device: d.device.clone(),
                 observed: Observed::default(),
                 // The id tells this interface's probe answers from the others'.
-                prober: Prober::new(&d.device, d.probes.clone(), timing, 0x4d00 | i as u16),
+                // In vsd mode members carry no address: probes go through the
+                // VSD, for whichever member is active (see Daemon::follow_primary).
+                prober: Prober::new(
+                    cfg.vsd.as_ref().map_or(&d.device, |v| &v.name),
+                    d.probes.clone(),
+                    timing,
+                    0x4d00 | i as u16,
+                ),
                 source,
             })
         })

@@ -131,7 +131,17 @@ pub struct Prober {
     ok_in_row: u32,
     reachable: bool,
     rtt_ms: Option<f64>,
+    /// Not probing (vsd mode probes only through the active member), with
+    /// what was measured last and when probing stopped.
+    paused: bool,
+    frozen: Option<(PathStats, Nanos)>,
+    /// Sockets were opened that the loop has not registered yet.
+    unregistered: bool,
 }
+
+/// A path last seen lost is believed lost this long while not probed; then
+/// it is given another chance (like mwan3's recovery, without its minute).
+const LOST_BELIEVED: Nanos = Nanos(60_000_000_000);
 
 impl Prober {
     /// `id` tells this prober's answers from others' (e.g. the interface index).
@@ -154,6 +164,48 @@ impl Prober {
             ok_in_row: 0,
             reachable: true,
             rtt_ms: None,
+            paused: false,
+            frozen: None,
+            unregistered: false,
+        }
+    }
+
+    /// Stops probing (sockets closed, the last measurement kept for
+    /// [`Prober::paused_stats`]) or starts again from scratch.
+    pub fn set_paused(&mut self, paused: bool, now: Nanos) {
+        if paused == self.paused {
+            return;
+        }
+        self.frozen = (paused && self.history_len > 0).then(|| (self.stats(), now));
+        self.paused = paused;
+        self.close();
+        self.outstanding = [None; OUTSTANDING];
+        self.history_len = 0;
+        self.history_at = 0;
+        self.lost_in_row = 0;
+        self.ok_in_row = 0;
+        self.reachable = true;
+        self.rtt_ms = None;
+        self.next_send = Nanos::ZERO;
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
+    /// While paused: the path as last measured, or, never measured (or lost
+    /// longer ago than [`LOST_BELIEVED`]), assumed good until tried. In vsd
+    /// mode this lets the Mobility Manager consider a backup member whose
+    /// path cannot be probed while it is not active.
+    pub fn paused_stats(&self, now: Nanos) -> PathStats {
+        let assumed = PathStats {
+            reachable: true,
+            rtt_ms: None,
+            loss_pct: 0.0,
+        };
+        match self.frozen {
+            Some((stats, at)) if stats.reachable || now.saturating_sub(at) < LOST_BELIEVED => stats,
+            _ => assumed,
         }
     }
 
@@ -162,10 +214,11 @@ impl Prober {
     }
 
     /// Opens the sockets if they are not open (the device may have appeared).
-    /// Returns true when new sockets were opened (the caller registers them).
-    pub fn ensure_sockets(&mut self) -> bool {
-        if self.targets.is_empty() || self.udp.is_some() || self.icmp.is_some() {
-            return false;
+    /// Sockets opened here (or by a send that needed them) are reported once
+    /// by [`Prober::take_new_sockets`], for the loop to register.
+    pub fn ensure_sockets(&mut self) {
+        if self.paused || self.targets.is_empty() || self.udp.is_some() || self.icmp.is_some() {
+            return;
         }
         let open = |kind: SocketType, proto: Option<Protocol>| -> io::Result<OwnedFd> {
             let fd = rustix::net::socket_with(
@@ -197,9 +250,18 @@ impl Prober {
         if let Err(e) = result {
             tracing::debug!(device = %self.device, "probe sockets: {e}");
             self.close();
-            return false;
+            return;
         }
-        true
+        self.unregistered = true;
+    }
+
+    /// The sockets opened since the last call (empty if none were), for
+    /// registration in the loop.
+    pub fn take_new_sockets(&mut self) -> Vec<RawFd> {
+        if !std::mem::take(&mut self.unregistered) {
+            return Vec::new();
+        }
+        self.fds()
     }
 
     /// Drops the sockets (the device went away); the next `ensure_sockets`
@@ -244,7 +306,7 @@ impl Prober {
 
     /// When the prober next needs the loop's attention.
     pub fn deadline(&self) -> Option<Nanos> {
-        if self.targets.is_empty() {
+        if self.paused || self.targets.is_empty() {
             return None;
         }
         let timeout = self.timeout();
@@ -282,6 +344,9 @@ impl Prober {
     /// Expires unanswered probes and sends the next one when due. Returns the
     /// new reachability when it changed.
     pub fn tick(&mut self, now: Nanos) -> Option<bool> {
+        if self.paused {
+            return None;
+        }
         let mut changed = None;
         let timeout = self.timeout();
         for i in 0..OUTSTANDING {

@@ -69,6 +69,18 @@ pub struct Mimmd {
 
 impl Mimmd {
     pub fn start(bed: &Testbed, config: &Path, socket: &Path, log: &Path) -> Mimmd {
+        Mimmd::start_until(bed, config, socket, log, ": initial;")
+    }
+
+    /// Starts mimmd and waits until its log shows `first` (its first
+    /// decision), without asking it anything.
+    pub fn start_until(
+        bed: &Testbed,
+        config: &Path,
+        socket: &Path,
+        log: &Path,
+        first: &str,
+    ) -> Mimmd {
         let child = Command::new("ip")
             .args(["netns", "exec", &bed.ns("router"), MIMMD, "run", "-c"])
             .arg(config)
@@ -85,7 +97,7 @@ impl Mimmd {
         // Watch the log, not the socket: a control connection wakes the
         // loop, and mimmd must get going without one.
         let start = Instant::now();
-        while !m.log_text().contains(": initial;") {
+        while !m.log_text().contains(first) {
             assert!(
                 start.elapsed() < Duration::from_secs(5),
                 "no first primary within 5 s without being asked; log:\n{}",
@@ -95,6 +107,16 @@ impl Mimmd {
         }
         m.wait_for(Duration::from_secs(10), |s| s.primary.is_some());
         m
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// SIGKILL: no chance to tidy up (the VSD must carry on regardless).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub fn ctl(&self, args: &[&str]) -> std::process::Output {
@@ -152,6 +174,9 @@ impl Mimmd {
 
 impl Drop for Mimmd {
     fn drop(&mut self) {
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return;
+        }
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -159,6 +184,75 @@ impl Drop for Mimmd {
             std::thread::sleep(Duration::from_millis(20));
         }
         let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The VSD binary, built next to mimmd (`cargo test --workspace` builds it;
+/// alone, `cargo test -p mimm-mimmd` builds it here).
+pub fn vsd_binary() -> PathBuf {
+    let bin = Path::new(MIMMD).parent().unwrap().join("vsd");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-p", "mimm-vsd", "--bin", "vsd"]);
+        if MIMMD.contains("/release/") {
+            cmd.arg("--release");
+        }
+        assert!(cmd.status().unwrap().success(), "building the VSD failed");
+    }
+    bin
+}
+
+/// The VSD in the router namespace, stopped (SIGTERM) on drop.
+pub struct VsdProcess {
+    child: Child,
+    pub socket: PathBuf,
+    pub log: PathBuf,
+}
+
+impl VsdProcess {
+    pub fn start(bed: &Testbed, config: &Path, socket: &Path, log: &Path) -> VsdProcess {
+        let child = Command::new("ip")
+            .args(["netns", "exec", &bed.ns("router")])
+            .arg(vsd_binary())
+            .args(["run", "-c"])
+            .arg(config)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap();
+        let v = VsdProcess {
+            child,
+            socket: socket.to_path_buf(),
+            log: log.to_path_buf(),
+        };
+        let start = Instant::now();
+        while v.status().is_none_or(|s| s.active.is_none()) {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "the VSD did not come up; log:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        v
+    }
+
+    pub fn status(&self) -> Option<mimm_vsd::control::Status> {
+        match mimm_vsd::control::call(&self.socket, &mimm_vsd::control::Request::Status) {
+            Ok(mimm_vsd::control::Reply::Status(s)) => Some(*s),
+            _ => None,
+        }
+    }
+}
+
+impl Drop for VsdProcess {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
         let _ = self.child.wait();
     }
 }

@@ -96,6 +96,10 @@ pub struct StreamStats {
     last_arrival: Option<Nanos>,
     longest_gap: Nanos,
     longest_gap_end: Nanos,
+    /// Gaps of two sending intervals or more: (ended, length).
+    gaps: Vec<(Nanos, Nanos)>,
+    /// The sending interval.
+    interval: Nanos,
     owd_us: Vec<u32>,
     seconds: Vec<Second>,
 }
@@ -119,6 +123,8 @@ impl StreamStats {
             last_arrival: None,
             longest_gap: Nanos::ZERO,
             longest_gap_end: Nanos::ZERO,
+            gaps: Vec::new(),
+            interval: Nanos(seconds.max(1) * 1_000_000_000 / total.max(1)),
             owd_us: Vec::with_capacity(total as usize),
             seconds: vec![Second::default(); seconds.max(1) as usize + 1],
         }
@@ -155,6 +161,10 @@ impl StreamStats {
             if gap > self.longest_gap {
                 self.longest_gap = gap;
                 self.longest_gap_end = arrival;
+            }
+            // Two sending intervals or more: a hole, not the stream's beat.
+            if gap.0 >= 2 * self.interval.0 && self.gaps.len() < MAX_GAPS {
+                self.gaps.push((arrival, gap));
             }
             let second = self.second(arrival);
             second.gap = second.gap.max(gap);
@@ -223,6 +233,14 @@ impl StreamStats {
             ),
             rx_kbps: round3(rx_kbps),
             owd_ms: Summary::of(&mut self.owd_us).map(round_summary),
+            gaps: self
+                .gaps
+                .iter()
+                .map(|&(end, gap)| Gap {
+                    end_s: round3(end.saturating_sub(self.start).as_ms_f64() / 1e3),
+                    gap_ms: round3(gap.as_ms_f64()),
+                })
+                .collect(),
             timeline,
         }
     }
@@ -286,7 +304,32 @@ pub struct StreamReport {
     pub rx_kbps: f64,
     /// One-way delay (sender and receiver share this machine's clock).
     pub owd_ms: Option<Summary>,
+    /// Every gap of two sending intervals or more (the first [`MAX_GAPS`]),
+    /// to tell an event's gap from a scheduling hiccup elsewhere.
+    #[serde(default)]
+    pub gaps: Vec<Gap>,
     pub timeline: Vec<SecondReport>,
+}
+
+pub const MAX_GAPS: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Gap {
+    /// When it ended, seconds from the stream's start.
+    pub end_s: f64,
+    pub gap_ms: f64,
+}
+
+impl StreamReport {
+    /// The longest gap that ended between `from_s` and `to_s` (seconds from
+    /// the stream's start); 0 if none of two intervals or more did.
+    pub fn longest_gap_between(&self, from_s: f64, to_s: f64) -> f64 {
+        self.gaps
+            .iter()
+            .filter(|g| (from_s..=to_s).contains(&g.end_s))
+            .map(|g| g.gap_ms)
+            .fold(0.0, f64::max)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -343,6 +386,8 @@ mod tests {
         assert_eq!((r.duplicated, r.reordered, r.stray), (1, 1, 1));
         assert_eq!(r.longest_gap_ms, 301.0);
         assert_eq!(r.longest_gap_end_s, 0.81);
+        assert_eq!(r.longest_gap_between(0.8, 0.82), 301.0);
+        assert_eq!(r.longest_gap_between(0.0, 0.5), 0.0);
         assert_eq!(r.loss_pct, 15.0);
         assert_eq!(r.owd_ms.unwrap().p50_ms, 10.0);
         assert_eq!(r.timeline.len(), 2);

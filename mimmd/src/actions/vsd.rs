@@ -1,0 +1,43 @@
+//! Vsd mode: traffic moves by telling the VSD which member to make active
+//! (over its control socket). The VSD keeps the data path and its own
+//! carrier watch, so traffic survives mimmd being slow, restarted or dead;
+//! mimmd reads back which member is active and follows it.
+
+use std::io;
+use std::path::PathBuf;
+
+use mimm_vsd::config::VsdConfig;
+use mimm_vsd::control::{self, Reply, Request};
+
+pub struct VsdMode {
+    pub name: String,
+    socket: PathBuf,
+}
+
+impl VsdMode {
+    pub fn new(cfg: &VsdConfig) -> VsdMode {
+        VsdMode {
+            name: cfg.name.clone(),
+            socket: cfg.socket.clone(),
+        }
+    }
+
+    /// Makes `device` the active member (the VSD overlaps and announces).
+    pub fn switch(&self, device: &str) -> io::Result<()> {
+        control::call(
+            &self.socket,
+            &Request::SetActive {
+                member: device.to_string(),
+            },
+        )
+        .map(|_| ())
+    }
+
+    /// The member the VSD has active now.
+    pub fn active(&self) -> io::Result<Option<String>> {
+        match control::call(&self.socket, &Request::Status)? {
+            Reply::Status(s) => Ok(s.active),
+            Reply::Done => Err(io::Error::other("the VSD answered status with done")),
+        }
+    }
+}
