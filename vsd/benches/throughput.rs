@@ -1,0 +1,166 @@
+//! iperf3 TCP through vsd0 against the direct veth path between the same
+//! two namespaces, measured in one run (the machine's speed varies run to
+//! run; the ratio is what compares), and the VSD's CPU seconds per GB.
+//!
+//! ```text
+//!  mimm-bench-<pid>-a                          mimm-bench-<pid>-b
+//!  vsd0 10.91.0.2 ── member m1 ═══ veth ═══ u1 10.91.0.1   (iperf3 -s)
+//!  d1   10.92.0.2 ══════════════ veth ═══ d2 10.92.0.1
+//! ```
+//!
+//! Run as root: `cargo bench -p mimm-vsd --bench throughput`.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mimm_testbed::netns;
+
+const SECONDS: u32 = 5;
+
+struct Namespaces([String; 2]);
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        for ns in &self.0 {
+            let _ = netns::delete(ns);
+        }
+    }
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.0.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let _ = self.0.wait();
+    }
+}
+
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime is the
+    // 14th field overall, stime the 15th.
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    ticks / 100.0
+}
+
+/// Gbit/s and bytes of one iperf3 run from namespace `a` to `target`
+/// (`reverse`: the server sends).
+fn iperf3(a: &str, target: &str, reverse: bool) -> (f64, f64) {
+    let mut cmd = Command::new("ip");
+    cmd.args([
+        "netns", "exec", a, "iperf3", "-c", target, "-J", "-C", "cubic",
+    ])
+    .args(["-t", &SECONDS.to_string(), "-O", "1"]);
+    if reverse {
+        cmd.arg("-R");
+    }
+    let out = cmd.output().expect("iperf3");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let sum = &json["end"]["sum_received"];
+    (
+        sum["bits_per_second"].as_f64().unwrap_or(0.0) / 1e9,
+        sum["bytes"].as_f64().unwrap_or(0.0),
+    )
+}
+
+fn main() {
+    if !netns::is_root() {
+        eprintln!("throughput: skipped: needs root (network namespaces)");
+        return;
+    }
+    if Command::new("iperf3").arg("-v").output().is_err() {
+        eprintln!("throughput: skipped: iperf3 not installed");
+        return;
+    }
+    let pid = std::process::id();
+    let ns = Namespaces([format!("mimm-bench-{pid}-a"), format!("mimm-bench-{pid}-b")]);
+    let (a, b) = (&ns.0[0], &ns.0[1]);
+    netns::add(a).unwrap();
+    netns::add(b).unwrap();
+    netns::ip_batch(
+        a,
+        &[
+            "link set lo up".into(),
+            format!("link add m1 type veth peer name u1 netns {b}"),
+            format!("link add d1 type veth peer name d2 netns {b}"),
+            "addr add 10.92.0.2/24 dev d1".into(),
+            "link set d1 up".into(),
+        ],
+    )
+    .unwrap();
+    netns::ip_batch(
+        b,
+        &[
+            "link set lo up".into(),
+            "addr add 10.91.0.1/24 dev u1".into(),
+            "addr add 10.92.0.1/24 dev d2".into(),
+            "link set u1 up".into(),
+            "link set d2 up".into(),
+        ],
+    )
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("mimm-bench-{pid}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("mimm");
+    std::fs::write(
+        &config,
+        format!(
+            "config vsd 'vsd0'\n\tlist member m1\n\toption socket '{}'\n",
+            dir.join("vsd0.sock").display()
+        ),
+    )
+    .unwrap();
+    let vsd = Killed(
+        Command::new("ip")
+            .args(["netns", "exec", a, env!("CARGO_BIN_EXE_vsd"), "run", "-c"])
+            .arg(&config)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let start = Instant::now();
+    while netns::ip_batch(a, &["addr add 10.91.0.2/24 dev vsd0".into()]).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "vsd0 did not appear"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _server = Killed(
+        Command::new("ip")
+            .args(["netns", "exec", b, "iperf3", "-s"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    println!("iperf3 TCP (cubic), {SECONDS} s each, one run, this machine:");
+    println!(
+        "{:<10} {:>14} {:>14} {:>7} {:>16}",
+        "direction", "vsd0 Gbit/s", "direct Gbit/s", "ratio", "vsd CPU s/GB"
+    );
+    for (name, reverse) in [("upload", false), ("download", true)] {
+        let cpu0 = cpu_seconds(vsd.0.id());
+        let (through, bytes) = iperf3(a, "10.91.0.1", reverse);
+        let cpu = cpu_seconds(vsd.0.id()) - cpu0;
+        let (direct, _) = iperf3(a, "10.92.0.1", reverse);
+        let per_gb = if bytes > 0.0 {
+            cpu / (bytes / 1e9)
+        } else {
+            f64::NAN
+        };
+        println!(
+            "{name:<10} {through:>14.2} {direct:>14.2} {:>7.2} {per_gb:>16.3}",
+            through / direct
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
