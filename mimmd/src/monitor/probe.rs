@@ -139,9 +139,9 @@ pub struct Prober {
     unregistered: bool,
 }
 
-/// A path last seen lost is believed lost this long while not probed; then
-/// it is given another chance (like mwan3's recovery, without its minute).
-const LOST_BELIEVED: Nanos = Nanos(60_000_000_000);
+/// A path last seen lost is believed lost this long while not probed (as
+/// long as the default hold-down); then it is given another chance.
+const LOST_BELIEVED: Nanos = Nanos(30_000_000_000);
 
 impl Prober {
     /// `id` tells this prober's answers from others' (e.g. the interface index).

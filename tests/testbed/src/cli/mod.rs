@@ -1,6 +1,7 @@
 //! Command-line interface: parse, then hand each command to its module.
 
 mod commands;
+mod demo;
 mod emulate;
 mod up;
 
@@ -27,6 +28,20 @@ pub struct Args {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// The whole system in about two minutes: three modems behind the VSD,
+    /// mimmd steering it from a real drive trace, a stream and a download
+    /// through the router, a live timeline and an HTML report.
+    Demo {
+        /// Another trace (format v1, two interfaces or more).
+        #[arg(long)]
+        trace: Option<PathBuf>,
+        /// Where to write the report.
+        #[arg(long, default_value = "mimm-demo.html")]
+        out: PathBuf,
+        /// Time scale: 2 plays twice as fast.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+    },
     /// Build a testbed and run its link emulator until Ctrl-C or `down`.
     Up {
         /// TOML description; without it, --links or two ptp links and one ether link.
@@ -177,6 +192,7 @@ pub fn run(args: Args) -> Result<(), String> {
         control: args.control.as_deref(),
     };
     match args.command {
+        Command::Demo { trace, out, speed } => demo::demo(demo::DemoArgs { trace, out, speed }),
         Command::Up {
             file,
             links,

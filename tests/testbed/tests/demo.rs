@@ -1,0 +1,73 @@
+//! The README's first command works: `mimm-testbed demo` runs the whole
+//! system (here four times faster) and reports handoffs and a failover.
+
+use std::path::Path;
+use std::process::Command;
+
+const TESTBED: &str = env!("CARGO_BIN_EXE_mimm-testbed");
+
+/// vsd and mimmd must sit next to mimm-testbed, as after `cargo build`.
+fn build_siblings() {
+    let dir = Path::new(TESTBED).parent().unwrap();
+    if dir.join("vsd").exists() && dir.join("mimmd").exists() {
+        return;
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "-p", "mimm-vsd", "-p", "mimm-mimmd", "--bins"]);
+    if TESTBED.contains("/release/") {
+        cmd.arg("--release");
+    }
+    assert!(
+        cmd.status().unwrap().success(),
+        "building vsd and mimmd failed"
+    );
+}
+
+#[test]
+fn the_demo_runs_and_reports() {
+    if !mimm_testbed::netns::is_root() {
+        eprintln!("the_demo_runs_and_reports: skipped: needs root (network namespaces)");
+        return;
+    }
+    build_siblings();
+    let out_file = std::env::temp_dir().join(format!("mimm-demo-test-{}.html", std::process::id()));
+    let out = Command::new(TESTBED)
+        .args(["demo", "--speed", "4", "--out"])
+        .arg(&out_file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}\n{err}");
+    let html = std::fs::read_to_string(&out_file).unwrap_or_default();
+    let _ = std::fs::remove_file(&out_file);
+    eprintln!("{text}");
+    // The summary table: t, who, gap, lost, what.
+    let table: Vec<Vec<&str>> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("handoffs (gap"))
+        .skip(2)
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let steered = table
+        .iter()
+        .filter(|r| r.get(1) == Some(&"vsd") && r.last() == Some(&"command"))
+        .count();
+    assert!(
+        steered >= 2,
+        "mimmd moved the VSD fewer than twice:\n{text}"
+    );
+    let failover = table
+        .iter()
+        .find(|r| r.get(1) == Some(&"vsd") && r.ends_with(&["carrier", "lost"]))
+        .unwrap_or_else(|| panic!("no carrier-loss failover:\n{text}"));
+    let gap: f64 = failover[2].parse().unwrap_or(0.0);
+    assert!(gap <= 50.0, "failover gap {gap} ms:\n{text}");
+    assert!(text.contains("TCP download:"), "{text}");
+    assert!(
+        html.contains("<svg") && html.contains("carrier lost"),
+        "report:\n{html}"
+    );
+}
