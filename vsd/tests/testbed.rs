@@ -17,7 +17,8 @@ fn two_ether_members_carry_ping_and_iperf3() {
     }
     let _serial = serial();
     let bed = bed(&["wlan0", "wlan1"]);
-    let vsd = Vsd::start(&bed, &["wlan0", "wlan1"], "");
+    let before = link_state(&bed, "wlan0");
+    let mut vsd = Vsd::start(&bed, &["wlan0", "wlan1"], "");
     let s = vsd.status();
     assert_eq!(s.active.as_deref(), Some("wlan0"));
     assert!(s.offloads, "{s:?}");
@@ -57,6 +58,86 @@ fn two_ether_members_carry_ping_and_iperf3() {
     assert!(s.members[0].counters.tx_packets > 1000);
     assert_eq!(s.members[1].counters.tx_packets, 0);
     assert_eq!(s.members[1].counters.rx_packets, 0);
+    // Taken from the host stack while a member...
+    let taken = link_state(&bed, "wlan0");
+    assert_ne!(taken, before);
+    assert!(run(&bed, "router", &["nft", "list", "tables"]).contains("mimm_vsd_vsd0"));
+    // ...and given back as it was on SIGTERM.
+    assert!(vsd.stop().success(), "{}", vsd.log_text());
+    assert_eq!(link_state(&bed, "wlan0"), before);
+    assert!(!run(&bed, "router", &["nft", "list", "tables"]).contains("mimm_vsd_vsd0"));
+}
+
+/// A member's MAC, NOARP flag and IPv6 switch, as the kernel has them.
+fn link_state(bed: &mimm_testbed::Testbed, dev: &str) -> (String, bool, String) {
+    let show = run(bed, "router", &["ip", "-o", "link", "show", dev]);
+    let mac = show
+        .split_whitespace()
+        .skip_while(|w| *w != "link/ether")
+        .nth(1)
+        .unwrap_or("")
+        .to_string();
+    let ipv6 = run(
+        bed,
+        "router",
+        &["sysctl", "-n", &format!("net.ipv6.conf.{dev}.disable_ipv6")],
+    );
+    (mac, show.contains("NOARP"), ipv6.trim().to_string())
+}
+
+#[test]
+fn by_active_moves_the_vsd_address_with_the_active_member() {
+    if !root_or_skip("by_active_moves_the_vsd_address_with_the_active_member") {
+        return;
+    }
+    let _serial = serial();
+    let bed = bed(&["wlan0", "wlan1"]);
+    let own = link_state(&bed, "wlan1").0;
+    let vsd = Vsd::start(
+        &bed,
+        &["wlan0", "wlan1"],
+        "\toption mac_policy 'by_active'\n",
+    );
+    let s = vsd.status();
+    assert_eq!(
+        s.mac, s.members[0].mac,
+        "vsd0 carries the active member's address"
+    );
+    let stream = probe::start(
+        &bed.plan,
+        Options {
+            duration: Duration::from_secs(3),
+            echo: true,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    vsd.call(Request::SetActive {
+        member: "wlan1".into(),
+    })
+    .unwrap();
+    let r = stream.finish().unwrap();
+    let s = vsd.status();
+    eprintln!(
+        "by_active switch: lost {} (echo lost {:?}), longest gap {:.3} ms",
+        r.stream.lost,
+        r.rtt.as_ref().map(|e| e.lost),
+        r.stream.longest_gap_ms
+    );
+    assert_eq!(s.mac, own, "vsd0 took wlan1's own address");
+    assert!(
+        s.members
+            .iter()
+            .all(|m| m.mac != s.members[0].mac || m.name == "wlan0")
+    );
+    // The gratuitous ARP tells the gateway the new address at once.
+    assert!(r.stream.lost <= 5, "{}", r.to_text());
+    assert!(
+        r.rtt.as_ref().is_some_and(|e| e.lost <= 20),
+        "{}",
+        r.to_text()
+    );
 }
 
 #[test]
