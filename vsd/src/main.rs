@@ -72,7 +72,8 @@ fn init_logging() {
 fn run(a: Args) -> Result<(), String> {
     let cfg = config::load(&a.config, a.name.as_deref())?;
     init_logging();
-    let engine = mimm_vsd::engine::Engine::new(cfg)?;
+    let mut engine = mimm_vsd::engine::Engine::new(cfg)?;
+    engine.reload_from(a.config.clone());
     engine.run().map_err(|e| e.to_string())
 }
 

@@ -135,6 +135,12 @@ impl Switch {
         }
     }
 
+    /// New timings (a reload); an overlap or announcement under way keeps
+    /// the deadlines it has.
+    pub fn set_config(&mut self, cfg: SwitchConfig) {
+        self.cfg = cfg;
+    }
+
     pub fn set_priority(&mut self, id: usize, priority: i32) -> Result<(), String> {
         match self.members.get_mut(id).and_then(Option::as_mut) {
             Some(m) => {

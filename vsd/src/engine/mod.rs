@@ -5,11 +5,13 @@
 mod control;
 mod datapath;
 mod members;
+mod reload;
 
 use std::collections::VecDeque;
 use std::io;
 use std::net::IpAddr;
 use std::os::fd::AsRawFd;
+use std::path::PathBuf;
 
 use mio::net::{UnixListener, UnixStream};
 use mio::unix::SourceFd;
@@ -51,6 +53,8 @@ const BUSY_FOR: Nanos = Nanos(200_000_000);
 
 pub struct Engine {
     cfg: VsdConfig,
+    /// Where SIGHUP re-reads the configuration from (`None`: it stops).
+    config_file: Option<PathBuf>,
     poll: Poll,
     tap: TunTap,
     tap_index: u32,
@@ -181,6 +185,7 @@ impl Engine {
         let mut engine = Engine {
             switch: Switch::new(cfg.switch),
             cfg,
+            config_file: None,
             poll,
             tap,
             tap_index,
@@ -517,8 +522,12 @@ impl Engine {
             }
             SIGNALS => {
                 while let Some(signal) = self.signals.take() {
-                    tracing::info!("signal {signal}: stopping");
-                    self.stop = true;
+                    if signal == libc::SIGHUP && self.config_file.is_some() {
+                        self.reload();
+                    } else {
+                        tracing::info!("signal {signal}: stopping");
+                        self.stop = true;
+                    }
                 }
             }
             LISTENER => self.conns.accept(&self.listener, self.poll.registry()),

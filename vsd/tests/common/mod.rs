@@ -162,6 +162,11 @@ impl Vsd {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The configuration file it runs from (rewritten by reload tests).
+    pub fn config(&self) -> PathBuf {
+        self.dir.join("mimm")
+    }
+
     pub fn pid(&self) -> i32 {
         self.child.id() as i32
     }
