@@ -1,15 +1,24 @@
 //! `mimmctl`: look at and steer a running mimmd through its control socket.
 
 use std::fmt::Write as _;
+use std::io::Read as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use mimm_mimmd::control::client;
-use mimm_mimmd::control::proto::{Reply, Request, Status};
+use mimm_mimmd::control::proto::{Event, Reply, Request, Status};
+use mimm_mimmd::control::{client, rpc};
 
-const USAGE: &str = "usage: mimmctl [-s SOCKET] [--json] COMMAND
+const USAGE: &str = "usage: mimmctl [-s SOCKET] [-t TIMEOUT_MS] [--json] COMMAND
 commands:
   status              interfaces, their state and the primary
+  interfaces          the interfaces alone (with --json: {\"interfaces\": [...]})
+  history             recent events (with --json: {\"events\": [...]})
+  rpc list | rpc call METHOD
+                      rpcd's exec-plugin protocol (arguments: JSON on stdin)
+  netifd ACTION IFACE [DEVICE]
+                      netifd's hotplug news (ifup, ifupdate, ifdown), as the
+                      /etc/hotplug.d/iface script sends it
   prefer IFACE|none   prefer an interface (none: no preference)
   handoff IFACE       hand off to an interface now
   events [--follow] [--samples]
@@ -131,6 +140,7 @@ fn render(status: &Status) -> String {
 
 fn main() -> ExitCode {
     let mut socket = PathBuf::from("/var/run/mimmd.sock");
+    let mut timeout = Duration::from_secs(10);
     let mut json = false;
     let mut follow = false;
     let mut samples = false;
@@ -141,6 +151,10 @@ fn main() -> ExitCode {
             "-s" | "--socket" => match args.next() {
                 Some(s) => socket = s.into(),
                 None => return fail("-s needs a path"),
+            },
+            "-t" | "--timeout" => match args.next().and_then(|t| t.parse().ok()) {
+                Some(ms) => timeout = Duration::from_millis(ms),
+                None => return fail("-t needs a timeout in milliseconds"),
             },
             "--json" => json = true,
             "-f" | "--follow" => follow = true,
@@ -154,7 +168,25 @@ fn main() -> ExitCode {
     }
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
     let request = match words.as_slice() {
-        ["status"] | [] => Request::Status,
+        ["status" | "interfaces"] | [] => Request::Status,
+        ["netifd", action, iface, device @ ..] if device.len() <= 1 => Request::Netifd {
+            action: action.to_string(),
+            iface: iface.to_string(),
+            device: device.first().map(|d| d.to_string()),
+        },
+        ["history"] => return history(&socket, json),
+        ["rpc", "list"] => {
+            println!("{}", rpc::list());
+            return ExitCode::SUCCESS;
+        }
+        ["rpc", "call", method] => {
+            let mut args = String::new();
+            if let Err(e) = std::io::stdin().read_to_string(&mut args) {
+                return fail(&format!("rpc call {method}: stdin: {e}"));
+            }
+            println!("{}", rpc::call(&socket, method, &args, timeout));
+            return ExitCode::SUCCESS;
+        }
         ["prefer", "none"] => Request::Prefer { iface: None },
         ["prefer", iface] => Request::Prefer {
             iface: Some(iface.to_string()),
@@ -175,7 +207,16 @@ fn main() -> ExitCode {
         }
         _ => return fail(USAGE),
     };
-    match client::call(&socket, &request) {
+    match client::call(&socket, &request, timeout) {
+        Ok(Reply::Status(status)) if words.first() == Some(&"interfaces") => {
+            if json {
+                let all = serde_json::json!({ "interfaces": status.interfaces });
+                println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
+            } else {
+                print!("{}", render(&status));
+            }
+            ExitCode::SUCCESS
+        }
         Ok(Reply::Status(status)) if json => {
             println!(
                 "{}",
@@ -194,6 +235,37 @@ fn main() -> ExitCode {
         Ok(Reply::Done) => ExitCode::SUCCESS,
         Err(e) => fail(&e.to_string()),
     }
+}
+
+/// The recent events, as one JSON object (rpcd wants one) or one line each.
+fn history(socket: &std::path::Path, json: bool) -> ExitCode {
+    let mut events: Vec<Event> = Vec::new();
+    let mut bad = None;
+    let result = client::events(socket, false, false, |line| {
+        match serde_json::from_str(line) {
+            Ok(e) => events.push(e),
+            Err(e) => bad = Some(format!("mimmd sent an event mimmctl cannot read: {e}")),
+        }
+        bad.is_none()
+    });
+    if let Some(e) = bad.or(result.err().map(|e| e.to_string())) {
+        return fail(&e);
+    }
+    if json {
+        let all = serde_json::json!({ "events": events });
+        println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
+    } else {
+        for e in &events {
+            println!(
+                "{:>10.3} s  {:<12} {:<12} {}",
+                e.t_s,
+                e.kind,
+                e.iface.as_deref().unwrap_or("-"),
+                e.detail
+            );
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn fail(message: &str) -> ExitCode {

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use crate::control::proto::{Reply, Request, Response};
 
-/// One request, one answer.
-pub fn call(socket: &Path, request: &Request) -> io::Result<Reply> {
+/// One request, one answer, waiting at most `timeout` for it.
+pub fn call(socket: &Path, request: &Request, timeout: Duration) -> io::Result<Reply> {
     let line = serde_json::to_vec(request)?;
-    let answer = mimm_io::client::request(socket, "mimmd", &line, Duration::from_secs(10))?;
+    let answer = mimm_io::client::request(socket, "mimmd", &line, timeout)?;
     match serde_json::from_str(&answer)? {
         Response::Ok(reply) => Ok(reply),
         Response::Error(e) => Err(io::Error::other(e)),

@@ -18,6 +18,14 @@ pub enum Request {
         iface: String,
     },
     Reload,
+    /// netifd's hotplug news of a logical interface: `ifup`, `ifupdate` or
+    /// `ifdown`, with the layer-3 device it names.
+    Netifd {
+        action: String,
+        iface: String,
+        #[serde(default)]
+        device: Option<String>,
+    },
     Events {
         #[serde(default)]
         follow: bool,
@@ -50,6 +58,8 @@ pub struct IfaceStatus {
     pub exists: bool,
     pub up: bool,
     pub carrier: bool,
+    /// netifd's word on the logical interface (null until hotplug said one).
+    pub netifd_up: Option<bool>,
     /// What the probes say (null without probes).
     pub reachable: Option<bool>,
     pub rtt_ms: Option<f64>,
@@ -94,7 +104,7 @@ pub struct Event {
     /// Seconds since mimmd started.
     pub t_s: f64,
     /// switch, pre-handoff, post-handoff, activate, deactivate, hook, link,
-    /// path, prefer, reload, error; and `sample` for subscribers that asked.
+    /// path, prefer, reload, netifd, error; and `sample` for subscribers that asked.
     pub kind: String,
     pub iface: Option<String>,
     pub detail: String,

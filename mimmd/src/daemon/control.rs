@@ -91,8 +91,53 @@ impl Daemon {
                 Ok(Reply::Done)
             }
             Request::Reload => self.reload().map(|()| Reply::Done),
+            Request::Netifd {
+                action,
+                iface,
+                device,
+            } => self.on_netifd(&action, &iface, device.as_deref()),
             Request::Events { .. } => Ok(Reply::Done),
         }
+    }
+
+    /// netifd said an interface went up or down. Interfaces mimmd does not
+    /// manage (lan, loopback) are none of its business and answered `done`.
+    fn on_netifd(
+        &mut self,
+        action: &str,
+        iface: &str,
+        device: Option<&str>,
+    ) -> Result<Reply, String> {
+        let up = match action {
+            "ifup" | "ifupdate" => true,
+            "ifdown" => false,
+            other => {
+                return Err(format!(
+                    "netifd action {other:?} for {iface}: expected ifup, ifupdate or ifdown"
+                ));
+            }
+        };
+        let Some(i) = self.ifaces.iter().position(|rt| rt.name == iface) else {
+            tracing::debug!("netifd {action} {iface}: not a mimm interface");
+            return Ok(Reply::Done);
+        };
+        if let Some(d) = device.filter(|d| !d.is_empty() && *d != self.ifaces[i].device) {
+            let configured = self.ifaces[i].device.clone();
+            self.event(
+                "error",
+                Some(i),
+                format!("netifd names device {d} for {iface}; /etc/config/mimm says {configured}"),
+            );
+        }
+        let before = self.ifaces[i].observed.attached();
+        self.ifaces[i].observed.netifd_up = Some(up);
+        self.event("netifd", Some(i), format!("netifd {action}"));
+        if before != self.ifaces[i].observed.attached() || up {
+            // At once, not at the next sample: an ifdown of the primary is an
+            // emergency; an ifup makes the interface a candidate now.
+            self.feed(i);
+        }
+        Ok(Reply::Done)
     }
 
     fn status(&self) -> Status {
@@ -127,6 +172,7 @@ impl Daemon {
                     exists: link.is_some(),
                     up: link.is_some_and(|l| l.up),
                     carrier: link.is_some_and(|l| l.carrier),
+                    netifd_up: rt.observed.netifd_up,
                     reachable: path.map(|p| p.reachable),
                     rtt_ms: path
                         .and_then(|p| p.rtt_ms)

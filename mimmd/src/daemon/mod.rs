@@ -538,6 +538,7 @@ impl Daemon {
         for rt in &mut ifaces {
             if let Some(old) = self.ifaces.iter().find(|o| o.device == rt.device) {
                 rt.observed.link = old.observed.link.clone();
+                rt.observed.netifd_up = old.observed.netifd_up;
             }
         }
         let primary = self

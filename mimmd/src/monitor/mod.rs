@@ -23,12 +23,16 @@ pub struct Observed {
     pub path: Option<PathStats>,
     pub signal_dbm: Option<f64>,
     pub rate_kbps: Option<f64>,
+    /// What netifd last said of the logical interface (hotplug ifup/ifdown),
+    /// `None` until it said anything: an interface netifd took down carries
+    /// no traffic even while its device keeps carrier (lease lost, `ifdown`).
+    pub netifd_up: Option<bool>,
 }
 
 impl Observed {
-    /// Up with carrier: what the MM calls attached.
+    /// Up with carrier, and not taken down by netifd: what the MM calls attached.
     pub fn attached(&self) -> bool {
-        self.link.as_ref().is_some_and(|l| l.up && l.carrier)
+        self.link.as_ref().is_some_and(|l| l.up && l.carrier) && self.netifd_up != Some(false)
     }
 
     pub fn sample(&self) -> Sample {
