@@ -9,5 +9,6 @@ pub mod addresses;
 pub mod links;
 pub mod settings;
 mod socket;
+pub mod wire;
 
 pub use socket::Rtnl;

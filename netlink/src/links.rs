@@ -5,13 +5,14 @@
 use std::collections::BTreeMap;
 use std::io;
 
-use netlink_packet_core::{NetlinkMessage, NetlinkPayload};
-use netlink_packet_route::RouteNetlinkMessage;
-use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use netlink_sys::protocols::NETLINK_ROUTE;
 use netlink_sys::{Socket, SocketAddr};
 
 use crate::Rtnl;
+use crate::wire::{
+    self, IFF_LOWER_UP, IFF_NOARP, IFF_POINTOPOINT, IFF_UP, IFINFO_LEN, IFLA_ADDRESS, IFLA_IFNAME,
+    IFLA_MTU, IfInfo, Message, RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK, Request, ifinfo,
+};
 
 /// RTMGRP_LINK: link changes.
 const GROUP_LINK: u32 = 1;
@@ -39,43 +40,36 @@ pub enum LinkEvent {
     Removed { index: u32, name: String },
 }
 
-pub fn parse_link(message: &LinkMessage) -> Option<Link> {
-    let name = message.attributes.iter().find_map(|a| match a {
-        LinkAttribute::IfName(n) => Some(n.clone()),
-        _ => None,
-    })?;
-    let flags = message.header.flags;
-    let mut mac = None;
-    let mut mtu = None;
-    for a in &message.attributes {
-        match a {
-            LinkAttribute::Address(bytes) => mac = <[u8; 6]>::try_from(bytes.as_slice()).ok(),
-            LinkAttribute::Mtu(m) => mtu = Some(*m),
-            _ => {}
-        }
-    }
+/// The link an RTM_NEWLINK/RTM_DELLINK describes (`None` without a name).
+pub fn parse_link(m: &Message) -> Option<Link> {
+    let info = IfInfo::parse(m)?;
+    let name = m.attributes(IFINFO_LEN).find(IFLA_IFNAME)?;
+    // The name is NUL-terminated on the wire.
+    let name = name.split(|&b| b == 0).next().unwrap_or(name);
+    let name = std::str::from_utf8(name).ok()?.to_string();
+    let mac = m
+        .attributes(IFINFO_LEN)
+        .find(IFLA_ADDRESS)
+        .and_then(|a| <[u8; 6]>::try_from(a).ok());
+    let flags = info.flags;
     Some(Link {
-        index: message.header.index,
+        index: info.index,
         name,
-        up: flags.contains(LinkFlags::Up),
-        carrier: flags.contains(LinkFlags::LowerUp),
-        point_to_point: flags.contains(LinkFlags::Pointopoint) || mac.is_none(),
+        up: flags & IFF_UP != 0,
+        carrier: flags & IFF_LOWER_UP != 0,
+        point_to_point: flags & IFF_POINTOPOINT != 0 || mac.is_none(),
         mac,
-        mtu,
-        noarp: flags.contains(LinkFlags::Noarp),
+        mtu: m.attributes(IFINFO_LEN).find_u32(IFLA_MTU),
+        noarp: flags & IFF_NOARP != 0,
     })
 }
 
 /// Every link the kernel has now.
 pub fn dump(rtnl: &mut Rtnl) -> io::Result<Vec<Link>> {
-    let answers = rtnl.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()))?;
-    Ok(answers
-        .iter()
-        .filter_map(|m| match m {
-            RouteNetlinkMessage::NewLink(l) => parse_link(l),
-            _ => None,
-        })
-        .collect())
+    let mut links = Vec::new();
+    let request = Request::new(RTM_GETLINK, 0, &ifinfo(0, 0, 0, 0));
+    rtnl.dump(request, RTM_NEWLINK, |m| links.extend(parse_link(m)))?;
+    Ok(links)
 }
 
 /// A non-blocking socket subscribed to link changes; register its fd in the
@@ -157,33 +151,15 @@ impl LinkWatcher {
                     continue;
                 }
             };
-            let mut offset = 0;
-            while offset + 16 <= len {
-                let bytes = &self.buf[offset..len];
-                let msg_len = u32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
-                if msg_len < 16 || msg_len > bytes.len() {
-                    break;
+            for m in wire::messages(&self.buf[..len]) {
+                match (m.kind(), parse_link(&m)) {
+                    (RTM_NEWLINK, Some(link)) => events.push(LinkEvent::Changed(link)),
+                    (RTM_DELLINK, Some(link)) => events.push(LinkEvent::Removed {
+                        index: link.index,
+                        name: link.name,
+                    }),
+                    _ => {}
                 }
-                if let Ok(m) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&bytes[..msg_len])
-                {
-                    match m.payload {
-                        NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l)) => {
-                            if let Some(link) = parse_link(&l) {
-                                events.push(LinkEvent::Changed(link));
-                            }
-                        }
-                        NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(l)) => {
-                            if let Some(link) = parse_link(&l) {
-                                events.push(LinkEvent::Removed {
-                                    index: link.index,
-                                    name: link.name,
-                                });
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                offset += (msg_len + 3) & !3;
             }
         }
         for e in &events {

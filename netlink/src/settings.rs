@@ -1,12 +1,10 @@
 //! Changing a link: its hardware address, MTU, admin state and ARP flag,
-//! in one RTM_NEWLINK request each, acknowledged by the kernel.
+//! in one RTM_SETLINK request, acknowledged by the kernel.
 
 use std::io;
 
-use netlink_packet_route::RouteNetlinkMessage;
-use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
-
 use crate::Rtnl;
+use crate::wire::{IFF_NOARP, IFF_UP, IFLA_ADDRESS, IFLA_MTU, RTM_SETLINK, Request, ifinfo};
 
 /// What to change; `None` leaves it as it is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -18,24 +16,24 @@ pub struct LinkChange {
 }
 
 impl LinkChange {
-    fn message(&self, index: u32) -> LinkMessage {
-        let mut m = LinkMessage::default();
-        m.header.index = index;
-        for (want, flag) in [(self.up, LinkFlags::Up), (self.noarp, LinkFlags::Noarp)] {
+    fn message(&self, index: u32) -> Request {
+        let (mut flags, mut change) = (0, 0);
+        for (want, flag) in [(self.up, IFF_UP), (self.noarp, IFF_NOARP)] {
             if let Some(on) = want {
-                m.header.change_mask |= flag;
+                change |= flag;
                 if on {
-                    m.header.flags |= flag;
+                    flags |= flag;
                 }
             }
         }
+        let mut r = Request::new(RTM_SETLINK, 0, &ifinfo(0, index, flags, change));
         if let Some(mac) = self.mac {
-            m.attributes.push(LinkAttribute::Address(mac.to_vec()));
+            r = r.attr(IFLA_ADDRESS, &mac);
         }
         if let Some(mtu) = self.mtu {
-            m.attributes.push(LinkAttribute::Mtu(mtu));
+            r = r.attr_u32(IFLA_MTU, mtu);
         }
-        m
+        r
     }
 
     /// Applies the change to link `index`.
@@ -43,33 +41,40 @@ impl LinkChange {
         if *self == LinkChange::default() {
             return Ok(());
         }
-        rtnl.request(RouteNetlinkMessage::SetLink(self.message(index)), 0)
+        rtnl.request(self.message(index))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::{IFINFO_LEN, Message};
+
+    fn change_mask(m: &Message) -> u32 {
+        u32::from_ne_bytes(m.payload()[12..16].try_into().unwrap())
+    }
 
     #[test]
     fn only_what_is_asked_is_in_the_message() {
-        let m = LinkChange {
+        let r = LinkChange {
             up: Some(false),
             noarp: Some(true),
             ..LinkChange::default()
         }
         .message(7);
-        assert_eq!(m.header.index, 7);
-        assert_eq!(m.header.change_mask, LinkFlags::Up | LinkFlags::Noarp);
-        assert_eq!(m.header.flags, LinkFlags::Noarp);
-        assert!(m.attributes.is_empty());
-        let m = LinkChange {
+        let m = Message::new_checked(r.as_bytes()).unwrap();
+        let info = crate::wire::IfInfo::parse(&m).unwrap();
+        assert_eq!((info.index, info.flags), (7, IFF_NOARP));
+        assert_eq!(change_mask(&m), IFF_UP | IFF_NOARP);
+        assert_eq!(m.attributes(IFINFO_LEN).count(), 0);
+        let r = LinkChange {
             mac: Some([2, 0, 0, 0, 0, 1]),
             mtu: Some(1400),
             ..LinkChange::default()
         }
         .message(3);
-        assert!(m.header.change_mask.is_empty());
-        assert_eq!(m.attributes.len(), 2);
+        let m = Message::new_checked(r.as_bytes()).unwrap();
+        assert_eq!(change_mask(&m), 0);
+        assert_eq!(m.attributes(IFINFO_LEN).count(), 2);
     }
 }

@@ -11,33 +11,44 @@
 use std::io;
 use std::net::Ipv4Addr;
 
-use netlink_packet_core::{NLM_F_CREATE, NLM_F_REPLACE};
-use netlink_packet_route::route::{
-    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+use mimm_netlink::wire::{
+    FRA_PRIORITY, FRA_SUPPRESS_PREFIXLEN, FRA_TABLE, Message, NLM_F_CREATE, NLM_F_REPLACE,
+    RTA_GATEWAY, RTA_OIF, RTA_TABLE, RTM_DELROUTE, RTM_DELRULE, RTM_GETROUTE, RTM_NEWROUTE,
+    RTM_NEWRULE, RTMSG_LEN, Request,
 };
-use netlink_packet_route::rule::{RuleAction, RuleAttribute, RuleHeader, RuleMessage};
-use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use crate::netlink::Rtnl;
 
+const AF_INET: u8 = libc::AF_INET as u8;
+const RT_TABLE_UNSPEC: u8 = 0;
+const RT_TABLE_MAIN: u32 = 254;
+const RTPROT_STATIC: u8 = 4;
+const RTN_UNICAST: u8 = 1;
+const RT_SCOPE_UNIVERSE: u8 = 0;
+const RT_SCOPE_LINK: u8 = 253;
+const RT_SCOPE_NOWHERE: u8 = 255;
+const FR_ACT_TO_TBL: u8 = 1;
+
 /// The header's 8-bit table field cannot hold larger ids; the attribute can.
 fn header_table(table: u32) -> u8 {
-    if table < 256 {
-        table as u8
-    } else {
-        RouteHeader::RT_TABLE_UNSPEC
-    }
+    u8::try_from(table).unwrap_or(RT_TABLE_UNSPEC)
 }
 
-fn default_route(table: u32) -> RouteMessage {
-    let mut route = RouteMessage::default();
-    route.header.address_family = AddressFamily::Inet;
-    route.header.destination_prefix_length = 0;
-    route.header.table = header_table(table);
-    route.header.protocol = RouteProtocol::Static;
-    route.header.kind = RouteType::Unicast;
-    route.attributes.push(RouteAttribute::Table(table));
-    route
+/// `struct rtmsg` of an IPv4 default route in `table`.
+fn rtmsg(table: u32, scope: u8) -> [u8; RTMSG_LEN] {
+    // family, dst_len, src_len, tos, table, protocol, scope, type; flags
+    let mut b = [0u8; RTMSG_LEN];
+    b[..8].copy_from_slice(&[
+        AF_INET,
+        0,
+        0,
+        0,
+        header_table(table),
+        RTPROT_STATIC,
+        scope,
+        RTN_UNICAST,
+    ]);
+    b
 }
 
 /// Points the default route of `table` at device `oif`, through `gateway`
@@ -48,101 +59,93 @@ pub fn set_default(
     oif: u32,
     gateway: Option<Ipv4Addr>,
 ) -> io::Result<()> {
-    let mut route = default_route(table);
-    route.header.scope = if gateway.is_some() {
-        RouteScope::Universe
+    let scope = if gateway.is_some() {
+        RT_SCOPE_UNIVERSE
     } else {
-        RouteScope::Link
+        RT_SCOPE_LINK
     };
-    route.attributes.push(RouteAttribute::Oif(oif));
-    if let Some(gw) = gateway {
-        route
-            .attributes
-            .push(RouteAttribute::Gateway(RouteAddress::Inet(gw)));
-    }
-    rtnl.request(
-        RouteNetlinkMessage::NewRoute(route),
+    let mut r = Request::new(
+        RTM_NEWROUTE,
         NLM_F_CREATE | NLM_F_REPLACE,
+        &rtmsg(table, scope),
     )
+    .attr_u32(RTA_TABLE, table)
+    .attr_u32(RTA_OIF, oif);
+    if let Some(gw) = gateway {
+        r = r.attr(RTA_GATEWAY, &gw.octets());
+    }
+    rtnl.request(r)
 }
 
 /// Removes the default route of `table` (no error if there is none).
 pub fn clear_default(rtnl: &mut Rtnl, table: u32) -> io::Result<()> {
-    let mut route = default_route(table);
-    route.header.scope = RouteScope::NoWhere;
-    match rtnl.request(RouteNetlinkMessage::DelRoute(route), 0) {
+    let r =
+        Request::new(RTM_DELROUTE, 0, &rtmsg(table, RT_SCOPE_NOWHERE)).attr_u32(RTA_TABLE, table);
+    match rtnl.request(r) {
         Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
         other => other,
     }
 }
 
+/// (output device, gateway) of an IPv4 default route.
+fn default_gateway(m: &Message) -> Option<(u32, Ipv4Addr)> {
+    let p = m.payload();
+    if p.first() != Some(&AF_INET) || p.get(1) != Some(&0) {
+        return None;
+    }
+    let oif = m.attributes(RTMSG_LEN).find_u32(RTA_OIF)?;
+    let gw = m.attributes(RTMSG_LEN).find(RTA_GATEWAY)?;
+    Some((oif, Ipv4Addr::from(<[u8; 4]>::try_from(gw).ok()?)))
+}
+
 /// Gateways of the IPv4 default routes the kernel has, by output device,
 /// in any table: how route mode learns a next hop netifd configured.
 pub fn default_gateways(rtnl: &mut Rtnl) -> io::Result<Vec<(u32, Ipv4Addr)>> {
-    let mut request = RouteMessage::default();
-    request.header.address_family = AddressFamily::Inet;
-    let answers = rtnl.dump(RouteNetlinkMessage::GetRoute(request))?;
+    let mut request = [0u8; RTMSG_LEN];
+    request[0] = AF_INET;
     let mut found = Vec::new();
-    for answer in answers {
-        let RouteNetlinkMessage::NewRoute(r) = answer else {
-            continue;
-        };
-        if r.header.destination_prefix_length != 0 {
-            continue;
-        }
-        let oif = r.attributes.iter().find_map(|a| match a {
-            RouteAttribute::Oif(i) => Some(*i),
-            _ => None,
-        });
-        let gw = r.attributes.iter().find_map(|a| match a {
-            RouteAttribute::Gateway(RouteAddress::Inet(g)) => Some(*g),
-            _ => None,
-        });
-        if let (Some(oif), Some(gw)) = (oif, gw) {
-            found.push((oif, gw));
-        }
-    }
+    rtnl.dump(Request::new(RTM_GETROUTE, 0, &request), RTM_NEWROUTE, |m| {
+        found.extend(default_gateway(m))
+    })?;
     Ok(found)
 }
 
-fn rule(priority: u32, table: u32, suppress_default: bool) -> RuleMessage {
-    let mut rule = RuleMessage::default();
-    rule.header = RuleHeader {
-        family: AddressFamily::Inet,
-        table: header_table(table),
-        action: RuleAction::ToTable,
-        ..Default::default()
-    };
-    rule.attributes.push(RuleAttribute::Priority(priority));
-    rule.attributes.push(RuleAttribute::Table(table));
+/// `struct fib_rule_hdr`: family, dst_len, src_len, tos, table, res1, res2,
+/// action; flags.
+fn rule_header(table: u8, action: u8) -> [u8; RTMSG_LEN] {
+    let mut b = [0u8; RTMSG_LEN];
+    b[..8].copy_from_slice(&[AF_INET, 0, 0, 0, table, 0, 0, action]);
+    b
+}
+
+fn rule(priority: u32, table: u32, suppress_default: bool) -> Request {
+    let r = Request::new(
+        RTM_NEWRULE,
+        NLM_F_CREATE,
+        &rule_header(header_table(table), FR_ACT_TO_TBL),
+    )
+    .attr_u32(FRA_PRIORITY, priority)
+    .attr_u32(FRA_TABLE, table);
     if suppress_default {
-        rule.attributes.push(RuleAttribute::SuppressPrefixLen(0));
+        r.attr_u32(FRA_SUPPRESS_PREFIXLEN, 0)
+    } else {
+        r
     }
-    rule
 }
 
 /// Installs the two rules (removing stale copies first).
 pub fn install_rules(rtnl: &mut Rtnl, table: u32, priority: u32) -> io::Result<()> {
     remove_rules(rtnl, priority)?;
-    let main = u32::from(RouteHeader::RT_TABLE_MAIN);
-    rtnl.request(
-        RouteNetlinkMessage::NewRule(rule(priority - 1, main, true)),
-        NLM_F_CREATE,
-    )?;
-    rtnl.request(
-        RouteNetlinkMessage::NewRule(rule(priority, table, false)),
-        NLM_F_CREATE,
-    )
+    rtnl.request(rule(priority - 1, RT_TABLE_MAIN, true))?;
+    rtnl.request(rule(priority, table, false))
 }
 
 /// Removes every rule at `priority - 1` and `priority`.
 pub fn remove_rules(rtnl: &mut Rtnl, priority: u32) -> io::Result<()> {
     for p in [priority - 1, priority] {
         loop {
-            let mut r = RuleMessage::default();
-            r.header.family = AddressFamily::Inet;
-            r.attributes.push(RuleAttribute::Priority(p));
-            match rtnl.request(RouteNetlinkMessage::DelRule(r), 0) {
+            let r = Request::new(RTM_DELRULE, 0, &rule_header(0, 0)).attr_u32(FRA_PRIORITY, p);
+            match rtnl.request(r) {
                 Ok(()) => continue,
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => break,
                 Err(e) => return Err(e),
