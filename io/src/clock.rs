@@ -3,14 +3,18 @@
 //! epoll's own timeout has millisecond granularity, too coarse for the emulator's
 //! ±1 ms delay budget, so every loop here sleeps on a timerfd armed at an absolute
 //! CLOCK_MONOTONIC deadline instead.
+//!
+//! The clock and the timer go through the libc crate's own `timespec`, not
+//! rustix's: on 32-bit big-endian MIPS with musl, rustix's `Timespec` (64-bit
+//! seconds) does not match the C library functions it calls (32-bit
+//! `time_t`), and every reading came out garbled. libc's types and symbols
+//! always agree with each other (32-bit seconds are 68 years of uptime).
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-use rustix::time::{
-    ClockId, Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, Timespec,
-};
+use rustix::time::{TimerfdClockId, TimerfdFlags};
 use serde::{Deserialize, Serialize};
 
 /// A CLOCK_MONOTONIC instant (or a span) in nanoseconds.
@@ -53,15 +57,42 @@ impl From<Duration> for Nanos {
 
 /// The current CLOCK_MONOTONIC time, the same clock `std::time::Instant` uses.
 pub fn now() -> Nanos {
-    let ts = rustix::time::clock_gettime(ClockId::Monotonic);
+    // SAFETY: timespec is plain old data; all-zero is a valid value.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: clock_gettime writes one timespec, which outlives the call;
+    // CLOCK_MONOTONIC always exists, so it cannot fail.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     Nanos(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
 }
 
-fn timespec(n: Nanos) -> Timespec {
-    Timespec {
-        tv_sec: (n.0 / 1_000_000_000) as _,
-        tv_nsec: (n.0 % 1_000_000_000) as _,
+fn timespec(n: Nanos) -> libc::timespec {
+    // SAFETY: as in `now`.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    ts.tv_sec = (n.0 / 1_000_000_000) as _;
+    ts.tv_nsec = (n.0 % 1_000_000_000) as _;
+    ts
+}
+
+/// timerfd_settime(2) with an absolute CLOCK_MONOTONIC `value`.
+fn settime(fd: &OwnedFd, interval: Nanos, value: Nanos) -> io::Result<()> {
+    let spec = libc::itimerspec {
+        it_interval: timespec(interval),
+        it_value: timespec(value),
+    };
+    // SAFETY: timerfd_settime reads `spec`, which outlives the call; the
+    // old value is not asked for.
+    let rc = unsafe {
+        libc::timerfd_settime(
+            fd.as_raw_fd(),
+            libc::TFD_TIMER_ABSTIME,
+            &spec,
+            std::ptr::null_mut(),
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
     }
+    Ok(())
 }
 
 /// A non-blocking CLOCK_MONOTONIC timerfd, registered in a mio poll by raw fd.
@@ -87,22 +118,14 @@ impl Timer {
         }
         // A zero it_value disarms, so a deadline at time 0 becomes 1 ns.
         let value = deadline.map_or(Nanos::ZERO, |d| Nanos(d.0.max(1)));
-        let spec = Itimerspec {
-            it_interval: timespec(Nanos::ZERO),
-            it_value: timespec(value),
-        };
-        rustix::time::timerfd_settime(&self.fd, TimerfdTimerFlags::ABSTIME, &spec)?;
+        settime(&self.fd, Nanos::ZERO, value)?;
         self.armed_at = deadline;
         Ok(())
     }
 
     /// Fires every `interval`, first at `first` (absolute).
     pub fn periodic(&mut self, first: Nanos, interval: Nanos) -> io::Result<()> {
-        let spec = Itimerspec {
-            it_interval: timespec(interval),
-            it_value: timespec(Nanos(first.0.max(1))),
-        };
-        rustix::time::timerfd_settime(&self.fd, TimerfdTimerFlags::ABSTIME, &spec)?;
+        settime(&self.fd, interval, Nanos(first.0.max(1)))?;
         self.armed_at = None;
         Ok(())
     }
@@ -130,5 +153,45 @@ impl AsFd for Timer {
 impl AsRawFd for Timer {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `now` reads the clock `Instant` reads, in nanoseconds (it did not on
+    /// big-endian MIPS through rustix; see the module's documentation).
+    #[test]
+    fn now_follows_the_monotonic_clock() {
+        let (a, since) = (now(), std::time::Instant::now());
+        std::thread::sleep(Duration::from_millis(30));
+        let (elapsed, b) = (since.elapsed(), now());
+        let d = b.saturating_sub(a);
+        assert!(d >= Nanos::from_ms(30), "{a:?} -> {b:?}");
+        assert!(
+            d <= Nanos::from(elapsed).saturating_add(Nanos::from_ms(50)),
+            "{a:?} -> {b:?}, std says {elapsed:?}"
+        );
+    }
+
+    #[test]
+    fn a_timer_fires_at_its_deadline_and_not_before() {
+        let mut timer = Timer::new().unwrap();
+        let start = now();
+        timer
+            .arm_at(Some(start.saturating_add(Nanos::from_ms(40))))
+            .unwrap();
+        loop {
+            let fired = timer.expirations();
+            let t = now().saturating_sub(start);
+            if fired > 0 {
+                assert_eq!(fired, 1);
+                assert!(t >= Nanos::from_ms(40), "fired after {t:?}");
+                break;
+            }
+            assert!(t < Nanos::from_ms(5_000), "not fired after {t:?}");
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
 }
