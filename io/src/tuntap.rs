@@ -67,6 +67,28 @@ impl TunTap {
         Ok((tap, offloads))
     }
 
+    /// Turns a vnet-header TAP's checksum and TSO offloads on or off (off:
+    /// the kernel hands over only whole, checksummed frames).
+    pub fn set_offloads(&self, on: bool) -> io::Result<()> {
+        let flags: libc::c_uint = if on { OFFLOADS } else { 0 };
+        // SAFETY: TUNSETOFFLOAD takes the flags by value.
+        let rc = unsafe {
+            libc::ioctl(
+                self.fd.as_raw_fd(),
+                libc::TUNSETOFFLOAD as _,
+                flags as libc::c_ulong,
+            )
+        };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            return Err(io::Error::new(
+                e.kind(),
+                format!("{}: offloads: {e}", self.name),
+            ));
+        }
+        Ok(())
+    }
+
     fn create(name: &str, kind: DevKind, flags: libc::c_int) -> io::Result<TunTap> {
         if name.is_empty() || name.len() >= libc::IFNAMSIZ {
             return Err(io::Error::new(

@@ -3,6 +3,13 @@
 //! are on) carrying the same 10-byte virtio_net_hdr in front of each frame
 //! as the TAP does, so frames cross between the two without conversion and
 //! GSO super-frames are not cut up in userspace.
+//!
+//! Where the kernel refuses PACKET_VNET_HDR with ENOPROTOOPT (qemu-user
+//! refuses every SOL_PACKET option), the header is made here instead: a
+//! zeroed one in front of each received frame, and the header is taken off
+//! each frame sent. Frames whose header asks for an offload (checksum or
+//! segmentation) cannot be sent that way and are dropped; the engine turns
+//! the TAP's offloads off when a member's socket emulates the header.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -37,6 +44,18 @@ impl PacketType {
 
 pub struct PacketSocket {
     fd: OwnedFd,
+    /// The kernel refused PACKET_VNET_HDR: the header is added on receive
+    /// and taken off on send here.
+    emulated_vnet_hdr: bool,
+}
+
+/// virtio_net_hdr without num_buffers, as in mimm-io's TAP.
+const VNET_HDR_LEN: usize = mimm_io::tuntap::VNET_HDR_LEN;
+
+/// Whether the virtio header at the start of `frame` asks for no offload:
+/// its flags and gso_type (single bytes, so in any byte order) are zero.
+fn plain(frame: &[u8]) -> bool {
+    frame.len() > VNET_HDR_LEN && frame[0] == 0 && frame[1] == 0
 }
 
 fn check(rc: libc::c_int, what: &str) -> io::Result<()> {
@@ -77,17 +96,31 @@ impl PacketSocket {
         // SAFETY: `raw` is a fresh descriptor nobody else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         let s = fd.as_raw_fd();
-        if vnet_hdr {
-            check(
-                set_int(s, libc::SOL_PACKET, libc::PACKET_VNET_HDR, 1),
-                "PACKET_VNET_HDR",
-            )?;
+        let mut emulated_vnet_hdr = false;
+        if vnet_hdr && set_int(s, libc::SOL_PACKET, libc::PACKET_VNET_HDR, 1) < 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::ENOPROTOOPT) {
+                return Err(io::Error::new(e.kind(), format!("PACKET_VNET_HDR: {e}")));
+            }
+            tracing::warn!(
+                "PACKET_VNET_HDR refused ({e}; qemu-user refuses all SOL_PACKET options): \
+                 virtio headers made in userspace, no offloads on this member"
+            );
+            emulated_vnet_hdr = true;
         }
         // Our own transmissions must not come back as received frames.
-        check(
-            set_int(s, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, 1),
-            "PACKET_IGNORE_OUTGOING",
-        )?;
+        // Without this option (before Linux 4.20, under qemu-user) they do,
+        // as PACKET_OUTGOING, which the data path does not take.
+        if set_int(s, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, 1) < 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::ENOPROTOOPT) {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("PACKET_IGNORE_OUTGOING: {e}"),
+                ));
+            }
+            tracing::debug!("PACKET_IGNORE_OUTGOING refused ({e}); own frames dropped on receive");
+        }
         // Forcing needs CAP_NET_ADMIN (the VSD has it); fall back to the capped size.
         for (force, plain) in [
             (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
@@ -111,12 +144,30 @@ impl PacketSocket {
             )
         };
         check(rc, "bind packet socket")?;
-        Ok(PacketSocket { fd })
+        Ok(PacketSocket {
+            fd,
+            emulated_vnet_hdr,
+        })
+    }
+
+    /// Whether the virtio header is made in userspace (the kernel refused
+    /// PACKET_VNET_HDR): frames asking for offloads cannot be sent.
+    pub fn vnet_hdr_emulated(&self) -> bool {
+        self.emulated_vnet_hdr
+    }
+
+    fn header_room(&self) -> usize {
+        if self.emulated_vnet_hdr {
+            VNET_HDR_LEN
+        } else {
+            0
+        }
     }
 
     /// Receives up to `batch.capacity()` frames; 0 when none waits.
     pub fn recv_batch(&self, batch: &mut Batch) -> io::Result<usize> {
-        batch.prepare_recv();
+        let room = self.header_room();
+        batch.prepare_recv(room);
         // SAFETY: every header points into `batch`'s buffers, which outlive
         // the call; the kernel writes at most each iovec's length.
         let n = unsafe {
@@ -136,16 +187,24 @@ impl PacketSocket {
             };
         }
         batch.filled = n as usize;
+        if room > 0 {
+            batch.add_headers(room);
+        }
         Ok(batch.filled)
     }
 
     /// Sends the frames `frames` (each with its vnet header when the socket
     /// has one) in one call; returns how many the kernel took.
     pub fn send_batch(&self, batch: &mut Batch) -> io::Result<usize> {
+        if self.emulated_vnet_hdr {
+            // What cannot go without offloads goes nowhere (counted as
+            // dropped by the caller: fewer sent than queued).
+            batch.keep_plain();
+        }
         if batch.filled == 0 {
             return Ok(0);
         }
-        batch.prepare_send();
+        batch.prepare_send(self.header_room());
         // SAFETY: as in recv_batch; the kernel only reads the buffers.
         let n = unsafe {
             libc::sendmmsg(
@@ -167,6 +226,14 @@ impl PacketSocket {
 
     /// Sends one frame; `Ok(false)` when the socket buffer is full.
     pub fn send(&self, frame: &[u8]) -> io::Result<bool> {
+        let frame = if self.emulated_vnet_hdr {
+            if !plain(frame) {
+                return Ok(false);
+            }
+            &frame[VNET_HDR_LEN..]
+        } else {
+            frame
+        };
         match rustix::net::send(&self.fd, frame, rustix::net::SendFlags::empty()) {
             Ok(_) => Ok(true),
             Err(rustix::io::Errno::AGAIN) => Ok(false),
@@ -233,13 +300,16 @@ impl Batch {
         self.filled = 0;
     }
 
-    fn prepare_recv(&mut self) {
+    /// Points slot i's iovec `room` bytes into the slot (room for a header
+    /// made in userspace).
+    fn prepare_recv(&mut self, room: usize) {
         let base = self.data.as_mut_ptr();
         for i in 0..self.capacity() {
-            // SAFETY: slot i lies within `data` (capacity * slot_len bytes).
+            // SAFETY: slot i lies within `data` (capacity * slot_len bytes),
+            // and room < slot_len.
             self.iovecs[i] = libc::iovec {
-                iov_base: unsafe { base.add(i * self.slot_len) }.cast(),
-                iov_len: self.slot_len,
+                iov_base: unsafe { base.add(i * self.slot_len + room) }.cast(),
+                iov_len: self.slot_len - room,
             };
             let h = &mut self.headers[i];
             h.msg_hdr.msg_iov = &mut self.iovecs[i];
@@ -253,13 +323,45 @@ impl Batch {
         self.filled = 0;
     }
 
-    fn prepare_send(&mut self) {
+    /// A zeroed virtio header (no offload) in the `room` bytes in front of
+    /// each received frame, counted in its length.
+    fn add_headers(&mut self, room: usize) {
+        for i in 0..self.filled {
+            let start = i * self.slot_len;
+            self.data[start..start + room].fill(0);
+            self.headers[i].msg_len += room as libc::c_uint;
+        }
+    }
+
+    /// Keeps only the queued frames whose header asks for no offload, in
+    /// order.
+    fn keep_plain(&mut self) {
+        let mut kept = 0;
+        for i in 0..self.filled {
+            let (start, len) = (i * self.slot_len, self.lens[i]);
+            if !plain(&self.data[start..start + len]) {
+                continue;
+            }
+            if kept != i {
+                self.data
+                    .copy_within(start..start + len, kept * self.slot_len);
+                self.lens[kept] = len;
+            }
+            kept += 1;
+        }
+        self.filled = kept;
+    }
+
+    /// Points each queued frame's iovec past its first `skip` bytes (the
+    /// header made in userspace, which the socket does not take).
+    fn prepare_send(&mut self, skip: usize) {
         let base = self.data.as_mut_ptr();
         for i in 0..self.filled {
+            let skip = skip.min(self.lens[i]);
             // SAFETY: as in prepare_recv.
             self.iovecs[i] = libc::iovec {
-                iov_base: unsafe { base.add(i * self.slot_len) }.cast(),
-                iov_len: self.lens[i],
+                iov_base: unsafe { base.add(i * self.slot_len + skip) }.cast(),
+                iov_len: self.lens[i] - skip,
             };
             let h = &mut self.headers[i];
             h.msg_hdr.msg_iov = &mut self.iovecs[i];

@@ -148,18 +148,21 @@ impl Engine {
                 cfg.name
             );
         }
-        let tap_index = mimm_netlink::links::dump(&mut rtnl)
+        let tap_link = mimm_netlink::links::dump(&mut rtnl)
             .map_err(|e| io("netlink", e))?
             .into_iter()
             .find(|l| l.name == cfg.name)
-            .map(|l| l.index)
             .ok_or_else(|| format!("{}: created but not found", cfg.name))?;
+        let tap_index = tap_link.index;
         let shadow = cfg
             .mac
             .unwrap_or_else(|| macs::derive_shadow(&machine_seed(&cfg.name)));
         LinkChange {
             mac: Some(shadow),
-            mtu: Some(cfg.mtu),
+            // Only when it differs from the new TAP's (1500). Besides saving
+            // a no-op, this lets the big-endian build start under qemu-user
+            // 7.2, which hands IFLA_MTU of a SETLINK to the kernel unswapped.
+            mtu: (tap_link.mtu != Some(cfg.mtu)).then_some(cfg.mtu),
             up: Some(true),
             noarp: None,
         }
@@ -249,6 +252,17 @@ impl Engine {
             ));
         }
         let member = members::take(&mut self.rtnl, &self.cfg.name, link, priority)?;
+        if self.offloads && member.socket.vnet_hdr_emulated() {
+            // Its socket cannot send offloaded frames (see crate::packet):
+            // from now on the TAP hands over whole, checksummed ones.
+            match self.tap.set_offloads(false) {
+                Ok(()) => {
+                    self.offloads = false;
+                    tracing::warn!("{}: offloads off for member {}", self.cfg.name, link.name);
+                }
+                Err(e) => tracing::warn!("{e}; frames asking for offloads are dropped"),
+            }
+        }
         let id = self.members.len();
         self.poll
             .registry()
