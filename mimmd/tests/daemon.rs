@@ -27,26 +27,7 @@ fn blackhole_and_carrier_loss_move_traffic_fast() {
         return;
     }
     let _serial = serial();
-    let desc = Description {
-        lan: true,
-        seed: 1,
-        links: vec![
-            LinkSpec::new("wwan0", LinkType::Ptp).delay_ms(10.0),
-            LinkSpec::new("wlan0", LinkType::Ether).delay_ms(5.0),
-        ],
-    };
-    let bed = Testbed::up(&desc).unwrap();
-    let dir = Scratch::new("fast");
-    let socket = dir.0.join("mimmd.sock");
-    let config = dir.file(
-        "mimm",
-        &format!(
-            "config globals\n\toption socket '{}'\n\
-             config interface 'lte'\n\toption device wwan0\n\toption kind lte\n\tlist probe 'udp:198.51.100.1:7'\n\
-             config interface 'wifi'\n\toption device wlan0\n\toption kind wifi\n\tlist probe 198.51.100.1\n\toption priority 90\n",
-            socket.display()
-        ),
-    );
+    let (bed, dir, socket, config) = common::lte_and_wifi("fast");
     let m = Mimmd::start(&bed, &config, &socket, &dir.0.join("log"));
     assert_eq!(m.primary().as_deref(), Some("wifi"));
 

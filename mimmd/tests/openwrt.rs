@@ -9,7 +9,6 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{MIMMCTL, MIMMD, Mimmd, Scratch, root_or_skip, serial};
-use mimm_testbed::{Description, LinkSpec, LinkType, Testbed};
 use serde_json::Value;
 
 fn repo() -> PathBuf {
@@ -40,30 +39,6 @@ fn sh(script: &str, args: &[&str], env: &[(&str, &str)], input: &str) -> (Output
     (out, started.elapsed())
 }
 
-fn two_links() -> (Testbed, Scratch, PathBuf, PathBuf) {
-    let desc = Description {
-        lan: true,
-        seed: 1,
-        links: vec![
-            LinkSpec::new("wwan0", LinkType::Ptp).delay_ms(10.0),
-            LinkSpec::new("wlan0", LinkType::Ether).delay_ms(5.0),
-        ],
-    };
-    let bed = Testbed::up(&desc).unwrap();
-    let dir = Scratch::new("openwrt");
-    let socket = dir.0.join("mimmd.sock");
-    let config = dir.file(
-        "mimm",
-        &format!(
-            "config globals\n\toption socket '{}'\n\
-             config interface 'lte'\n\toption device wwan0\n\toption kind lte\n\tlist probe 'udp:198.51.100.1:7'\n\
-             config interface 'wifi'\n\toption device wlan0\n\toption kind wifi\n\tlist probe 198.51.100.1\n\toption priority 90\n",
-            socket.display()
-        ),
-    );
-    (bed, dir, socket, config)
-}
-
 fn hotplug(action: &str, iface: &str, device: &str, socket: &Path) -> (Output, Duration) {
     let socket = socket.to_str().unwrap();
     sh(
@@ -86,7 +61,7 @@ fn the_hotplug_script_reaches_mimmd_at_once_and_never_holds_netifd_up() {
         return;
     }
     let _serial = serial();
-    let (bed, dir, socket, config) = two_links();
+    let (bed, dir, socket, config) = common::lte_and_wifi("openwrt");
     let mut m = Mimmd::start(&bed, &config, &socket, &dir.0.join("log"));
     assert_eq!(m.primary().as_deref(), Some("wifi"));
 
@@ -178,7 +153,7 @@ fn the_rpcd_plugin_answers_like_mimmctl() {
         return;
     }
     let _serial = serial();
-    let (bed, dir, socket, config) = two_links();
+    let (bed, dir, socket, config) = common::lte_and_wifi("openwrt");
     let mut m = Mimmd::start(&bed, &config, &socket, &dir.0.join("log"));
     let env = [
         ("MIMMCTL", MIMMCTL),

@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use mimm_mimmd::control::proto::Status;
-use mimm_testbed::Testbed;
+use mimm_testbed::{Description, LinkSpec, LinkType, Testbed};
 
 pub const MIMMD: &str = env!("CARGO_BIN_EXE_mimmd");
 pub const MIMMCTL: &str = env!("CARGO_BIN_EXE_mimmctl");
@@ -24,6 +24,33 @@ pub fn root_or_skip(test: &str) -> bool {
     }
     eprintln!("{test}: skipped: needs root (network namespaces)");
     false
+}
+
+/// A testbed with an LTE modem (wwan0, raw IP, 10 ms) and a Wi-Fi client
+/// (wlan0, 5 ms, preferred by priority), both probed, and mimmd's
+/// configuration for them: (bed, scratch dir, socket, config file).
+pub fn lte_and_wifi(tag: &str) -> (Testbed, Scratch, PathBuf, PathBuf) {
+    let desc = Description {
+        lan: true,
+        seed: 1,
+        links: vec![
+            LinkSpec::new("wwan0", LinkType::Ptp).delay_ms(10.0),
+            LinkSpec::new("wlan0", LinkType::Ether).delay_ms(5.0),
+        ],
+    };
+    let bed = Testbed::up(&desc).unwrap();
+    let dir = Scratch::new(tag);
+    let socket = dir.0.join("mimmd.sock");
+    let config = dir.file(
+        "mimm",
+        &format!(
+            "config globals\n\toption socket '{}'\n\
+             config interface 'lte'\n\toption device wwan0\n\toption kind lte\n\tlist probe 'udp:198.51.100.1:7'\n\
+             config interface 'wifi'\n\toption device wlan0\n\toption kind wifi\n\tlist probe 198.51.100.1\n\toption priority 90\n",
+            socket.display()
+        ),
+    );
+    (bed, dir, socket, config)
 }
 
 /// A scratch directory removed on drop.
