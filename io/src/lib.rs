@@ -6,6 +6,7 @@ pub mod client;
 pub mod clock;
 pub mod conns;
 pub mod line;
+pub mod log;
 pub mod signals;
 pub mod tuntap;
 pub mod udp;

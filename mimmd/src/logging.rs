@@ -3,9 +3,8 @@
 //! environment overrides it (for a debugging session without editing the
 //! file). A reload changes the level without a restart.
 
+use mimm_io::log::LevelHandle;
 use tracing::level_filters::LevelFilter;
-use tracing_subscriber::prelude::*;
-use tracing_subscriber::{Registry, reload};
 
 /// The names `log_level` takes.
 pub const LEVELS: &[&str] = &["off", "error", "warn", "info", "debug", "trace"];
@@ -16,7 +15,7 @@ pub fn parse_level(text: &str) -> Option<LevelFilter> {
 
 /// Changes the level of the installed logger.
 pub struct LogLevel {
-    handle: reload::Handle<LevelFilter, Registry>,
+    handle: LevelHandle,
     /// Set by `MIMMD_LOG`: the configuration does not change it then.
     forced: bool,
 }
@@ -27,15 +26,7 @@ impl LogLevel {
         let env = std::env::var("MIMMD_LOG")
             .ok()
             .and_then(|v| parse_level(&v));
-        let (filter, handle) = reload::Layer::new(env.unwrap_or(LevelFilter::INFO));
-        let fmt = tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
-            .with_target(false)
-            .without_time();
-        let _ = tracing_subscriber::registry()
-            .with(filter)
-            .with(fmt)
-            .try_init();
+        let handle = mimm_io::log::install(env.unwrap_or(LevelFilter::INFO));
         LogLevel {
             handle,
             forced: env.is_some(),
@@ -45,7 +36,7 @@ impl LogLevel {
     /// The configuration's level (already checked when it was read).
     pub fn set(&self, level: &str) {
         if let (false, Some(level)) = (self.forced, parse_level(level)) {
-            let _ = self.handle.modify(|f| *f = level);
+            self.handle.set(level);
         }
     }
 }

@@ -60,13 +60,8 @@ fn init_logging() {
     let level = std::env::var("VSD_LOG")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(tracing::Level::INFO);
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(level)
-        .with_target(false)
-        .without_time()
-        .init();
+        .unwrap_or(tracing::level_filters::LevelFilter::INFO);
+    mimm_io::log::install(level);
 }
 
 fn run(a: Args) -> Result<(), String> {
