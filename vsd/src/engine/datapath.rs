@@ -44,7 +44,7 @@ impl Engine {
 
     fn send_queued(&mut self, queued: usize) {
         let now = mimm_io::clock::now();
-        self.last_traffic = now;
+        self.traffic.count(now, queued);
         // A dead active member is left before the batch goes out, not after.
         self.check_active_carrier(now);
         let member = self
@@ -86,7 +86,7 @@ impl Engine {
                     return;
                 }
             };
-            self.last_traffic = mimm_io::clock::now();
+            self.traffic.count(mimm_io::clock::now(), n);
             let accepted = self.switch.accepts(id);
             let c = &mut member.counters;
             for i in 0..n {

@@ -6,6 +6,7 @@ mod control;
 mod datapath;
 mod members;
 mod reload;
+mod traffic;
 
 use std::collections::VecDeque;
 use std::io;
@@ -48,8 +49,6 @@ const SLOT_LEN: usize = 65_536 + 256;
 const RECENT_EVENTS: usize = 100;
 /// How often the active member's carrier is read while traffic flows.
 const CARRIER_CHECK: Nanos = Nanos(1_000_000);
-/// Traffic this recent keeps the carrier check going between frames.
-const BUSY_FOR: Nanos = Nanos(200_000_000);
 
 pub struct Engine {
     cfg: VsdConfig,
@@ -80,8 +79,8 @@ pub struct Engine {
     no_member_drops: u64,
     switches: u64,
     carrier_checked: Nanos,
-    /// When frames last moved (the carrier check runs while this is recent).
-    last_traffic: Nanos,
+    /// Whether frames move densely enough to poll the carrier between them.
+    traffic: traffic::TrafficMeter,
     start: Nanos,
     stop: bool,
 }
@@ -210,7 +209,7 @@ impl Engine {
             no_member_drops: 0,
             switches: 0,
             carrier_checked: Nanos(0),
-            last_traffic: Nanos(0),
+            traffic: traffic::TrafficMeter::default(),
             start: clock::now(),
             stop: false,
         };
@@ -509,11 +508,11 @@ impl Engine {
             .switch
             .poll_timeout()
             .map(|t| self.start.saturating_add(Nanos::from_ms(t)));
-        // While traffic flows, wake to check the carrier between frames too
-        // (a download's frames may all be arriving on a member that just
-        // died); idle, sleep.
+        // While traffic flows densely, wake to check the carrier between
+        // frames too (a download's frames may all be arriving on a member
+        // that just died); with a trickle or none, sleep.
         let now = clock::now();
-        if now.saturating_sub(self.last_traffic) < BUSY_FOR {
+        if self.traffic.dense(now) {
             let check = now.saturating_add(CARRIER_CHECK);
             at = Some(at.map_or(check, |a| a.min(check)));
         }
