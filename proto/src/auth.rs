@@ -80,11 +80,32 @@ impl Algorithm {
     }
 }
 
+/// A key written as hex digits (an optional `0x` in front), as UCI files
+/// carry them; `None` for an odd count or a non-hex digit.
+pub fn key_from_hex(text: &str) -> Option<Vec<u8>> {
+    let text = text.strip_prefix("0x").unwrap_or(text);
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// RFC 2202 test case 2 (HMAC-MD5) and RFC 4231 test case 2 (HMAC-SHA-256).
+    #[test]
+    fn hex_keys() {
+        assert_eq!(key_from_hex("0x00ff10"), Some(vec![0, 255, 16]));
+        assert_eq!(key_from_hex("abc"), None);
+        assert_eq!(key_from_hex("zz"), None);
+        assert_eq!(key_from_hex("é1"), None);
+    }
+
     #[test]
     fn published_test_vectors() {
         let data = b"what do ya want for nothing?";

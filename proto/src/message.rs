@@ -160,6 +160,13 @@ impl<'b> Builder<'b> {
         Ok(self)
     }
 
+    /// The message without an authentication extension: only for a reply
+    /// to a request that could not be authenticated (unknown SPI, forged
+    /// authenticator), where no shared key can sign it.
+    pub fn unsigned(self) -> &'b [u8] {
+        self.w.into_written()
+    }
+
     /// Appends the authentication extension and returns the message.
     pub fn sign(mut self, spi: u32, algorithm: Algorithm, key: &[u8]) -> Result<&'b [u8]> {
         let len = algorithm.authenticator_len();

@@ -1,0 +1,204 @@
+//! `/etc/config/mimm-server`:
+//!
+//! ```text
+//! config server 'server'
+//!     option address '0.0.0.0'        # where to listen
+//!     option port '434'               # UDP, the Mobile IP registration port
+//!     option enterprise '32473'       # IANA enterprise number of the MIMM extensions
+//!     option window_s '7'             # replay window for Identification timestamps
+//!     option headroom_pct '10'        # real-time capacity kept free
+//!     option retransmit_ms '500'      # Reactive Advice: first retransmission...
+//!     option retransmit_max_ms '8000' # ...doubling up to this...
+//!     option advice_tries '8'         # ...this many sends in all
+//!
+//! config client 'bus17'               # one per router
+//!     option spi '1000'               # 256 or more (RFC 5944 reserves 0..255)
+//!     option key '00112233445566778899aabbccddeeff'   # hex, at least 128 bits
+//!     option algorithm 'hmac-sha256'  # or hmac-md5
+//!
+//! config network '26201'              # a network id as clients report it (PLMN, SSID)
+//!     option capacity_kbps '20000'    # real-time capacity; absent: no admission control
+//! ```
+//!
+//! Errors name file:line:col, the section and the option; nothing is
+//! applied from a file with an error.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+
+use mimm_proto::auth::{Algorithm, key_from_hex};
+use mimm_uci::{ConfigError, Package, Reader};
+
+use crate::core::{ClientKey, NetworkConfig, ServerConfig};
+
+pub const DEFAULT_FILE: &str = "/etc/config/mimm-server";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub server: ServerConfig,
+}
+
+pub fn load(file: &Path) -> Result<Config, String> {
+    let package = Package::from_path(file).map_err(|e| e.to_string())?;
+    from_package(&package, file).map_err(|e| e.to_string())
+}
+
+pub fn from_package(package: &Package, file: &Path) -> Result<Config, ConfigError> {
+    let r = Reader { file };
+    let mut server = ServerConfig::default();
+    let mut address = Ipv4Addr::UNSPECIFIED;
+    let mut port = 434u16;
+    for s in package.sections_of("server") {
+        let what = "server";
+        r.check_known(
+            s,
+            &[
+                "address",
+                "port",
+                "enterprise",
+                "window_s",
+                "headroom_pct",
+                "retransmit_ms",
+                "retransmit_max_ms",
+                "advice_tries",
+            ],
+            what,
+        )?;
+        if let Some(a) = r.value(s, what, "address", "an IPv4 address")? {
+            address = a;
+        }
+        if let Some(p) = r.value(s, what, "port", "a port 1..65535")? {
+            port = p;
+        }
+        if let Some(v) = r.value(s, what, "enterprise", "an IANA enterprise number")? {
+            server.vendor = v;
+        }
+        if let Some(v) = r.value(s, what, "window_s", "seconds")? {
+            server.window_s = v;
+        }
+        if let Some(v) = r.value::<u32>(s, what, "headroom_pct", "a percentage 0..90")? {
+            if v > 90 {
+                let pos = s.option("headroom_pct").map_or(s.pos, |o| o.pos);
+                return Err(r.fail(pos, format!("{what}: headroom_pct {v} must be 0..90")));
+            }
+            server.headroom_pct = v;
+        }
+        if let Some(v) = r.value(s, what, "retransmit_ms", "milliseconds")? {
+            server.retransmit_ms = v;
+        }
+        if let Some(v) = r.value(s, what, "retransmit_max_ms", "milliseconds")? {
+            server.retransmit_max_ms = v;
+        }
+        if let Some(v) = r.value(s, what, "advice_tries", "a count")? {
+            server.advice_tries = v;
+        }
+    }
+    for s in package.sections_of("client") {
+        let name = s.name.clone().unwrap_or_default();
+        let what = format!("client {name}");
+        let what = what.as_str();
+        r.check_known(s, &["spi", "key", "algorithm"], what)?;
+        let at = |o: &str| s.option(o).map_or(s.pos, |o| o.pos);
+        let spi: u32 = r
+            .value(s, what, "spi", "an SPI (256 or more)")?
+            .ok_or_else(|| r.fail(s.pos, format!("{what}: option spi is required")))?;
+        if spi < 256 {
+            return Err(r.fail(at("spi"), format!("{what}: spi {spi} is reserved (0..255)")));
+        }
+        if let Some(other) = server.clients.iter().find(|c| c.spi == spi) {
+            return Err(r.fail(
+                at("spi"),
+                format!("{what}: spi {spi} is client {}'s already", other.name),
+            ));
+        }
+        let text: String = r
+            .value(s, what, "key", "hex digits")?
+            .ok_or_else(|| r.fail(s.pos, format!("{what}: option key is required")))?;
+        let key = key_from_hex(&text)
+            .filter(|k| k.len() >= 16)
+            .ok_or_else(|| {
+                r.fail(
+                    at("key"),
+                    format!("{what}: key must be at least 32 hex digits (128 bits)"),
+                )
+            })?;
+        let algorithm = match r.value::<String>(s, what, "algorithm", "an algorithm")? {
+            None => Algorithm::HmacSha256,
+            Some(a) => Algorithm::from_name(&a).ok_or_else(|| {
+                r.fail(
+                    at("algorithm"),
+                    format!("{what}: algorithm {a:?} must be hmac-sha256 or hmac-md5"),
+                )
+            })?,
+        };
+        server.clients.push(ClientKey {
+            name,
+            spi,
+            algorithm,
+            key,
+        });
+    }
+    for s in package.sections_of("network") {
+        let Some(id) = s.name.clone() else {
+            return Err(r.fail(
+                s.pos,
+                "network sections need a name: config network 'ID'".into(),
+            ));
+        };
+        let what = format!("network {id}");
+        r.check_known(s, &["capacity_kbps"], &what)?;
+        let capacity_kbps = r.value(s, &what, "capacity_kbps", "kbit/s")?;
+        server.networks.push(NetworkConfig { id, capacity_kbps });
+    }
+    for s in &package.sections {
+        if !["server", "client", "network"].contains(&s.kind.as_str()) {
+            return Err(r.fail(
+                s.pos,
+                format!(
+                    "unknown section type {:?} (server, client, network)",
+                    s.kind
+                ),
+            ));
+        }
+    }
+    Ok(Config {
+        listen: SocketAddr::from((address, port)),
+        server,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        let p = Package::parse(text, "mimm-server").map_err(|e| e.to_string())?;
+        from_package(&p, Path::new("/etc/config/mimm-server")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_full_file_and_errors_that_name_the_place() {
+        let c = parse(
+            "config server 'server'\n\toption port '4434'\n\toption window_s '3'\n\
+             config client 'bus1'\n\toption spi '1000'\n\toption key '00112233445566778899aabbccddeeff'\n\
+             config client 'bus2'\n\toption spi '1001'\n\toption key '00112233445566778899aabbccddeeff'\n\toption algorithm 'hmac-md5'\n\
+             config network 'A'\n\toption capacity_kbps '2000'\n",
+        )
+        .unwrap();
+        assert_eq!(c.listen, "0.0.0.0:4434".parse().unwrap());
+        assert_eq!(c.server.window_s, 3);
+        assert_eq!(c.server.clients.len(), 2);
+        assert_eq!(c.server.clients[1].algorithm, Algorithm::HmacMd5);
+        assert_eq!(c.server.networks[0].capacity_kbps, Some(2000));
+        let e = parse("config client 'b'\n\toption spi '1000'\n\toption key '0011'\n").unwrap_err();
+        assert_eq!(
+            e,
+            "/etc/config/mimm-server:3:2: client b: key must be at least 32 hex digits (128 bits)"
+        );
+        let e = parse("config client 'b'\n\toption spi '12'\n\toption key '00112233445566778899aabbccddeeff'\n").unwrap_err();
+        assert!(e.contains(":2:2: client b: spi 12 is reserved"), "{e}");
+        let e = parse("config server\n\toption prot '1'\n").unwrap_err();
+        assert!(e.contains(":2:2: server: unknown option \"prot\""), "{e}");
+    }
+}

@@ -1,0 +1,521 @@
+//! The server as a state machine, fed datagrams, alarms, RTS figures and
+//! time; it queues the datagrams to send. No I/O here (the loop in main.rs
+//! does that), so tests drive it directly and deterministically.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{Ipv4Addr, SocketAddr};
+
+use mimm_proto::auth::Algorithm;
+use mimm_proto::error::Error;
+use mimm_proto::message::{self, Builder, Keys, Registration};
+use mimm_proto::mimm::{HandoffAdvice, Message, ReactiveAdvice, Verdict};
+use mimm_proto::registration::{Flags, Header, ReplyHeader, RequestHeader, code};
+use mimm_proto::replay::{self, Guard};
+
+use crate::admission::{self, Decision, NetworkLoad};
+
+pub type Millis = u64;
+/// Largest datagram the server sends.
+pub const MAX_DATAGRAM: usize = 1024;
+pub type Datagram = heapless::Vec<u8, MAX_DATAGRAM>;
+
+/// The two clocks the server needs: monotonic for its timers, and the
+/// wall clock as a registration Identification (NTP format) for replay
+/// checks and the messages it originates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Now {
+    pub mono: Millis,
+    pub id: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientKey {
+    pub name: String,
+    pub spi: u32,
+    pub algorithm: Algorithm,
+    pub key: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkConfig {
+    pub id: String,
+    pub capacity_kbps: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// IANA enterprise number the MIMM messages ride under.
+    pub vendor: u32,
+    /// Replay window: Identification seconds may differ this much from ours.
+    pub window_s: u32,
+    pub headroom_pct: u32,
+    pub clients: Vec<ClientKey>,
+    pub networks: Vec<NetworkConfig>,
+    /// Reactive Advice retransmission: first interval, doubling up to the max.
+    pub retransmit_ms: u64,
+    pub retransmit_max_ms: u64,
+    pub advice_tries: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            vendor: mimm_proto::DOC_ENTERPRISE,
+            window_s: 7,
+            headroom_pct: 10,
+            clients: Vec::new(),
+            networks: Vec::new(),
+            retransmit_ms: 500,
+            retransmit_max_ms: 8000,
+            advice_tries: 8,
+        }
+    }
+}
+
+/// What happened, counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub requests: u64,
+    pub reports: u64,
+    pub handoff_requests: u64,
+    pub allowed: u64,
+    pub denied: u64,
+    pub advice_sent: u64,
+    pub advice_retransmitted: u64,
+    pub advice_given_up: u64,
+    pub acks: u64,
+    pub unknown_spi: u64,
+    pub bad_authenticator: u64,
+    pub replayed: u64,
+    pub stale: u64,
+    pub malformed: u64,
+}
+
+struct Keyring(HashMap<u32, (Algorithm, Vec<u8>)>);
+
+impl Keys for Keyring {
+    fn key(&self, spi: u32) -> Option<(Algorithm, &[u8])> {
+        self.0.get(&spi).map(|(a, k)| (*a, k.as_slice()))
+    }
+}
+
+/// What the server knows of one client (by SPI).
+#[derive(Debug, Clone, Default)]
+pub struct Client {
+    guard: Guard,
+    pub addr: Option<SocketAddr>,
+    pub home_address: Option<Ipv4Addr>,
+    pub home_agent: Option<Ipv4Addr>,
+    /// The network of its primary interface, from its last report.
+    pub network: Option<String>,
+    /// Its real-time sessions' bandwidth.
+    pub rt_kbps: u32,
+    /// (network, measured rate) of each interface it reported.
+    pub links: Vec<(String, u32)>,
+}
+
+#[derive(Debug, Clone)]
+struct Alarm {
+    network: String,
+    reason: String,
+    expiry_s: i32,
+    /// `None`: for the whole session.
+    until: Option<Millis>,
+}
+
+#[derive(Debug, Clone)]
+struct Pending {
+    id: u32,
+    spi: u32,
+    network: String,
+    next_at: Millis,
+    interval: Millis,
+    tries: u32,
+    datagram: Datagram,
+    addr: SocketAddr,
+}
+
+pub struct Server {
+    cfg: ServerConfig,
+    keys: Keyring,
+    clients: HashMap<u32, Client>,
+    rts: HashMap<String, u32>,
+    alarms: Vec<Alarm>,
+    pending: Vec<Pending>,
+    next_advice: u32,
+    counters: Counters,
+    out: VecDeque<(SocketAddr, Datagram)>,
+}
+
+impl Server {
+    pub fn new(cfg: ServerConfig) -> Server {
+        let keys = Keyring(
+            cfg.clients
+                .iter()
+                .map(|c| (c.spi, (c.algorithm, c.key.clone())))
+                .collect(),
+        );
+        Server {
+            cfg,
+            keys,
+            clients: HashMap::new(),
+            rts: HashMap::new(),
+            alarms: Vec::new(),
+            pending: Vec::new(),
+            next_advice: 1,
+            counters: Counters::default(),
+            out: VecDeque::new(),
+        }
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    pub fn client(&self, spi: u32) -> Option<&Client> {
+        self.clients.get(&spi)
+    }
+
+    /// The RTS feed's real-time load on a network.
+    pub fn set_rts(&mut self, network: &str, kbps: u32) {
+        self.rts.insert(network.to_string(), kbps);
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<(SocketAddr, Datagram)> {
+        self.out.pop_front()
+    }
+
+    /// When [`Server::handle_timeout`] wants to run next.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        let retransmit = self.pending.iter().map(|p| p.next_at);
+        let expiry = self.alarms.iter().filter_map(|a| a.until);
+        retransmit.chain(expiry).min()
+    }
+
+    fn load(&self, network: &str, except: u32) -> NetworkLoad {
+        let clients: u32 = self
+            .clients
+            .iter()
+            .filter(|(spi, c)| **spi != except && c.network.as_deref() == Some(network))
+            .map(|(_, c)| c.rt_kbps)
+            .sum();
+        NetworkLoad {
+            capacity_kbps: self
+                .cfg
+                .networks
+                .iter()
+                .find(|n| n.id == network)
+                .and_then(|n| n.capacity_kbps),
+            load_kbps: self.rts.get(network).copied().unwrap_or(0) + clients,
+            alarmed: self.alarms.iter().any(|a| a.network == network),
+        }
+    }
+
+    pub fn handle_datagram(&mut self, now: Now, from: SocketAddr, bytes: &[u8]) {
+        let Ok((header, _)) = Header::parse(bytes) else {
+            self.counters.malformed += 1;
+            return;
+        };
+        match message::parse(bytes, self.cfg.vendor, &self.keys) {
+            Ok(reg) => match header {
+                Header::Request(h) => self.on_request(now, from, &h, &reg),
+                Header::Reply(_) => self.on_reply(&reg),
+            },
+            Err(e) => {
+                let code = match e {
+                    Error::UnknownSpi(_) => {
+                        self.counters.unknown_spi += 1;
+                        code::FAILED_AUTHENTICATION
+                    }
+                    Error::BadAuthenticator | Error::NoAuthentication => {
+                        self.counters.bad_authenticator += 1;
+                        code::FAILED_AUTHENTICATION
+                    }
+                    _ => {
+                        self.counters.malformed += 1;
+                        code::POORLY_FORMED
+                    }
+                };
+                // Nothing it says is believed: an unsigned refusal, no state.
+                if let Header::Request(h) = header {
+                    let reply = reply_header(&h, code, h.identification);
+                    let mut buf = [0u8; MAX_DATAGRAM];
+                    if let Ok(b) = Builder::new(&mut buf, &reply, self.cfg.vendor) {
+                        self.send(from, b.unsigned());
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_request(&mut self, now: Now, from: SocketAddr, h: &RequestHeader, reg: &Registration) {
+        self.counters.requests += 1;
+        let window = self.cfg.window_s;
+        let client = self.clients.entry(reg.spi).or_default();
+        match client.guard.check(h.identification, now.id, window) {
+            replay::Verdict::Fresh => {}
+            verdict => {
+                if verdict == replay::Verdict::Stale {
+                    self.counters.stale += 1;
+                } else {
+                    self.counters.replayed += 1;
+                }
+                let id = replay::mismatch_identification(h.identification, now.id);
+                let reply = reply_header(h, code::IDENTIFICATION_MISMATCH, id);
+                self.reply(from, reg.spi, &reply, None);
+                return;
+            }
+        }
+        client.addr = Some(from);
+        client.home_address = Some(h.home_address);
+        client.home_agent = Some(h.home_agent);
+        let mut handoff = None;
+        let mut reported = false;
+        for item in &reg.mimm {
+            match item.message() {
+                Ok(Message::Report(r)) => {
+                    reported = true;
+                    client.rt_kbps = r
+                        .sessions
+                        .iter()
+                        .filter(|s| s.realtime)
+                        .map(|s| s.kbps)
+                        .sum();
+                    client.links.clear();
+                }
+                Ok(Message::IfaceReport(i)) => {
+                    client.links.push((i.network.to_string(), i.rate_kbps));
+                    if i.primary {
+                        client.network = Some(i.network.to_string());
+                    }
+                }
+                Ok(Message::RequestHandoff(r)) => {
+                    handoff = Some(r.target_network.to_string());
+                }
+                _ => {}
+            }
+        }
+        if reported {
+            self.counters.reports += 1;
+        }
+        let advice_text;
+        let advice = match &handoff {
+            Some(target) => {
+                self.counters.handoff_requests += 1;
+                let (verdict, reason, alternative) = self.admit(reg.spi, target);
+                advice_text = (reason, alternative);
+                Some(HandoffAdvice {
+                    verdict,
+                    reason: &advice_text.0,
+                    alternative: advice_text.1.as_deref(),
+                    binding_done: false,
+                })
+            }
+            None => None,
+        };
+        let reply = reply_header(h, code::ACCEPTED, h.identification);
+        self.reply(
+            from,
+            reg.spi,
+            &reply,
+            advice.map(Message::HandoffAdvice).as_ref(),
+        );
+        // A client that just reported being on an alarmed network hears of it.
+        let network = self.clients.get(&reg.spi).and_then(|c| c.network.clone());
+        if let Some(network) = network {
+            if let Some(a) = self.alarms.iter().find(|a| a.network == network).cloned() {
+                if !self
+                    .pending
+                    .iter()
+                    .any(|p| p.spi == reg.spi && p.network == network)
+                {
+                    self.advise(now, reg.spi, &a);
+                }
+            }
+        }
+    }
+
+    /// The verdict, its reason and an alternative network for a move of
+    /// client `spi` to `target`.
+    fn admit(&mut self, spi: u32, target: &str) -> (Verdict, String, Option<String>) {
+        let client = self.clients.get(&spi).cloned().unwrap_or_default();
+        let link = client
+            .links
+            .iter()
+            .find(|(n, _)| n == target)
+            .map_or(0, |(_, rate)| *rate);
+        let headroom = self.cfg.headroom_pct;
+        match admission::decide(&self.load(target, spi), client.rt_kbps, link, headroom) {
+            Decision::Allow => {
+                self.counters.allowed += 1;
+                (Verdict::Allow, "capacity available".into(), None)
+            }
+            Decision::Deny(reason) => {
+                self.counters.denied += 1;
+                let alternative = client
+                    .links
+                    .iter()
+                    .map(|(n, _)| n)
+                    .filter(|n| n.as_str() != target && Some(*n) != client.network.as_ref())
+                    .map(|n| (admission::room(&self.load(n, spi), headroom), n))
+                    .filter(|(room, _)| *room >= i64::from(client.rt_kbps))
+                    .max_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.cmp(a.1)))
+                    .map(|(_, n)| n.clone());
+                (Verdict::Deny, reason, alternative)
+            }
+        }
+    }
+
+    fn on_reply(&mut self, reg: &Registration) {
+        for item in &reg.mimm {
+            if let Ok(Message::Ack { id }) = item.message() {
+                let before = self.pending.len();
+                self.pending.retain(|p| !(p.id == id && p.spi == reg.spi));
+                if self.pending.len() < before {
+                    self.counters.acks += 1;
+                }
+            }
+        }
+    }
+
+    /// A network alarm: every client on `network` is told to leave it for
+    /// `expiry_s` seconds (-1: the whole session). Returns how many.
+    pub fn alarm(&mut self, now: Now, network: &str, reason: &str, expiry_s: i32) -> usize {
+        let alarm = Alarm {
+            network: network.to_string(),
+            reason: reason.to_string(),
+            expiry_s,
+            until: (expiry_s >= 0).then(|| now.mono + expiry_s as u64 * 1000),
+        };
+        self.alarms.retain(|a| a.network != network);
+        self.alarms.push(alarm.clone());
+        let on: Vec<u32> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| c.network.as_deref() == Some(network) && c.addr.is_some())
+            .map(|(spi, _)| *spi)
+            .collect();
+        for spi in &on {
+            self.pending
+                .retain(|p| !(p.spi == *spi && p.network == network));
+            self.advise(now, *spi, &alarm);
+        }
+        on.len()
+    }
+
+    fn advise(&mut self, now: Now, spi: u32, alarm: &Alarm) {
+        let Some(client) = self.clients.get(&spi) else {
+            return;
+        };
+        let (Some(addr), Some((algorithm, key))) = (client.addr, self.keys.key(spi)) else {
+            return;
+        };
+        let id = self.next_advice;
+        self.next_advice = self.next_advice.wrapping_add(1).max(1);
+        // Seconds left, not the original figure, so a late joiner leaves
+        // for the alarm's remaining time.
+        let expiry_s = match alarm.until {
+            Some(until) => (until.saturating_sub(now.mono) / 1000) as i32,
+            None => alarm.expiry_s,
+        };
+        let header = Header::Request(RequestHeader {
+            flags: Flags(0),
+            lifetime: 0,
+            home_address: client.home_address.unwrap_or(Ipv4Addr::UNSPECIFIED),
+            home_agent: client.home_agent.unwrap_or(Ipv4Addr::UNSPECIFIED),
+            care_of: Ipv4Addr::UNSPECIFIED,
+            identification: now.id,
+        });
+        let advice = Message::ReactiveAdvice(ReactiveAdvice {
+            id,
+            network: &alarm.network,
+            reason: &alarm.reason,
+            expiry_s,
+            alternative: None,
+        });
+        let mut buf = [0u8; MAX_DATAGRAM];
+        let signed = Builder::new(&mut buf, &header, self.cfg.vendor).and_then(|mut b| {
+            b.mimm(&advice)?;
+            b.sign(spi, algorithm, key)
+        });
+        let Ok(bytes) = signed else {
+            return;
+        };
+        let Ok(datagram) = Datagram::from_slice(bytes) else {
+            return;
+        };
+        self.counters.advice_sent += 1;
+        self.out.push_back((addr, datagram.clone()));
+        self.pending.push(Pending {
+            id,
+            spi,
+            network: alarm.network.clone(),
+            next_at: now.mono + self.cfg.retransmit_ms,
+            interval: self.cfg.retransmit_ms,
+            tries: 1,
+            datagram,
+            addr,
+        });
+    }
+
+    pub fn handle_timeout(&mut self, now: Now) {
+        self.alarms.retain(|a| a.until.is_none_or(|u| u > now.mono));
+        let (tries, max) = (self.cfg.advice_tries, self.cfg.retransmit_max_ms);
+        let alarmed: Vec<String> = self.alarms.iter().map(|a| a.network.clone()).collect();
+        let mut given_up = 0;
+        let mut resent = Vec::new();
+        self.pending.retain_mut(|p| {
+            if !alarmed.contains(&p.network) || p.tries >= tries && p.next_at <= now.mono {
+                given_up += u64::from(alarmed.contains(&p.network));
+                return false;
+            }
+            if p.next_at <= now.mono {
+                p.tries += 1;
+                p.interval = (p.interval * 2).min(max);
+                p.next_at = now.mono + p.interval;
+                resent.push((p.addr, p.datagram.clone()));
+            }
+            true
+        });
+        self.counters.advice_given_up += given_up;
+        self.counters.advice_retransmitted += resent.len() as u64;
+        self.out.extend(resent);
+    }
+
+    fn reply(&mut self, to: SocketAddr, spi: u32, header: &Header, advice: Option<&Message>) {
+        let Some((algorithm, key)) = self.keys.key(spi) else {
+            return;
+        };
+        let mut buf = [0u8; MAX_DATAGRAM];
+        let signed = Builder::new(&mut buf, header, self.cfg.vendor).and_then(|mut b| {
+            if let Some(m) = advice {
+                b.mimm(m)?;
+            }
+            b.sign(spi, algorithm, key)
+        });
+        if let Ok(bytes) = signed {
+            let bytes = bytes.to_vec();
+            self.send(to, &bytes);
+        }
+    }
+
+    fn send(&mut self, to: SocketAddr, bytes: &[u8]) {
+        if let Ok(d) = Datagram::from_slice(bytes) {
+            self.out.push_back((to, d));
+        }
+    }
+}
+
+fn reply_header(h: &RequestHeader, code: u8, identification: u64) -> Header {
+    Header::Reply(ReplyHeader {
+        code,
+        lifetime: if code == code::ACCEPTED {
+            h.lifetime
+        } else {
+            0
+        },
+        home_address: h.home_address,
+        home_agent: h.home_agent,
+        identification,
+    })
+}
