@@ -139,6 +139,9 @@ pub struct Server {
     cfg: ServerConfig,
     keys: Keyring,
     clients: HashMap<u32, Client>,
+    /// Real-time kbit/s of the clients on each network (kept as clients
+    /// move, so admission costs the same with 10 or 10 000 clients).
+    client_load: HashMap<String, u32>,
     rts: HashMap<String, u32>,
     alarms: Vec<Alarm>,
     pending: Vec<Pending>,
@@ -159,6 +162,7 @@ impl Server {
             cfg,
             keys,
             clients: HashMap::new(),
+            client_load: HashMap::new(),
             rts: HashMap::new(),
             alarms: Vec::new(),
             pending: Vec::new(),
@@ -192,13 +196,20 @@ impl Server {
         retransmit.chain(expiry).min()
     }
 
+    /// A network's load, less client `except`'s own share (it is the one
+    /// asking to move there).
     fn load(&self, network: &str, except: u32) -> NetworkLoad {
-        let clients: u32 = self
+        let own = self
             .clients
-            .iter()
-            .filter(|(spi, c)| **spi != except && c.network.as_deref() == Some(network))
-            .map(|(_, c)| c.rt_kbps)
-            .sum();
+            .get(&except)
+            .filter(|c| c.network.as_deref() == Some(network))
+            .map_or(0, |c| c.rt_kbps);
+        let clients = self
+            .client_load
+            .get(network)
+            .copied()
+            .unwrap_or(0)
+            .saturating_sub(own);
         NetworkLoad {
             capacity_kbps: self
                 .cfg
@@ -271,6 +282,7 @@ impl Server {
         client.home_agent = Some(h.home_agent);
         let mut handoff = None;
         let mut reported = false;
+        let (old_network, old_rt) = (client.network.clone(), client.rt_kbps);
         for item in &reg.mimm {
             match item.message() {
                 Ok(Message::Report(r)) => {
@@ -295,8 +307,17 @@ impl Server {
                 _ => {}
             }
         }
+        let (new_network, new_rt) = (client.network.clone(), client.rt_kbps);
         if reported {
             self.counters.reports += 1;
+        }
+        if (&old_network, old_rt) != (&new_network, new_rt) {
+            if let Some(l) = old_network.and_then(|n| self.client_load.get_mut(&n)) {
+                *l = l.saturating_sub(old_rt);
+            }
+            if let Some(n) = new_network {
+                *self.client_load.entry(n).or_default() += new_rt;
+            }
         }
         let advice_text;
         let advice = match &handoff {
