@@ -18,7 +18,19 @@
 //!
 //! config network '26201'              # a network id as clients report it (PLMN, SSID)
 //!     option capacity_kbps '20000'    # real-time capacity; absent: no admission control
+//!
+//! config alarm 'cell17_down'          # an SNMP trap that means "leave this network"
+//!     option trap_oid '1.3.6.1.6.3.1.1.5.3'   # linkDown (v1 traps map as RFC 3584 says)
+//!     option match_oid '1.3.6.1.2.1.2.2.1.1'  # optional: only when this varbind...
+//!     option match_value '17'                 # ...has this value
+//!     option network '26201'
+//!     option reason 'cell 17 down'    # default: the section name
+//!     option expiry_s '300'           # -1: for the clients' whole session
 //! ```
+//!
+//! With at least one alarm the server listens for traps on `snmp_port`
+//! (server section, default 162) and accepts the communities of
+//! `list community` there (required then).
 //!
 //! Errors name file:line:col, the section and the option; nothing is
 //! applied from a file with an error.
@@ -30,6 +42,7 @@ use mimm_proto::auth::{Algorithm, key_from_hex};
 use mimm_uci::{ConfigError, Package, Reader};
 
 use crate::core::{ClientKey, NetworkConfig, ServerConfig};
+use crate::snmp::AlarmRule;
 
 pub const DEFAULT_FILE: &str = "/etc/config/mimm-server";
 
@@ -37,6 +50,15 @@ pub const DEFAULT_FILE: &str = "/etc/config/mimm-server";
 pub struct Config {
     pub listen: SocketAddr,
     pub server: ServerConfig,
+    /// `None` without any `config alarm`.
+    pub snmp: Option<SnmpConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnmpConfig {
+    pub listen: SocketAddr,
+    pub communities: Vec<String>,
+    pub rules: Vec<AlarmRule>,
 }
 
 pub fn load(file: &Path) -> Result<Config, String> {
@@ -49,6 +71,8 @@ pub fn from_package(package: &Package, file: &Path) -> Result<Config, ConfigErro
     let mut server = ServerConfig::default();
     let mut address = Ipv4Addr::UNSPECIFIED;
     let mut port = 434u16;
+    let mut snmp_port = 162u16;
+    let mut communities = Vec::new();
     for s in package.sections_of("server") {
         let what = "server";
         r.check_known(
@@ -62,9 +86,18 @@ pub fn from_package(package: &Package, file: &Path) -> Result<Config, ConfigErro
                 "retransmit_ms",
                 "retransmit_max_ms",
                 "advice_tries",
+                "snmp_port",
+                "community",
             ],
             what,
         )?;
+        if let Some(p) = r.value(s, what, "snmp_port", "a port 1..65535")? {
+            snmp_port = p;
+        }
+        let (list, _) = r.list(s, "community");
+        if !list.is_empty() {
+            communities = list;
+        }
         if let Some(a) = r.value(s, what, "address", "an IPv4 address")? {
             address = a;
         }
@@ -151,21 +184,114 @@ pub fn from_package(package: &Package, file: &Path) -> Result<Config, ConfigErro
         let capacity_kbps = r.value(s, &what, "capacity_kbps", "kbit/s")?;
         server.networks.push(NetworkConfig { id, capacity_kbps });
     }
+    let rules = alarms(&r, package)?;
     for s in &package.sections {
-        if !["server", "client", "network"].contains(&s.kind.as_str()) {
+        if !["server", "client", "network", "alarm"].contains(&s.kind.as_str()) {
             return Err(r.fail(
                 s.pos,
                 format!(
-                    "unknown section type {:?} (server, client, network)",
+                    "unknown section type {:?} (server, client, network, alarm)",
                     s.kind
                 ),
             ));
         }
     }
+    let snmp = match (rules.first(), communities.is_empty()) {
+        (None, _) => None,
+        (Some(_), true) => {
+            let pos = package
+                .sections_of("alarm")
+                .next()
+                .map_or_else(Default::default, |s| s.pos);
+            return Err(r.fail(
+                pos,
+                "alarms need the communities traps may use: list community in config server".into(),
+            ));
+        }
+        (Some(_), false) => Some(SnmpConfig {
+            listen: SocketAddr::from((address, snmp_port)),
+            communities,
+            rules,
+        }),
+    };
     Ok(Config {
         listen: SocketAddr::from((address, port)),
         server,
+        snmp,
     })
+}
+
+/// Every `config alarm` section.
+fn alarms(r: &Reader, package: &Package) -> Result<Vec<AlarmRule>, ConfigError> {
+    let mut rules = Vec::new();
+    for s in package.sections_of("alarm") {
+        let name = s.name.clone().unwrap_or_default();
+        let what = format!("alarm {name}");
+        let what = what.as_str();
+        let at = |o: &str| s.option(o).map_or(s.pos, |o| o.pos);
+        r.check_known(
+            s,
+            &[
+                "trap_oid",
+                "match_oid",
+                "match_value",
+                "network",
+                "reason",
+                "expiry_s",
+            ],
+            what,
+        )?;
+        let required = |option: &str| -> Result<String, ConfigError> {
+            r.value::<String>(s, what, option, "text")?
+                .ok_or_else(|| r.fail(s.pos, format!("{what}: option {option} is required")))
+        };
+        let trap_oid = required("trap_oid")?;
+        if !oid_ok(&trap_oid) {
+            return Err(r.fail(
+                at("trap_oid"),
+                format!("{what}: trap_oid {trap_oid:?} is not a dotted OID"),
+            ));
+        }
+        let match_oid = r.value::<String>(s, what, "match_oid", "an OID")?;
+        let match_value = r.value::<String>(s, what, "match_value", "text")?;
+        let match_var = match (match_oid, match_value) {
+            (Some(o), Some(v)) if oid_ok(&o) => Some((o, v)),
+            (None, None) => None,
+            _ => {
+                return Err(r.fail(
+                    at("match_oid"),
+                    format!("{what}: match_oid (a dotted OID) and match_value go together"),
+                ));
+            }
+        };
+        let expiry_s: i32 = r
+            .value(s, what, "expiry_s", "seconds or -1")?
+            .unwrap_or(300);
+        if expiry_s < -1 {
+            return Err(r.fail(
+                at("expiry_s"),
+                format!("{what}: expiry_s {expiry_s} must be -1 or more"),
+            ));
+        }
+        rules.push(AlarmRule {
+            reason: r
+                .value(s, what, "reason", "text")?
+                .unwrap_or_else(|| name.clone()),
+            name,
+            trap_oid,
+            match_var,
+            network: required("network")?,
+            expiry_s,
+        });
+    }
+    Ok(rules)
+}
+
+fn oid_ok(text: &str) -> bool {
+    text.split('.').count() >= 2
+        && text
+            .split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]

@@ -7,3 +7,4 @@ pub mod admission;
 pub mod config;
 pub mod core;
 pub mod run;
+pub mod snmp;

@@ -11,12 +11,14 @@ use mio::net::UdpSocket;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
-use crate::config::Config;
+use crate::config::{Config, SnmpConfig};
 use crate::core::{Now, Server};
+use crate::snmp;
 
 const UDP: Token = Token(0);
 const TIMER: Token = Token(1);
 const SIGNALS: Token = Token(2);
+const TRAPS: Token = Token(3);
 
 pub struct Loop {
     poll: Poll,
@@ -24,6 +26,8 @@ pub struct Loop {
     timer: Timer,
     signals: Signals,
     server: Server,
+    /// The trap socket and what traps mean, with alarms configured.
+    traps: Option<(UdpSocket, SnmpConfig)>,
     start: Nanos,
 }
 
@@ -57,7 +61,19 @@ impl Loop {
                 )
             })
             .map_err(|e| io("poll", e))?;
+        let traps = match cfg.snmp {
+            Some(snmp) => {
+                let mut socket = UdpSocket::bind(snmp.listen)
+                    .map_err(|e| io(&format!("SNMP traps on UDP {}", snmp.listen), e))?;
+                registry
+                    .register(&mut socket, TRAPS, Interest::READABLE)
+                    .map_err(|e| io("poll", e))?;
+                Some((socket, snmp))
+            }
+            None => None,
+        };
         Ok(Loop {
+            traps,
             poll,
             socket,
             timer,
@@ -110,6 +126,7 @@ impl Loop {
                             }
                         }
                     },
+                    TRAPS => self.on_traps(&mut buf),
                     TIMER => {
                         self.timer.expirations();
                         let now = self.now();
@@ -123,6 +140,67 @@ impl Loop {
                     }
                     _ => {}
                 }
+            }
+        }
+    }
+
+    /// Reads traps; each from an accepted community that a rule maps to a
+    /// network raises the alarm there (Reactive Advice to its clients).
+    fn on_traps(&mut self, buf: &mut [u8]) {
+        loop {
+            let Some((socket, snmp)) = &self.traps else {
+                return;
+            };
+            let (n, from) = match socket.recv_from(buf) {
+                Ok(r) => r,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    tracing::warn!("SNMP receive: {e}");
+                    return;
+                }
+            };
+            let trap = match snmp::parse(&buf[..n]) {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!("SNMP from {from}: {e}");
+                    continue;
+                }
+            };
+            if !snmp.communities.contains(&trap.community) {
+                tracing::warn!(
+                    "SNMP v{} trap from {from}: community {:?} refused",
+                    trap.version,
+                    trap.community
+                );
+                continue;
+            }
+            let fired: Vec<_> = snmp::matching(&trap, &snmp.rules)
+                .into_iter()
+                .cloned()
+                .collect();
+            if fired.is_empty() {
+                tracing::info!(
+                    "SNMP v{} trap {} from {from}: no alarm maps it",
+                    trap.version,
+                    trap.trap_oid
+                );
+            }
+            for rule in fired {
+                let now = self.now();
+                let told = self
+                    .server
+                    .alarm(now, &rule.network, &rule.reason, rule.expiry_s);
+                tracing::info!(
+                    "SNMP v{} trap {} from {from}: alarm {} on network {} ({}, {} s): {told} client(s) advised",
+                    trap.version,
+                    trap.trap_oid,
+                    rule.name,
+                    rule.network,
+                    rule.reason,
+                    rule.expiry_s
+                );
+                self.flush();
             }
         }
     }

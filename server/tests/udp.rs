@@ -1,0 +1,259 @@
+//! The server binary on loopback: a client registers and is answered; real
+//! SNMP traps from net-snmp's `snmptrap` (v2c and v1) with the wrong
+//! community, a non-matching varbind and the matching one; the client on
+//! the alarmed network gets Reactive Advice, again until it acks.
+
+use std::io::Read as _;
+use std::net::UdpSocket;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use mimm_proto::auth::Algorithm;
+use mimm_proto::message::{self, Builder, OneKey};
+use mimm_proto::mimm::{IfaceReport, Message, Report};
+use mimm_proto::registration::{Flags, Header, ReplyHeader, RequestHeader, code};
+use mimm_proto::{DOC_ENTERPRISE, replay};
+
+const KEY: &[u8] = b"0123456789abcdef";
+const KEYS: OneKey = OneKey {
+    spi: 1000,
+    algorithm: Algorithm::HmacSha256,
+    key: KEY,
+};
+
+struct ServerProcess(Child, std::path::PathBuf);
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.1);
+    }
+}
+
+impl ServerProcess {
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.1.join("log")).unwrap_or_default()
+    }
+}
+
+fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn now_id() -> u64 {
+    replay::identification(SystemTime::now().duration_since(UNIX_EPOCH).unwrap())
+}
+
+fn report_on_a() -> Vec<u8> {
+    let header = Header::Request(RequestHeader {
+        flags: Flags(0),
+        lifetime: 600,
+        home_address: "10.1.0.2".parse().unwrap(),
+        home_agent: "127.0.0.1".parse().unwrap(),
+        care_of: "127.0.0.1".parse().unwrap(),
+        identification: now_id(),
+    });
+    let mut buf = [0u8; 512];
+    let mut b = Builder::new(&mut buf, &header, DOC_ENTERPRISE).unwrap();
+    b.mimm(&Message::Report(Report {
+        sequence: 1,
+        sessions: heapless::Vec::new(),
+    }))
+    .unwrap();
+    for (network, primary) in [("A", true), ("B", false)] {
+        b.mimm(&Message::IfaceReport(IfaceReport {
+            name: network,
+            kind: 4,
+            network,
+            metric_x100: 0,
+            rate_kbps: 1000,
+            load_pct: 0,
+            attached: true,
+            primary,
+        }))
+        .unwrap();
+    }
+    b.sign(1000, Algorithm::HmacSha256, KEY).unwrap().to_vec()
+}
+
+fn snmptrap(args: &[&str]) {
+    let out = Command::new("snmptrap").args(args).output().unwrap();
+    assert!(out.status.success(), "snmptrap {args:?}: {out:?}");
+}
+
+/// The next datagram within `limit`, if any.
+fn next(socket: &UdpSocket, limit: Duration) -> Option<Vec<u8>> {
+    socket.set_read_timeout(Some(limit)).unwrap();
+    let mut buf = [0u8; 2048];
+    socket.recv(&mut buf).ok().map(|n| buf[..n].to_vec())
+}
+
+#[test]
+fn traps_raise_reactive_advice_for_the_clients_on_the_network() {
+    if Command::new("snmptrap").arg("-V").output().is_err() {
+        eprintln!("skipped: snmptrap is not installed (apt-get install snmp)");
+        return;
+    }
+    let (port, snmp_port) = (free_port(), free_port());
+    let dir = std::env::temp_dir().join(format!("mimm-server-udp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("mimm-server");
+    std::fs::write(
+        &file,
+        format!(
+            "config server 'server'\n\toption address '127.0.0.1'\n\toption port '{port}'\n\
+             \toption snmp_port '{snmp_port}'\n\tlist community 'mimmtest'\n\
+             config client 'bus1'\n\toption spi '1000'\n\toption key '30313233343536373839616263646566'\n\
+             config network 'A'\nconfig network 'B'\n\
+             config alarm 'cell17'\n\toption trap_oid '1.3.6.1.6.3.1.1.5.3'\n\
+             \toption match_oid '1.3.6.1.2.1.2.2.1.1.17'\n\toption match_value '17'\n\
+             \toption network 'A'\n\toption reason 'cell 17 down'\n\toption expiry_s '30'\n"
+        ),
+    )
+    .unwrap();
+    let check = Command::new(env!("CARGO_BIN_EXE_mimm-server"))
+        .args(["check", "-c"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{check:?}");
+    let server = ServerProcess(
+        Command::new(env!("CARGO_BIN_EXE_mimm-server"))
+            .args(["run", "-c"])
+            .arg(&file)
+            .stderr(std::fs::File::create(dir.join("log")).unwrap())
+            .spawn()
+            .unwrap(),
+        dir.clone(),
+    );
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.connect(("127.0.0.1", port)).unwrap();
+    let start = Instant::now();
+    let reply = loop {
+        client.send(&report_on_a()).unwrap();
+        if let Some(r) = next(&client, Duration::from_millis(200)) {
+            break r;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "{}", server.log());
+    };
+    let r = message::parse(&reply, DOC_ENTERPRISE, &KEYS).unwrap();
+    assert!(matches!(
+        r.header,
+        Header::Reply(ReplyHeader { code: 0, .. })
+    ));
+
+    let to = format!("127.0.0.1:{snmp_port}");
+    let trap_v2 = |community: &str, index: &str| {
+        snmptrap(&[
+            "-v",
+            "2c",
+            "-c",
+            community,
+            &to,
+            "",
+            "1.3.6.1.6.3.1.1.5.3",
+            "1.3.6.1.2.1.2.2.1.1.17",
+            "i",
+            index,
+        ])
+    };
+    // A wrong community and a varbind that does not match: nothing.
+    trap_v2("public", "17");
+    trap_v2("mimmtest", "18");
+    assert_eq!(
+        next(&client, Duration::from_millis(500)),
+        None,
+        "{}",
+        server.log()
+    );
+    let log = server.log();
+    assert!(log.contains("community \"public\" refused"), "{log}");
+    assert!(log.contains("no alarm maps it"), "{log}");
+
+    // The matching trap: Reactive Advice within a second, then again
+    // (retransmitted) until acked.
+    let sent = Instant::now();
+    trap_v2("mimmtest", "17");
+    let advice = next(&client, Duration::from_secs(1)).expect("advice within 1 s");
+    eprintln!("trap to advice: {:?}", sent.elapsed());
+    let r = message::parse(&advice, DOC_ENTERPRISE, &KEYS).unwrap();
+    let Message::ReactiveAdvice(a) = r.mimm[0].message().unwrap() else {
+        panic!("{:?}", r.mimm)
+    };
+    assert_eq!((a.network, a.reason, a.expiry_s), ("A", "cell 17 down", 30));
+    let again = next(&client, Duration::from_secs(2)).expect("retransmitted");
+    assert_eq!(again, advice);
+    let ack = Header::Reply(ReplyHeader {
+        code: code::ACCEPTED,
+        lifetime: 0,
+        home_address: "10.1.0.2".parse().unwrap(),
+        home_agent: "127.0.0.1".parse().unwrap(),
+        identification: r.header.identification(),
+    });
+    let mut buf = [0u8; 256];
+    let mut b = Builder::new(&mut buf, &ack, DOC_ENTERPRISE).unwrap();
+    b.mimm(&Message::Ack { id: a.id }).unwrap();
+    client
+        .send(b.sign(1000, Algorithm::HmacSha256, KEY).unwrap())
+        .unwrap();
+    assert_eq!(
+        next(&client, Duration::from_millis(1500)),
+        None,
+        "acked: no more"
+    );
+
+    // An SNMPv1 linkDown (generic trap 2) maps to the same trap OID.
+    snmptrap(&[
+        "-v",
+        "1",
+        "-c",
+        "mimmtest",
+        &to,
+        "1.3.6.1.4.1.32473",
+        "127.0.0.1",
+        "2",
+        "0",
+        "",
+        "1.3.6.1.2.1.2.2.1.1.17",
+        "i",
+        "17",
+    ]);
+    let v1 = next(&client, Duration::from_secs(1)).expect("advice for the v1 trap");
+    let r = message::parse(&v1, DOC_ENTERPRISE, &KEYS).unwrap();
+    assert!(matches!(
+        r.mimm[0].message().unwrap(),
+        Message::ReactiveAdvice(_)
+    ));
+    assert!(
+        server.log().contains("SNMP v1 trap 1.3.6.1.6.3.1.1.5.3"),
+        "{}",
+        server.log()
+    );
+
+    // A forged request is refused with 131, unsigned.
+    let mut forged = report_on_a();
+    let n = forged.len();
+    forged[n - 1] ^= 1;
+    client.send(&forged).unwrap();
+    loop {
+        let d = next(&client, Duration::from_secs(1)).expect("a refusal");
+        if let Ok((Header::Reply(h), _)) = Header::parse(&d) {
+            assert_eq!(h.code, code::FAILED_AUTHENTICATION);
+            break;
+        }
+    }
+    let mut s = server;
+    let _ = Command::new("kill").arg(s.0.id().to_string()).status();
+    let status = s.0.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let mut rest = String::new();
+    let _ = std::fs::File::open(dir.join("log")).map(|mut f| f.read_to_string(&mut rest));
+    assert!(rest.contains("stopping"), "{rest}");
+}
