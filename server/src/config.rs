@@ -28,6 +28,9 @@
 //!     option expiry_s '300'           # -1: for the clients' whole session
 //! ```
 //!
+//! `option rts_socket '/var/run/mimm-server-rts.sock'` in the server
+//! section opens the RTS feed (see [`crate::rts`]).
+//!
 //! With at least one alarm the server listens for traps on `snmp_port`
 //! (server section, default 162) and accepts the communities of
 //! `list community` there (required then).
@@ -49,6 +52,8 @@ pub const DEFAULT_FILE: &str = "/etc/config/mimm-server";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub listen: SocketAddr,
+    /// The RTS feed's unix datagram socket, when configured.
+    pub rts_socket: Option<std::path::PathBuf>,
     pub server: ServerConfig,
     /// `None` without any `config alarm`.
     pub snmp: Option<SnmpConfig>,
@@ -72,6 +77,7 @@ pub fn from_package(package: &Package, file: &Path) -> Result<Config, ConfigErro
     let mut address = Ipv4Addr::UNSPECIFIED;
     let mut port = 434u16;
     let mut snmp_port = 162u16;
+    let mut rts_socket = None;
     let mut communities = Vec::new();
     for s in package.sections_of("server") {
         let what = "server";
@@ -88,9 +94,13 @@ pub fn from_package(package: &Package, file: &Path) -> Result<Config, ConfigErro
                 "advice_tries",
                 "snmp_port",
                 "community",
+                "rts_socket",
             ],
             what,
         )?;
+        if let Some(p) = r.value::<String>(s, what, "rts_socket", "a path")? {
+            rts_socket = Some(p.into());
+        }
         if let Some(p) = r.value(s, what, "snmp_port", "a port 1..65535")? {
             snmp_port = p;
         }
@@ -216,6 +226,7 @@ pub fn from_package(package: &Package, file: &Path) -> Result<Config, ConfigErro
     };
     Ok(Config {
         listen: SocketAddr::from((address, port)),
+        rts_socket,
         server,
         snmp,
     })

@@ -6,5 +6,6 @@
 pub mod admission;
 pub mod config;
 pub mod core;
+pub mod rts;
 pub mod run;
 pub mod snmp;

@@ -7,7 +7,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mimm_io::clock::{self, Nanos, Timer};
 use mimm_io::signals::Signals;
-use mio::net::UdpSocket;
+use std::path::PathBuf;
+
+use mio::net::{UdpSocket, UnixDatagram};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
@@ -19,6 +21,7 @@ const UDP: Token = Token(0);
 const TIMER: Token = Token(1);
 const SIGNALS: Token = Token(2);
 const TRAPS: Token = Token(3);
+const RTS: Token = Token(4);
 
 pub struct Loop {
     poll: Poll,
@@ -28,6 +31,7 @@ pub struct Loop {
     server: Server,
     /// The trap socket and what traps mean, with alarms configured.
     traps: Option<(UdpSocket, SnmpConfig)>,
+    rts: Option<(UnixDatagram, PathBuf)>,
     start: Nanos,
 }
 
@@ -72,8 +76,21 @@ impl Loop {
             }
             None => None,
         };
+        let rts = match cfg.rts_socket {
+            Some(path) => {
+                let _ = std::fs::remove_file(&path);
+                let mut socket = UnixDatagram::bind(&path)
+                    .map_err(|e| io(&format!("RTS feed {}", path.display()), e))?;
+                registry
+                    .register(&mut socket, RTS, Interest::READABLE)
+                    .map_err(|e| io("poll", e))?;
+                Some((socket, path))
+            }
+            None => None,
+        };
         Ok(Loop {
             traps,
+            rts,
             poll,
             socket,
             timer,
@@ -127,6 +144,7 @@ impl Loop {
                         }
                     },
                     TRAPS => self.on_traps(&mut buf),
+                    RTS => self.on_rts(&mut buf),
                     TIMER => {
                         self.timer.expirations();
                         let now = self.now();
@@ -135,6 +153,9 @@ impl Loop {
                     SIGNALS => {
                         if let Some(signal) = self.signals.take() {
                             tracing::info!("signal {signal}: stopping");
+                            if let Some((_, path)) = &self.rts {
+                                let _ = std::fs::remove_file(path);
+                            }
                             return Ok(());
                         }
                     }
@@ -201,6 +222,39 @@ impl Loop {
                     rule.expiry_s
                 );
                 self.flush();
+            }
+        }
+    }
+
+    /// RTS feed datagrams: real-time load per network.
+    fn on_rts(&mut self, buf: &mut [u8]) {
+        loop {
+            let Some((socket, _)) = &self.rts else {
+                return;
+            };
+            let n = match socket.recv(buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    tracing::warn!("RTS receive: {e}");
+                    return;
+                }
+            };
+            for update in crate::rts::parse(&String::from_utf8_lossy(&buf[..n])) {
+                match update {
+                    Ok(u) => {
+                        tracing::info!(
+                            "RTS: network {} carries {} kbit/s of real-time sessions ({})",
+                            u.network,
+                            u.kbps,
+                            u.sessions
+                                .map_or("count not given".into(), |s| format!("{s} sessions"))
+                        );
+                        self.server.set_rts(&u.network, u.kbps);
+                    }
+                    Err(e) => tracing::warn!("{e}"),
+                }
             }
         }
     }

@@ -64,7 +64,13 @@ fn report_on_a() -> Vec<u8> {
     let mut b = Builder::new(&mut buf, &header, DOC_ENTERPRISE).unwrap();
     b.mimm(&Message::Report(Report {
         sequence: 1,
-        sessions: heapless::Vec::new(),
+        sessions: [mimm_proto::mimm::Session {
+            kind: 1,
+            realtime: true,
+            kbps: 400,
+        }]
+        .into_iter()
+        .collect(),
     }))
     .unwrap();
     for (network, primary) in [("A", true), ("B", false)] {
@@ -256,4 +262,94 @@ fn traps_raise_reactive_advice_for_the_clients_on_the_network() {
     let mut rest = String::new();
     let _ = std::fs::File::open(dir.join("log")).map(|mut f| f.read_to_string(&mut rest));
     assert!(rest.contains("stopping"), "{rest}");
+}
+
+fn request_handoff_to(target: &str) -> Vec<u8> {
+    let header = Header::Request(RequestHeader {
+        flags: Flags(0),
+        lifetime: 600,
+        home_address: "10.1.0.2".parse().unwrap(),
+        home_agent: "127.0.0.1".parse().unwrap(),
+        care_of: "127.0.0.1".parse().unwrap(),
+        identification: now_id(),
+    });
+    let mut buf = [0u8; 512];
+    let mut b = Builder::new(&mut buf, &header, DOC_ENTERPRISE).unwrap();
+    b.mimm(&Message::RequestHandoff(mimm_proto::mimm::RequestHandoff {
+        target_network: target,
+        target_iface: "wwan1",
+        care_of: "127.0.0.1".parse().unwrap(),
+    }))
+    .unwrap();
+    b.sign(1000, Algorithm::HmacSha256, KEY).unwrap().to_vec()
+}
+
+#[test]
+fn an_rts_feed_fills_a_network_and_handoffs_there_are_denied() {
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("mimm-server-rts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let feed = dir.join("rts.sock");
+    let file = dir.join("mimm-server");
+    std::fs::write(
+        &file,
+        format!(
+            "config server 'server'\n\toption address '127.0.0.1'\n\toption port '{port}'\n\
+             \toption rts_socket '{}'\n\
+             config client 'bus1'\n\toption spi '1000'\n\toption key '30313233343536373839616263646566'\n\
+             config network 'A'\nconfig network 'B'\n\toption capacity_kbps '1000'\n",
+            feed.display()
+        ),
+    )
+    .unwrap();
+    let server = ServerProcess(
+        Command::new(env!("CARGO_BIN_EXE_mimm-server"))
+            .args(["run", "-c"])
+            .arg(&file)
+            .stderr(std::fs::File::create(dir.join("log")).unwrap())
+            .spawn()
+            .unwrap(),
+        dir.clone(),
+    );
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.connect(("127.0.0.1", port)).unwrap();
+    let ask = |target: &str| -> mimm_proto::mimm::Verdict {
+        client.send(&request_handoff_to(target)).unwrap();
+        let d = next(&client, Duration::from_secs(1)).expect("an answer");
+        let r = message::parse(&d, DOC_ENTERPRISE, &KEYS).unwrap();
+        match r.mimm[0].message().unwrap() {
+            Message::HandoffAdvice(a) => a.verdict,
+            other => panic!("{other:?}"),
+        }
+    };
+    let start = Instant::now();
+    loop {
+        client.send(&report_on_a()).unwrap();
+        if next(&client, Duration::from_millis(200)).is_some() {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "{}", server.log());
+    }
+    // The client's own real-time need: a 400 kbit/s session.
+    assert_eq!(ask("B"), mimm_proto::mimm::Verdict::Allow);
+    let sender = std::os::unix::net::UnixDatagram::unbound().unwrap();
+    sender
+        .send_to(
+            b"{\"network\":\"B\",\"kbps\":950,\"sessions\":12}\n{\"bad\":1}\n",
+            &feed,
+        )
+        .unwrap();
+    let start = Instant::now();
+    while !server.log().contains("RTS: network B carries 950 kbit/s") {
+        assert!(start.elapsed() < Duration::from_secs(2), "{}", server.log());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        server.log().contains("RTS line 2: unknown field `bad`"),
+        "{}",
+        server.log()
+    );
+    assert_eq!(ask("B"), mimm_proto::mimm::Verdict::Deny);
+    // A network without a capacity has no admission control.
+    assert_eq!(ask("A"), mimm_proto::mimm::Verdict::Allow);
 }
