@@ -34,6 +34,27 @@ impl Drop for ServerProcess {
 }
 
 impl ServerProcess {
+    /// The server on `file` (logging into `dir`), and a client socket
+    /// connected to it on `port`.
+    fn start(
+        dir: &std::path::Path,
+        file: &std::path::Path,
+        port: u16,
+    ) -> (ServerProcess, UdpSocket) {
+        let server = ServerProcess(
+            Command::new(env!("CARGO_BIN_EXE_mimm-server"))
+                .args(["run", "-c"])
+                .arg(file)
+                .stderr(std::fs::File::create(dir.join("log")).unwrap())
+                .spawn()
+                .unwrap(),
+            dir.to_path_buf(),
+        );
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        client.connect(("127.0.0.1", port)).unwrap();
+        (server, client)
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(self.1.join("log")).unwrap_or_default()
     }
@@ -130,17 +151,7 @@ fn traps_raise_reactive_advice_for_the_clients_on_the_network() {
         .output()
         .unwrap();
     assert!(check.status.success(), "{check:?}");
-    let server = ServerProcess(
-        Command::new(env!("CARGO_BIN_EXE_mimm-server"))
-            .args(["run", "-c"])
-            .arg(&file)
-            .stderr(std::fs::File::create(dir.join("log")).unwrap())
-            .spawn()
-            .unwrap(),
-        dir.clone(),
-    );
-    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
-    client.connect(("127.0.0.1", port)).unwrap();
+    let (server, client) = ServerProcess::start(&dir, &file, port);
     let start = Instant::now();
     let reply = loop {
         client.send(&report_on_a()).unwrap();
@@ -302,17 +313,7 @@ fn an_rts_feed_fills_a_network_and_handoffs_there_are_denied() {
         ),
     )
     .unwrap();
-    let server = ServerProcess(
-        Command::new(env!("CARGO_BIN_EXE_mimm-server"))
-            .args(["run", "-c"])
-            .arg(&file)
-            .stderr(std::fs::File::create(dir.join("log")).unwrap())
-            .spawn()
-            .unwrap(),
-        dir.clone(),
-    );
-    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
-    client.connect(("127.0.0.1", port)).unwrap();
+    let (server, client) = ServerProcess::start(&dir, &file, port);
     let ask = |target: &str| -> mimm_proto::mimm::Verdict {
         client.send(&request_handoff_to(target)).unwrap();
         let d = next(&client, Duration::from_secs(1)).expect("an answer");
