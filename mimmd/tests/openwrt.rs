@@ -229,15 +229,27 @@ fn the_rpcd_plugin_answers_like_mimmctl() {
     assert!(took < Duration::from_secs(1), "{took:?}");
 }
 
-/// (source, destination, mode) of every line of openwrt/manifest.
-fn manifest() -> Vec<(String, String, u32)> {
-    std::fs::read_to_string(repo().join("openwrt/manifest"))
+/// The packages mkipk makes, each from openwrt/pkg/NAME: name, its conffile,
+/// its package scripts.
+const PACKAGES: [(&str, &str, &[&str]); 2] = [
+    ("mimm", "/etc/config/mimm", &["postinst", "prerm", "postrm"]),
+    (
+        "mimm-server",
+        "/etc/config/mimm-server",
+        &["postinst", "prerm"],
+    ),
+];
+
+/// (source, destination, mode) of every line of a package's manifest.
+fn manifest(package: &str) -> Vec<(String, String, u32)> {
+    let path = format!("openwrt/pkg/{package}/manifest");
+    std::fs::read_to_string(repo().join(&path))
         .unwrap()
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
-            assert_eq!(f.len(), 3, "openwrt/manifest: {l:?}");
+            assert_eq!(f.len(), 3, "{path}: {l:?}");
             (
                 f[0].into(),
                 f[1].into(),
@@ -258,14 +270,18 @@ fn tar_list(archive: &Path) -> String {
 }
 
 #[test]
-fn the_ipk_holds_what_opkg_expects() {
+fn the_ipks_hold_what_opkg_expects() {
     let dir = Scratch::new("ipk");
     let bins = dir.0.join("bin");
     std::fs::create_dir_all(&bins).unwrap();
     for (name, from) in [
         ("mimmd", PathBuf::from(MIMMD)),
         ("mimmctl", PathBuf::from(MIMMCTL)),
-        ("vsd", common::vsd_binary()),
+        ("vsd", common::workspace_binary("mimm-vsd", "vsd")),
+        (
+            "mimm-server",
+            common::workspace_binary("mimm-server", "mimm-server"),
+        ),
     ] {
         std::fs::copy(from, bins.join(name)).unwrap();
     }
@@ -276,7 +292,13 @@ fn the_ipk_holds_what_opkg_expects() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    let ipk = dir.0.join("out/mimm_0.1.0-1_mips_24kc.ipk");
+    for (package, conffile, scripts) in PACKAGES {
+        check_ipk(&dir, package, conffile, scripts);
+    }
+}
+
+fn check_ipk(dir: &Scratch, package: &str, conffile: &str, scripts: &[&str]) {
+    let ipk = dir.0.join(format!("out/{package}_0.1.0-1_mips_24kc.ipk"));
     let outer = tar_list(&ipk);
     let names: Vec<&str> = outer
         .lines()
@@ -286,7 +308,7 @@ fn the_ipk_holds_what_opkg_expects() {
         names,
         ["./debian-binary", "./data.tar.gz", "./control.tar.gz"]
     );
-    let x = dir.0.join("x");
+    let x = dir.0.join(format!("x-{package}"));
     std::fs::create_dir_all(&x).unwrap();
     let ok = |c: &mut Command| assert!(c.status().unwrap().success(), "{c:?}");
     ok(Command::new("tar").arg("-xzf").arg(&ipk).arg("-C").arg(&x));
@@ -309,10 +331,11 @@ fn the_ipk_holds_what_opkg_expects() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let listing = tar_list(&x.join("data.tar.gz"));
     let mut size = 0;
-    for (src, dest, mode) in manifest() {
+    let entries = manifest(package);
+    for (src, dest, mode) in &entries {
         let meta =
             std::fs::metadata(data.join(&dest[1..])).unwrap_or_else(|e| panic!("{dest}: {e}"));
-        assert_eq!(meta.permissions().mode() & 0o7777, mode, "{dest}");
+        assert_eq!(meta.permissions().mode() & 0o7777, *mode, "{dest}");
         size += meta.size();
         let line = listing
             .lines()
@@ -322,12 +345,12 @@ fn the_ipk_holds_what_opkg_expects() {
         if !src.starts_with("bin/") {
             assert_eq!(
                 std::fs::read(data.join(&dest[1..])).unwrap(),
-                std::fs::read(repo().join(&src)).unwrap()
+                std::fs::read(repo().join(src)).unwrap()
             );
         }
     }
     let files = listing.lines().filter(|l| l.starts_with('-')).count();
-    assert_eq!(files, manifest().len(), "{listing}");
+    assert_eq!(files, entries.len(), "{listing}");
 
     let fields = std::fs::read_to_string(control.join("control")).unwrap();
     let field = |name: &str| {
@@ -337,49 +360,60 @@ fn the_ipk_holds_what_opkg_expects() {
             .unwrap_or_else(|| panic!("no {name} in\n{fields}"))
             .to_string()
     };
-    assert_eq!(field("Package"), "mimm");
+    assert_eq!(field("Package"), package);
     assert_eq!(field("Version"), "0.1.0-1");
     assert_eq!(field("Architecture"), "mips_24kc");
-    assert!(field("Depends").contains("kmod-tun"));
+    assert!(field("Depends").starts_with("libc"));
     assert_eq!(field("Installed-Size"), size.to_string());
     for name in ["License", "Section", "Maintainer", "Source", "Description"] {
         assert!(!field(name).is_empty(), "{name}");
     }
     assert_eq!(
         std::fs::read_to_string(control.join("conffiles")).unwrap(),
-        "/etc/config/mimm\n"
+        format!("{conffile}\n")
     );
-    for script in ["postinst", "prerm", "postrm"] {
+    for script in scripts {
         let meta = std::fs::metadata(control.join(script)).unwrap();
         assert_eq!(meta.permissions().mode() & 0o111, 0o111, "{script}");
     }
 }
 
 #[test]
-fn the_feed_makefile_installs_what_the_manifest_lists() {
+fn the_feed_makefile_installs_what_the_manifests_list() {
     let makefile = std::fs::read_to_string(repo().join("openwrt/mimm/Makefile")).unwrap();
-    let installs: Vec<&str> = makefile
-        .lines()
-        .map(str::trim)
-        .filter(|l| l.starts_with("$(INSTALL_") && !l.starts_with("$(INSTALL_DIR)"))
-        .collect();
-    let entries = manifest();
-    assert_eq!(installs.len(), entries.len(), "{installs:#?}");
-    for (src, dest, mode) in entries {
-        let from = match src.strip_prefix("bin/") {
-            Some(bin) => format!("$(PKG_INSTALL_DIR)/bin/{bin}"),
-            None => format!("$(MIMM_SOURCE)/{src}"),
-        };
-        let how = match mode {
-            0o755 => "$(INSTALL_BIN)",
-            0o644 => "$(INSTALL_DATA)",
-            0o600 => "$(INSTALL_CONF)",
-            m => panic!("mode {m:o} has no OpenWrt install macro"),
-        };
-        let want = format!("{how} {from} $(1){dest}");
-        assert!(installs.contains(&want.as_str()), "missing: {want}");
+    for (package, conffile, _) in PACKAGES {
+        // The package's install block.
+        let start = format!("define Package/{package}/install\n");
+        let block = &makefile[makefile.find(&start).unwrap() + start.len()..];
+        let block = &block[..block.find("endef").unwrap()];
+        let installs: Vec<&str> = block
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("$(INSTALL_") && !l.starts_with("$(INSTALL_DIR)"))
+            .collect();
+        let entries = manifest(package);
+        assert_eq!(installs.len(), entries.len(), "{package}: {installs:#?}");
+        for (src, dest, mode) in entries {
+            let from = match src.strip_prefix("bin/") {
+                Some(bin) => format!("$(PKG_INSTALL_DIR)/bin/{bin}"),
+                None => format!("$(MIMM_SOURCE)/{src}"),
+            };
+            let how = match mode {
+                0o755 => "$(INSTALL_BIN)",
+                0o644 => "$(INSTALL_DATA)",
+                0o600 => "$(INSTALL_CONF)",
+                m => panic!("mode {m:o} has no OpenWrt install macro"),
+            };
+            let want = format!("{how} {from} $(1){dest}");
+            assert!(
+                installs.contains(&want.as_str()),
+                "{package}: missing {want}"
+            );
+        }
+        let conffiles = format!("define Package/{package}/conffiles\n{conffile}\nendef");
+        assert!(makefile.contains(&conffiles), "{conffiles}");
+        assert!(makefile.contains(&format!("$(eval $(call BuildPackage,{package}))")));
     }
-    assert!(makefile.contains("define Package/mimm/conffiles\n/etc/config/mimm\nendef"));
 }
 
 /// Every shell script mimm installs or runs: `sh -n`, and shellcheck.
@@ -390,9 +424,12 @@ fn every_shell_script_parses_and_passes_shellcheck() {
         "openwrt/files/vsd.init",
         "openwrt/files/mimmd.init",
         "openwrt/files/rpcd-mimm",
-        "openwrt/control/postinst",
-        "openwrt/control/prerm",
-        "openwrt/control/postrm",
+        "openwrt/files/mimm-server.init",
+        "openwrt/pkg/mimm/postinst",
+        "openwrt/pkg/mimm/prerm",
+        "openwrt/pkg/mimm/postrm",
+        "openwrt/pkg/mimm-server/postinst",
+        "openwrt/pkg/mimm-server/prerm",
         "openwrt/mkipk",
         "openwrt/build",
         "openwrt/qemu-test",

@@ -339,3 +339,16 @@ mod tests {
         assert!(e.contains(":2:2: server: unknown option \"prot\""), "{e}");
     }
 }
+
+#[cfg(test)]
+mod shipped {
+    /// The default /etc/config/mimm-server the package installs is valid.
+    #[test]
+    fn the_shipped_file_loads() {
+        let file =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../uci/files/mimm-server");
+        let c = super::load(&file).unwrap();
+        assert_eq!(c.listen.port(), 434);
+        assert!(c.server.clients.is_empty() && c.snmp.is_none());
+    }
+}

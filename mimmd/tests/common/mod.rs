@@ -215,20 +215,25 @@ impl Drop for Mimmd {
     }
 }
 
-/// The VSD binary, built next to mimmd (`cargo test --workspace` builds it;
-/// alone, `cargo test -p mimm-mimmd` builds it here).
-pub fn vsd_binary() -> PathBuf {
-    let bin = Path::new(MIMMD).parent().unwrap().join("vsd");
-    if !bin.exists() {
+/// A binary of another workspace package, built next to mimmd (`cargo test
+/// --workspace` builds it; alone, `cargo test -p mimm-mimmd` builds it here).
+pub fn workspace_binary(package: &str, bin: &str) -> PathBuf {
+    let path = Path::new(MIMMD).parent().unwrap().join(bin);
+    if !path.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-p", "mimm-vsd", "--bin", "vsd"]);
+        cmd.args(["build", "-p", package, "--bin", bin]);
         if MIMMD.contains("/release/") {
             cmd.arg("--release");
         }
-        assert!(cmd.status().unwrap().success(), "building the VSD failed");
+        assert!(cmd.status().unwrap().success(), "building {bin} failed");
     }
-    bin
+    path
+}
+
+/// The VSD binary.
+pub fn vsd_binary() -> PathBuf {
+    workspace_binary("mimm-vsd", "vsd")
 }
 
 /// The VSD in the router namespace, stopped (SIGTERM) on drop.
