@@ -8,6 +8,21 @@ use mio::{Interest, Registry, Token};
 
 use crate::line::{Line, read_line};
 
+/// Binds a control socket at `path` (its directory made, a stale socket
+/// from a previous run removed), readable and writable by root only: the
+/// daemons' sockets steer the router's traffic. Errors name the path.
+pub fn bind_private(path: &std::path::Path) -> Result<UnixListener, String> {
+    let fail = |what: &std::path::Path, e: std::io::Error| format!("{}: {e}", what.display());
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| fail(dir, e))?;
+    }
+    let _ = std::fs::remove_file(path);
+    let listener = UnixListener::bind(path).map_err(|e| fail(path, e))?;
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .map_err(|e| fail(path, e))?;
+    Ok(listener)
+}
+
 struct Conn {
     stream: UnixStream,
     buf: Vec<u8>,

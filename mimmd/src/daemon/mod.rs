@@ -97,16 +97,7 @@ impl Daemon {
         let timer = Timer::new().map_err(|e| io("timerfd", e))?;
         let mut links = LinkWatcher::new().map_err(|e| io("netlink", e))?;
         let mover = Mover::new(&cfg).map_err(|e| io("netlink", e))?;
-        let socket = &cfg.globals.socket;
-        if let Some(dir) = socket.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| io(&dir.display().to_string(), e))?;
-        }
-        let _ = std::fs::remove_file(socket);
-        let mut listener =
-            UnixListener::bind(socket).map_err(|e| io(&socket.display().to_string(), e))?;
-        // Root only: the socket steers the router's traffic.
-        std::fs::set_permissions(socket, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-            .map_err(|e| io(&socket.display().to_string(), e))?;
+        let mut listener = mimm_io::conns::bind_private(&cfg.globals.socket)?;
         let registry = poll.registry();
         registry
             .register(&mut SourceFd(&timer.as_raw_fd()), TIMER, Interest::READABLE)

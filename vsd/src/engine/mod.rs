@@ -130,16 +130,7 @@ impl Engine {
                 return Err(problem);
             }
         }
-        let socket = &cfg.socket;
-        if let Some(dir) = socket.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| io(&dir.display().to_string(), e))?;
-        }
-        let _ = std::fs::remove_file(socket);
-        let mut listener =
-            UnixListener::bind(socket).map_err(|e| io(&socket.display().to_string(), e))?;
-        // Root only: the socket steers the router's traffic.
-        std::fs::set_permissions(socket, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-            .map_err(|e| io(&socket.display().to_string(), e))?;
+        let mut listener = mimm_io::conns::bind_private(&cfg.socket)?;
         let (tap, offloads) = TunTap::open_vnet_tap(&cfg.name).map_err(|e| io(&cfg.name, e))?;
         if !offloads {
             tracing::warn!(
