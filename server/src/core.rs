@@ -324,6 +324,11 @@ impl Server {
             Some(target) => {
                 self.counters.handoff_requests += 1;
                 let (verdict, reason, alternative) = self.admit(reg.spi, target);
+                if verdict == Verdict::Allow {
+                    self.counters.allowed += 1;
+                } else {
+                    self.counters.denied += 1;
+                }
                 advice_text = (reason, alternative);
                 Some(HandoffAdvice {
                     verdict,
@@ -358,8 +363,11 @@ impl Server {
 
     /// The verdict, its reason and an alternative network for a move of
     /// client `spi` to `target`.
-    fn admit(&mut self, spi: u32, target: &str) -> (Verdict, String, Option<String>) {
-        let client = self.clients.get(&spi).cloned().unwrap_or_default();
+    fn admit(&self, spi: u32, target: &str) -> (Verdict, String, Option<String>) {
+        // Borrowed, not cloned: this runs for every Request Handoff.
+        let Some(client) = self.clients.get(&spi) else {
+            return (Verdict::Allow, "capacity available".into(), None);
+        };
         let link = client
             .links
             .iter()
@@ -367,12 +375,8 @@ impl Server {
             .map_or(0, |(_, rate)| *rate);
         let headroom = self.cfg.headroom_pct;
         match admission::decide(&self.load(target, spi), client.rt_kbps, link, headroom) {
-            Decision::Allow => {
-                self.counters.allowed += 1;
-                (Verdict::Allow, "capacity available".into(), None)
-            }
+            Decision::Allow => (Verdict::Allow, "capacity available".into(), None),
             Decision::Deny(reason) => {
-                self.counters.denied += 1;
                 let alternative = client
                     .links
                     .iter()
