@@ -4,6 +4,7 @@
 //! replay tool that runs the Mobility Manager over a trace in virtual time.
 
 pub mod actions;
+pub mod advisor;
 pub mod config;
 pub mod control;
 pub mod daemon;

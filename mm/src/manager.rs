@@ -247,7 +247,11 @@ impl MobilityManager {
             }
             Input::Advice(Advice::Handoff { iface, verdict }) => {
                 let retry = now.saturating_add(self.cfg.timing.retry_after_ms);
-                if let Some(st) = self.ifaces.get_mut(iface.index()) {
+                // Only an answer to a question counts: a late one (after the
+                // timeout, the handoff done) must neither pre-approve the next
+                // handoff nor block the interface traffic is now on.
+                let asked = |st: &&mut IfaceState| matches!(st.advice, AdviceState::Asked { .. });
+                if let Some(st) = self.ifaces.get_mut(iface.index()).filter(asked) {
                     match verdict {
                         Verdict::Allow => st.advice = AdviceState::Allowed,
                         Verdict::Deny => {

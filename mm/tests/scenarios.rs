@@ -435,3 +435,34 @@ fn a_broken_threshold_order_is_refused_with_the_interface() {
          inactive -80, deteriorating -60, active -70, stable -50)"
     );
 }
+
+#[test]
+fn an_answer_nobody_asked_for_changes_nothing() {
+    let mut cfg = config();
+    cfg.consult_server = true;
+    cfg.timing.min_dwell_ms = 0;
+    let mut run = Run::new(cfg);
+    run.both(-80.0, -75.0);
+    run.at(1_000);
+    // A late "allow" (to a question that timed out long ago) arrives first:
+    // it must not approve the next handoff in advance.
+    let actions = run.input(Input::Advice(Advice::Handoff {
+        iface: WIFI,
+        verdict: Verdict::Allow,
+    }));
+    assert!(actions.is_empty(), "{actions:?}");
+    let actions = run.both(-80.0, -50.0);
+    assert!(
+        matches!(actions.as_slice(), [Action::RequestAdvice { iface, .. }] if *iface == WIFI),
+        "{actions:?}"
+    );
+    // No answer: the MM goes ahead on its own when the timeout is up.
+    run.at(4_000);
+    run.mm.handle_timeout(4_000);
+    let actions = run.drain();
+    assert_eq!(
+        switch_to(&actions).map(|(to, _)| to),
+        Some(WIFI),
+        "{actions:?}"
+    );
+}

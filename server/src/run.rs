@@ -115,6 +115,12 @@ impl Loop {
     pub fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(64);
         let mut buf = vec![0u8; 2048];
+        let traps = self.traps.as_ref().and_then(|(s, _)| s.local_addr().ok());
+        tracing::info!(
+            "mimm-server listening on UDP {}{}",
+            self.local_addr()?,
+            traps.map_or(String::new(), |t| format!(", SNMP traps on UDP {t}"))
+        );
         loop {
             self.flush();
             let at = self

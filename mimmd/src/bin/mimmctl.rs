@@ -135,6 +135,24 @@ fn render(status: &Status) -> String {
         c.held_by_hold_down,
         c.failures
     );
+    if let Some(server) = &status.server {
+        let c = &server.counters;
+        let _ = writeln!(
+            out,
+            "server {}: reports {}, handoff requests {} (answered {}, unanswered {}), \
+             advice {}, acks {}, retransmissions {}, refused {}, dropped {}",
+            server.address,
+            c.reports,
+            c.handoff_requests,
+            c.answers,
+            c.unanswered,
+            c.advice,
+            c.acks,
+            c.retransmissions,
+            c.refused,
+            c.dropped
+        );
+    }
     out
 }
 

@@ -36,6 +36,7 @@ pub(crate) const IFACE_OPTIONS: &[&str] = &[
     "up_cmd",
     "down_cmd",
     "preferred",
+    "network",
 ];
 
 /// How traffic is moved to the primary.
@@ -147,6 +148,9 @@ pub struct IfaceDaemon {
     pub down_cmd: Option<String>,
     /// The user's preference when mimmd starts (`mimmctl prefer` changes it).
     pub preferred: bool,
+    /// The network id the MIMM server knows this link's network by (PLMN,
+    /// SSID, ...); the interface name when not given.
+    pub network: String,
 }
 
 fn parse_source(text: &str) -> Result<SignalSource, String> {
@@ -347,6 +351,9 @@ impl Fields<'_> {
             up_cmd: self.string(s, what, "up_cmd")?,
             down_cmd: self.string(s, what, "down_cmd")?,
             preferred: self.flag(s, what, "preferred")?.unwrap_or(false),
+            network: self
+                .string(s, what, "network")?
+                .unwrap_or_else(|| name.to_string()),
         })
     }
 

@@ -96,6 +96,16 @@ pub struct Status {
     pub interfaces: Vec<IfaceStatus>,
     pub last_handoff: Option<LastHandoff>,
     pub counters: Counters,
+    /// The MIMM server's client, with `config server` enabled.
+    #[serde(default)]
+    pub server: Option<ServerStatus>,
+}
+
+/// What mimmd exchanged with the MIMM server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerStatus {
+    pub address: String,
+    pub counters: crate::advisor::Counters,
 }
 
 /// Something mimmd did or saw, as `events` streams it.

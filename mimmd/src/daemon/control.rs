@@ -213,6 +213,7 @@ impl Daemon {
                 reason: h.reason.clone(),
             }),
             counters: self.mm.counters(),
+            server: self.server_status(),
         }
     }
 }

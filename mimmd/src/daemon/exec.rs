@@ -4,7 +4,7 @@ use mio::Interest;
 use mio::unix::SourceFd;
 
 use mimm_io::clock;
-use mimm_mm::{Action, Advice, IfaceId, Input, Reason, Verdict};
+use mimm_mm::{Action, IfaceId, Input, Reason};
 
 use crate::actions::jobs::{Done, JobKind, Step};
 use crate::daemon::{Daemon, JOB_BASE};
@@ -49,17 +49,7 @@ impl Daemon {
                         &reason,
                     );
                 }
-                Action::RequestAdvice { iface, .. } => {
-                    // No server configured: every handoff is allowed.
-                    let now = self.ms(clock::now());
-                    self.mm.handle(
-                        now,
-                        Input::Advice(Advice::Handoff {
-                            iface,
-                            verdict: Verdict::Allow,
-                        }),
-                    );
-                }
+                Action::RequestAdvice { iface, .. } => self.request_advice(iface),
             }
         }
     }

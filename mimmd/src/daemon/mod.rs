@@ -4,6 +4,7 @@
 //! jobs), and the control socket lets users look and steer. The loop sleeps
 //! on a timerfd armed for the earliest thing due; idle means asleep.
 
+mod advice;
 mod control;
 mod exec;
 mod state;
@@ -33,6 +34,7 @@ const TIMER: Token = Token(0);
 const SIGNALS: Token = Token(1);
 const LINKS: Token = Token(2);
 const LISTENER: Token = Token(3);
+const SERVER: Token = Token(4);
 const CONN_BASE: usize = 100;
 const MAX_CONNS: usize = 32;
 const PROBE_BASE: usize = 1_000;
@@ -67,6 +69,8 @@ pub struct Daemon {
     last_handoff: Option<Handoff>,
     /// The logger's level, which a reload may change.
     log: Option<LogLevel>,
+    /// The MIMM server's client, with `config server` enabled.
+    server: Option<advice::ServerLink>,
     /// Vsd mode: the VSD did not answer last time (logged once).
     vsd_silent: bool,
     stop: bool,
@@ -84,12 +88,6 @@ impl Daemon {
     /// Builds the daemon from a configuration file: every problem is reported
     /// before anything is changed on the system.
     pub fn new(cfg: MimmConfig) -> Result<Daemon, String> {
-        if cfg.server.as_ref().is_some_and(|s| s.enabled) {
-            // Read and checked, but there is no client for it yet.
-            tracing::warn!(
-                "config server: this mimmd does not speak to mimm-server yet; every handoff is allowed"
-            );
-        }
         let io = |what: &str, e: io::Error| format!("{what}: {e}");
         // Blocked before any thread or child exists, read from a descriptor.
         let signals = Signals::block()?;
@@ -111,6 +109,7 @@ impl Daemon {
             .and_then(|()| registry.register(&mut SourceFd(&links.fd()), LINKS, Interest::READABLE))
             .and_then(|()| registry.register(&mut listener, LISTENER, Interest::READABLE))
             .map_err(|e| io("poll", e))?;
+        let server = advice::ServerLink::open(&cfg, registry, SERVER)?;
         let start = clock::now();
         let mm = MobilityManager::new(cfg.mm.clone()).map_err(|e| e.to_string())?;
         let ifaces = state::build(&cfg, 0)?;
@@ -135,6 +134,7 @@ impl Daemon {
             runtime_prefer: None,
             last_handoff: None,
             log: None,
+            server,
             vsd_silent: false,
             stop: false,
         };
@@ -212,6 +212,7 @@ impl Daemon {
                 }
             }
             LISTENER => self.accept(),
+            SERVER => self.on_server(),
             Token(t) if (SOURCE_BASE..JOB_BASE).contains(&t) => self.on_source(t - SOURCE_BASE),
             Token(t) if (PROBE_BASE..SOURCE_BASE).contains(&t) => {
                 let i = (t - PROBE_BASE) / 4;
@@ -263,12 +264,15 @@ impl Daemon {
         }
         self.execute_actions();
         self.follow_primary();
+        // After the actions: a switch is reported in the same step.
+        self.advise_tick();
         let mut next = [Some(self.next_sample), self.jobs.deadline()]
             .into_iter()
             .flatten()
             .chain(self.ifaces.iter().filter_map(|rt| rt.prober.deadline()))
             .min();
-        if let Some(t) = self.mm.poll_timeout() {
+        let advice = advice::deadline(self.server.as_ref());
+        for t in self.mm.poll_timeout().into_iter().chain(advice) {
             let at = self.start.saturating_add(Nanos::from_ms(t));
             next = Some(next.map_or(at, |n| n.min(at)));
         }
@@ -539,6 +543,21 @@ impl Daemon {
         if let Some(p) = primary.and_then(|name| cfg.mm.iface_id(&name)) {
             mm.assume_primary(p, now);
         }
+        // The server's link stays (clock offset, replay state) unless its
+        // settings changed.
+        let keep_server = match &self.server {
+            Some(link) => link.same_settings(&cfg),
+            None => cfg.server.as_ref().is_none_or(|s| !s.enabled),
+        };
+        let server = if keep_server {
+            None
+        } else {
+            Some(advice::ServerLink::open(
+                &cfg,
+                self.poll.registry(),
+                SERVER,
+            )?)
+        };
         // Everything that can fail is done; only now is the old state let go.
         let mover = Mover::new(&cfg).map_err(|e| e.to_string())?;
         for rt in &mut self.ifaces {
@@ -546,6 +565,11 @@ impl Daemon {
         }
         self.mover.teardown();
         self.mover = mover;
+        if let Some(server) = server {
+            if let Some(mut old) = std::mem::replace(&mut self.server, server) {
+                old.deregister(self.poll.registry());
+            }
+        }
         self.cfg = cfg;
         self.mm = mm;
         self.ifaces = ifaces;
