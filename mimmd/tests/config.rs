@@ -135,6 +135,14 @@ fn errors_name_the_place_the_interface_and_the_option() {
             "/etc/config/mimm:3:2: server: address \"mimm.example\" is not IPV4 or IPV4:PORT",
         ),
         (
+            "config interface 'a'\nconfig server\n\toption address 192.0.2.1\n\toption spi 300\n\toption key 00112233445566778899aabbccddeeff\n\toption algorithm sha1\n",
+            "/etc/config/mimm:6:2: server: algorithm \"sha1\" must be hmac-sha256 or hmac-md5",
+        ),
+        (
+            "config interface 'a'\nconfig server\n\toption address 192.0.2.1\n\toption spi 300\n\toption key 00112233445566778899aabbccddeeff\n\tlist session 'voice:64'\n\tlist session 'call:64'\n",
+            "/etc/config/mimm:7:2: server: session \"call:64\" must be KIND:KBPS, KIND voice, video, bulk or other",
+        ),
+        (
             "config globals\n\toption mode vsd\nconfig interface 'a'\n\toption device eth9\nconfig vsd 'vsd0'\n\tlist member eth1\n",
             "/etc/config/mimm:4:2: interface a: device eth9 is not a member of vsd vsd0 (members: eth1)",
         ),
@@ -215,7 +223,8 @@ fn preference_global_averaging_and_the_server_section() {
                 config interface 'lte'\n\toption kind lte\n\
                 config interface 'wifi'\n\toption kind wifi\n\toption alpha 0.5\n\toption preferred 1\n\
                 config server\n\toption address '192.0.2.10:4434'\n\toption spi 4096\n\
-                \toption key '00112233445566778899AABBCCDDEEFF'\n";
+                \toption key '00112233445566778899AABBCCDDEEFF'\n\toption algorithm hmac-md5\n\
+                \toption report_s 5\n\tlist session 'voice:64'\n\tlist session 'bulk:2000'\n";
     let cfg = load(text).unwrap();
     // The globals' averaging is every interface's default; an interface's own wins.
     assert_eq!(cfg.mm.ifaces[0].averaging, Averaging::Moving { window: 4 });
@@ -232,6 +241,19 @@ fn preference_global_averaging_and_the_server_section() {
         (4096, 16, 0xff)
     );
     assert!(server.enabled);
+    assert_eq!(server.algorithm, mimm_proto::auth::Algorithm::HmacMd5);
+    assert_eq!(
+        (server.report_s, server.window_s, server.enterprise),
+        (5, 7, 32473)
+    );
+    let rt: Vec<(bool, u32)> = server
+        .sessions
+        .iter()
+        .map(|s| (s.realtime, s.kbps))
+        .collect();
+    assert_eq!(rt, [(true, 64), (false, 2000)]);
+    // The network id defaults to the interface's name.
+    assert_eq!(cfg.ifaces[0].network, "lte");
     // Without a server section there is none.
     assert_eq!(load("config interface 'a'\n").unwrap().server, None);
 }

@@ -200,6 +200,18 @@ fn mimmd_config(
     text
 }
 
+/// The signal source option of a trace where a fades below its inactive
+/// threshold at 6 s and b is better than c.
+fn fading_a(dir: &Scratch) -> String {
+    let trace = dir.file(
+        "signal.csv",
+        "t_ms,iface,kind,signal_dbm,rate_kbps,rtt_ms,loss_pct,up\n\
+         0,a,lte,-80,20000,,,1\n0,b,lte,-85,20000,,,1\n0,c,lte,-95,20000,,,1\n\
+         6000,a,lte,-121,500,,,1\n30000,a,lte,-121,500,,,1\n",
+    );
+    format!("\toption signal_source 'trace:{}'\n", trace.display())
+}
+
 /// Uplink packets a link's emulator carried so far.
 fn carried(bed: &Testbed, link: usize) -> u64 {
     bed.status().unwrap().links[link].uplink.counters.arrived
@@ -328,6 +340,9 @@ fn an_snmp_alarm_for_network_a_moves_every_client_off_a_until_it_expires() {
         "{events}"
     );
     assert!(events.contains("\"detail\":\"a -> b: "), "{events}");
+    let counters = m.status().server.expect("a server in the status").counters;
+    assert_eq!((counters.advice, counters.acks), (1, 1), "{counters:?}");
+    assert_eq!((counters.refused, counters.dropped), (0, 0), "{counters:?}");
 
     // A is preferred and healthy, but avoided until the advice expires.
     while trap.elapsed() < Duration::from_secs(EXPIRY_S) - Duration::from_millis(500) {
@@ -376,14 +391,7 @@ fn a_handoff_to_a_network_without_real_time_capacity_is_denied_and_another_link_
         &rts,
     )
     .unwrap();
-    // a fades below its inactive threshold at 6 s; b is the better of the rest.
-    let trace = dir.file(
-        "signal.csv",
-        "t_ms,iface,kind,signal_dbm,rate_kbps,rtt_ms,loss_pct,up\n\
-         0,a,lte,-80,20000,,,1\n0,b,lte,-85,20000,,,1\n0,c,lte,-95,20000,,,1\n\
-         6000,a,lte,-121,500,,,1\n30000,a,lte,-121,500,,,1\n",
-    );
-    let source = format!("\toption signal_source 'trace:{}'\n", trace.display());
+    let source = fading_a(&dir);
     let socket = dir.0.join("mimmd.sock");
     let config = dir.file(
         "mimm",
@@ -420,4 +428,52 @@ fn a_handoff_to_a_network_without_real_time_capacity_is_denied_and_another_link_
     // It stays off b for the rest of the run.
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(m.primary().as_deref(), Some("c"));
+}
+
+#[test]
+fn without_an_answer_mimmd_goes_ahead_when_its_advice_timeout_is_up() {
+    if !root_or_skip("without_an_answer_mimmd_goes_ahead_when_its_advice_timeout_is_up") {
+        return;
+    }
+    let _serial = serial();
+    let desc = Description::from_shorthand(&["ptp,ptp".into()], true).unwrap();
+    let bed = Testbed::up(&desc).unwrap();
+    let dir = Scratch::new("silent");
+    // No server runs: every request goes unanswered.
+    let source = fading_a(&dir);
+    let socket = dir.0.join("mimmd.sock");
+    let config = dir.file(
+        "mimm",
+        &mimmd_config(
+            &socket,
+            "\toption consult_server '1'\n",
+            "",
+            &[("a", "wwan0", "A", &source), ("b", "wwan1", "B", &source)],
+        ),
+    );
+    let m = Mimmd::start(&bed, &config, &socket, &dir.0.join("log"));
+    m.wait_for(Duration::from_secs(5), |s| {
+        s.primary.as_deref() == Some("a")
+    });
+    m.wait_for(Duration::from_secs(15), |s| {
+        s.primary.as_deref() == Some("b")
+    });
+    let at = |kind: &str, detail: &str| -> f64 {
+        m.events()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|e| e["kind"] == kind && e["detail"].as_str().unwrap().contains(detail))
+            .and_then(|e| e["t_s"].as_f64())
+            .unwrap_or_else(|| panic!("no {kind} event with {detail:?}: {}", m.events()))
+    };
+    let waited = at("switch", "a -> b") - at("advice", "asking the server about network B");
+    eprintln!("no answer: switched {waited:.3} s after asking (advice_timeout_ms 3000)");
+    assert!((2.9..4.0).contains(&waited), "{waited}");
+    let s = m.wait_for(Duration::from_secs(2), |s| {
+        s.server
+            .as_ref()
+            .is_some_and(|v| v.counters.unanswered >= 1)
+    });
+    let c = s.server.unwrap().counters;
+    assert!(c.retransmissions >= 2 && c.answers == 0, "{c:?}");
 }

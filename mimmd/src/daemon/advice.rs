@@ -277,8 +277,12 @@ impl Daemon {
                         Verdict::RetryAt(now.saturating_add(u64::from(s) * 1000)),
                     ),
                 };
+                // An answer asked before a reload may name an interface
+                // that is gone.
+                let Some(name) = self.ifaces.get(iface).map(|rt| rt.name.clone()) else {
+                    return;
+                };
                 let also = alternative.map_or(String::new(), |a| format!(" (try network {a})"));
-                let name = self.ifaces[iface].name.clone();
                 self.event(
                     "advice",
                     Some(iface),
