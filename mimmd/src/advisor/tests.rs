@@ -301,3 +301,20 @@ fn a_wrong_key_is_refused_by_the_server_and_said_so() {
     assert_eq!(events(&mut a), [Event::Refused { code: 131 }]);
     assert!(s.client(SPI).is_none(), "the server kept nothing");
 }
+
+#[test]
+fn advice_from_a_restarted_server_is_obeyed_though_it_numbers_from_1_again() {
+    let mut a = Advisor::new(settings());
+    let links = [link("lte", "A", true), link("wifi", "B", false)];
+    for (k, ms) in [(0, 0u64), (1, 60_000)] {
+        let mut s = server_with(None);
+        // A report (the period is up for the second server's sake).
+        a.update(at(ms, 0).0, &links);
+        exchange(&mut a, &mut s, ms, 0);
+        s.alarm(at(ms + 1000, 0).1, "A", "down", 30);
+        exchange(&mut a, &mut s, ms + 1000, 0);
+        assert_eq!(events(&mut a).len(), 1, "server run {k}");
+        assert_eq!(s.counters().acks, 1);
+    }
+    assert_eq!(a.counters().advice, 2);
+}
