@@ -344,7 +344,9 @@ fn an_snmp_alarm_for_network_a_moves_every_client_off_a_until_it_expires() {
     assert_eq!((counters.advice, counters.acks), (1, 1), "{counters:?}");
     assert_eq!((counters.refused, counters.dropped), (0, 0), "{counters:?}");
 
-    // A is preferred and healthy, but avoided until the advice expires.
+    // A is preferred and healthy, but avoided until the advice expires,
+    // a reload notwithstanding.
+    assert!(m.ctl(&["reload"]).status.success());
     while trap.elapsed() < Duration::from_secs(EXPIRY_S) - Duration::from_millis(500) {
         assert_eq!(m.primary().as_deref(), Some("b"), "{}", m.log_text());
         std::thread::sleep(Duration::from_millis(200));

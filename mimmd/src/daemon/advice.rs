@@ -260,6 +260,24 @@ impl Daemon {
         }
     }
 
+    /// Tells the Mobility Manager every avoidance still running, for the
+    /// time left: on advice, and after a reload (a new Mobility Manager;
+    /// advice holds until it expires or mimmd restarts, not until a reload).
+    pub(super) fn apply_avoidance(&mut self, now: advisor::Millis) {
+        self.avoided
+            .retain(|(_, until)| until.is_none_or(|u| u > now));
+        for (network, until) in &self.avoided {
+            let seconds = until.map_or(-1, |u| (u - now).div_ceil(1000) as i64);
+            for (i, d) in self.cfg.ifaces.iter().enumerate() {
+                if d.network == *network {
+                    let iface = IfaceId(i as u8);
+                    self.mm
+                        .handle(now, Input::Advice(Advice::Avoid { iface, seconds }));
+                }
+            }
+        }
+    }
+
     fn on_advice(&mut self, event: Event) {
         let now = self.ms(clock::now());
         match event {
@@ -314,17 +332,17 @@ impl Daemon {
                         format!("server: avoid network {network} {span}: {reason}; no interface is on it"),
                     );
                 }
-                for i in on {
+                for &i in &on {
                     self.event(
                         "advice",
                         Some(i),
                         format!("server: avoid network {network} {span}: {reason}{also}"),
                     );
-                    let iface = IfaceId(i as u8);
-                    let seconds = i64::from(expiry_s);
-                    self.mm
-                        .handle(now, Input::Advice(Advice::Avoid { iface, seconds }));
                 }
+                let until = (expiry_s >= 0).then(|| now.saturating_add(expiry_s as u64 * 1000));
+                self.avoided.retain(|(n, _)| *n != network);
+                self.avoided.push((network, until));
+                self.apply_avoidance(now);
             }
             Event::Refused { code } => {
                 let why = match code {

@@ -71,6 +71,9 @@ pub struct Daemon {
     log: Option<LogLevel>,
     /// The MIMM server's client, with `config server` enabled.
     server: Option<advice::ServerLink>,
+    /// Networks the server advised to avoid, until when (MM time; `None`:
+    /// until mimmd restarts).
+    avoided: Vec<(String, Option<Millis>)>,
     /// Vsd mode: the VSD did not answer last time (logged once).
     vsd_silent: bool,
     stop: bool,
@@ -135,6 +138,7 @@ impl Daemon {
             last_handoff: None,
             log: None,
             server,
+            avoided: Vec::new(),
             vsd_silent: false,
             stop: false,
         };
@@ -575,6 +579,7 @@ impl Daemon {
         self.ifaces = ifaces;
         self.jobs = Jobs::new(Nanos::from_ms(self.cfg.globals.hook_timeout_ms));
         self.apply_preference(now);
+        self.apply_avoidance(now);
         if let Some(log) = &self.log {
             log.set(&self.cfg.globals.log_level);
         }
