@@ -150,14 +150,20 @@ pub struct Server {
     out: VecDeque<(SocketAddr, Datagram)>,
 }
 
-impl Server {
-    pub fn new(cfg: ServerConfig) -> Server {
-        let keys = Keyring(
+impl Keyring {
+    fn of(cfg: &ServerConfig) -> Keyring {
+        Keyring(
             cfg.clients
                 .iter()
                 .map(|c| (c.spi, (c.algorithm, c.key.clone())))
                 .collect(),
-        );
+        )
+    }
+}
+
+impl Server {
+    pub fn new(cfg: ServerConfig) -> Server {
+        let keys = Keyring::of(&cfg);
         Server {
             cfg,
             keys,
@@ -170,6 +176,38 @@ impl Server {
             counters: Counters::default(),
             out: VecDeque::new(),
         }
+    }
+
+    /// A new configuration for the running server (SIGHUP). What it knows
+    /// stays: clients still configured with the same key keep their
+    /// address, network, load and replay state; alarms and RTS figures
+    /// stay. A client removed, or given another key, is forgotten with its
+    /// pending advice (signed with the old key); it is known again at its
+    /// next report. Returns how many clients were kept.
+    pub fn reconfigure(&mut self, cfg: ServerConfig) -> usize {
+        let keys = Keyring::of(&cfg);
+        let same = |spi: &u32| {
+            keys.0
+                .get(spi)
+                .is_some_and(|k| self.keys.0.get(spi) == Some(k))
+        };
+        let kept: Vec<u32> = self
+            .clients
+            .keys()
+            .copied()
+            .filter(|spi| same(spi))
+            .collect();
+        self.pending.retain(|p| kept.contains(&p.spi));
+        self.clients.retain(|spi, _| kept.contains(spi));
+        self.client_load.clear();
+        for c in self.clients.values() {
+            if let Some(n) = &c.network {
+                *self.client_load.entry(n.clone()).or_default() += c.rt_kbps;
+            }
+        }
+        self.keys = keys;
+        self.cfg = cfg;
+        kept.len()
     }
 
     pub fn counters(&self) -> Counters {

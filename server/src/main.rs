@@ -39,8 +39,8 @@ fn main() -> ExitCode {
         }
         "run" => {
             mimm_io::log::install(tracing::level_filters::LevelFilter::INFO);
-            let result =
-                mimm_server::run::Loop::new(cfg).and_then(|l| l.run().map_err(|e| e.to_string()));
+            let result = mimm_server::run::Loop::new(cfg, &file)
+                .and_then(|l| l.run().map_err(|e| e.to_string()));
             match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

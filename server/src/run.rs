@@ -2,16 +2,17 @@
 //! expiries, signals, in one mio loop around [`crate::core::Server`].
 
 use std::io;
+use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mimm_io::clock::{self, Nanos, Timer};
 use mimm_io::signals::Signals;
-use std::path::PathBuf;
 
 use mio::net::{UdpSocket, UnixDatagram};
 use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll, Registry, Token};
 
 use crate::config::{Config, SnmpConfig};
 use crate::core::{Now, Server};
@@ -24,8 +25,11 @@ const TRAPS: Token = Token(3);
 const RTS: Token = Token(4);
 
 pub struct Loop {
+    /// The configuration file, read again on SIGHUP.
+    file: PathBuf,
     poll: Poll,
     socket: UdpSocket,
+    listen: SocketAddr,
     timer: Timer,
     signals: Signals,
     server: Server,
@@ -43,20 +47,46 @@ fn wall_id() -> u64 {
     )
 }
 
+fn io_error(what: &str, e: io::Error) -> String {
+    format!("{what}: {e}")
+}
+
+/// A UDP socket bound to `listen`, registered under `token`.
+fn bind_udp(
+    registry: &Registry,
+    listen: SocketAddr,
+    token: Token,
+    what: &str,
+) -> Result<UdpSocket, String> {
+    let mut socket =
+        UdpSocket::bind(listen).map_err(|e| io_error(&format!("{what} on UDP {listen}"), e))?;
+    registry
+        .register(&mut socket, token, Interest::READABLE)
+        .map_err(|e| io_error("poll", e))?;
+    Ok(socket)
+}
+
+/// The RTS feed's socket at `path` (a stale one from a previous run is
+/// replaced).
+fn bind_rts(registry: &Registry, path: &Path) -> Result<UnixDatagram, String> {
+    let _ = std::fs::remove_file(path);
+    let mut socket = UnixDatagram::bind(path)
+        .map_err(|e| io_error(&format!("RTS feed {}", path.display()), e))?;
+    registry
+        .register(&mut socket, RTS, Interest::READABLE)
+        .map_err(|e| io_error("poll", e))?;
+    Ok(socket)
+}
+
 impl Loop {
-    pub fn new(cfg: Config) -> Result<Loop, String> {
-        let io = |what: &str, e: io::Error| format!("{what}: {e}");
+    pub fn new(cfg: Config, file: &Path) -> Result<Loop, String> {
         let signals = Signals::block()?;
-        let poll = Poll::new().map_err(|e| io("poll", e))?;
-        let mut socket =
-            UdpSocket::bind(cfg.listen).map_err(|e| io(&format!("UDP {}", cfg.listen), e))?;
-        let timer = Timer::new().map_err(|e| io("timerfd", e))?;
+        let poll = Poll::new().map_err(|e| io_error("poll", e))?;
+        let timer = Timer::new().map_err(|e| io_error("timerfd", e))?;
         let registry = poll.registry();
+        let socket = bind_udp(registry, cfg.listen, UDP, "registrations")?;
         registry
-            .register(&mut socket, UDP, Interest::READABLE)
-            .and_then(|()| {
-                registry.register(&mut SourceFd(&timer.as_raw_fd()), TIMER, Interest::READABLE)
-            })
+            .register(&mut SourceFd(&timer.as_raw_fd()), TIMER, Interest::READABLE)
             .and_then(|()| {
                 registry.register(
                     &mut SourceFd(&signals.fd().as_raw_fd()),
@@ -64,40 +94,81 @@ impl Loop {
                     Interest::READABLE,
                 )
             })
-            .map_err(|e| io("poll", e))?;
+            .map_err(|e| io_error("poll", e))?;
         let traps = match cfg.snmp {
-            Some(snmp) => {
-                let mut socket = UdpSocket::bind(snmp.listen)
-                    .map_err(|e| io(&format!("SNMP traps on UDP {}", snmp.listen), e))?;
-                registry
-                    .register(&mut socket, TRAPS, Interest::READABLE)
-                    .map_err(|e| io("poll", e))?;
-                Some((socket, snmp))
-            }
+            Some(snmp) => Some((bind_udp(registry, snmp.listen, TRAPS, "SNMP traps")?, snmp)),
             None => None,
         };
         let rts = match cfg.rts_socket {
-            Some(path) => {
-                let _ = std::fs::remove_file(&path);
-                let mut socket = UnixDatagram::bind(&path)
-                    .map_err(|e| io(&format!("RTS feed {}", path.display()), e))?;
-                registry
-                    .register(&mut socket, RTS, Interest::READABLE)
-                    .map_err(|e| io("poll", e))?;
-                Some((socket, path))
-            }
+            Some(path) => Some((bind_rts(registry, &path)?, path)),
             None => None,
         };
         Ok(Loop {
+            file: file.to_path_buf(),
             traps,
             rts,
             poll,
             socket,
+            listen: cfg.listen,
             timer,
             signals,
             server: Server::new(cfg.server),
             start: clock::now(),
         })
+    }
+
+    /// SIGHUP: the file again. Sockets whose address changed are opened
+    /// before anything is let go, so a file that cannot be applied (a bad
+    /// option, a port in use) leaves the running server as it was.
+    fn reload(&mut self) -> Result<(), String> {
+        let cfg = crate::config::load(&self.file)?;
+        let registry = self.poll.registry();
+        let socket = match cfg.listen != self.listen {
+            true => Some(bind_udp(registry, cfg.listen, UDP, "registrations")?),
+            false => None,
+        };
+        let old_traps = self.traps.as_ref().map(|(_, s)| s.listen);
+        let traps = match &cfg.snmp {
+            Some(snmp) if Some(snmp.listen) != old_traps => {
+                Some(Some(bind_udp(registry, snmp.listen, TRAPS, "SNMP traps")?))
+            }
+            Some(_) => None,
+            None => Some(None),
+        };
+        let old_rts = self.rts.as_ref().map(|(_, p)| p.clone());
+        let rts = match &cfg.rts_socket {
+            Some(path) if Some(path) != old_rts.as_ref() => Some(Some(bind_rts(registry, path)?)),
+            Some(_) => None,
+            None => Some(None),
+        };
+        // Everything that can fail is done.
+        if let Some(new) = socket {
+            let mut old = std::mem::replace(&mut self.socket, new);
+            let _ = registry.deregister(&mut old);
+            self.listen = cfg.listen;
+        }
+        match (traps, cfg.snmp) {
+            (Some(Some(socket)), Some(snmp)) => self.traps = Some((socket, snmp)),
+            (Some(None), _) | (_, None) => self.traps = None,
+            (None, Some(snmp)) => {
+                if let Some((_, current)) = self.traps.as_mut() {
+                    *current = snmp;
+                }
+            }
+        }
+        if let Some(new) = rts {
+            if let Some((_, path)) = self.rts.take() {
+                let _ = std::fs::remove_file(path);
+            }
+            self.rts = new.zip(cfg.rts_socket);
+        }
+        let clients = cfg.server.clients.len();
+        let kept = self.server.reconfigure(cfg.server);
+        tracing::info!(
+            "configuration {} reloaded: {clients} clients configured, {kept} known kept",
+            self.file.display()
+        );
+        Ok(())
     }
 
     pub fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
@@ -157,7 +228,15 @@ impl Loop {
                         self.server.handle_timeout(now);
                     }
                     SIGNALS => {
-                        if let Some(signal) = self.signals.take() {
+                        while let Some(signal) = self.signals.take() {
+                            if signal == libc::SIGHUP {
+                                if let Err(e) = self.reload() {
+                                    tracing::error!(
+                                        "reload refused, the old configuration keeps running: {e}"
+                                    );
+                                }
+                                continue;
+                            }
                             tracing::info!("signal {signal}: stopping");
                             if let Some((_, path)) = &self.rts {
                                 let _ = std::fs::remove_file(path);

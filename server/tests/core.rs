@@ -336,3 +336,75 @@ fn an_alarm_pushes_reactive_advice_until_acked_and_expires() {
     );
     assert_eq!(advice_of(&reply(&mut s).1).0, Verdict::Allow);
 }
+
+#[test]
+fn reconfigure_keeps_known_clients_and_alarms_and_forgets_removed_or_rekeyed_ones() {
+    let mut s = server();
+    let bus2_key = b"client-two-key-0";
+    for (spi, key, alg) in [
+        (SPI, KEY, Algorithm::HmacSha256),
+        (1001, &bus2_key[..], Algorithm::HmacMd5),
+    ] {
+        let r = request(
+            0,
+            spi,
+            key,
+            alg,
+            &report(300, "A", &[("A", 1000), ("B", 1000)]),
+        );
+        s.handle_datagram(now(0), addr(), &r);
+        s.poll_transmit().expect("a reply");
+    }
+    assert_eq!(s.alarm(now(100), "A", "down", 60), 2);
+    while s.poll_transmit().is_some() {}
+    // bus-2 gets a new key; bus-1 stays; B's capacity shrinks to 300.
+    let cfg = ServerConfig {
+        clients: vec![
+            ClientKey {
+                name: "bus-1".into(),
+                spi: SPI,
+                algorithm: Algorithm::HmacSha256,
+                key: KEY.to_vec(),
+            },
+            ClientKey {
+                name: "bus-2".into(),
+                spi: 1001,
+                algorithm: Algorithm::HmacMd5,
+                key: b"client-two-key-1".to_vec(),
+            },
+        ],
+        networks: vec![NetworkConfig {
+            id: "B".into(),
+            capacity_kbps: Some(300),
+        }],
+        ..ServerConfig::default()
+    };
+    assert_eq!(s.reconfigure(cfg), 1);
+    assert!(
+        s.client(SPI)
+            .is_some_and(|c| c.network.as_deref() == Some("A"))
+    );
+    assert!(s.client(1001).is_none(), "rekeyed: forgotten");
+    // bus-1's advice is still retransmitted (signed with its unchanged key);
+    // bus-2's, signed with the old key, is not.
+    s.handle_timeout(now(600));
+    let resent: Vec<_> = std::iter::from_fn(|| s.poll_transmit()).collect();
+    assert_eq!(resent.len(), 1);
+    // The alarm stays: a move to A is refused. B's new capacity applies to
+    // bus-1's 300 kbit/s known from before (the old 1000 would admit it).
+    for (ms, target, want) in [
+        (701, "A", "network under an alarm"),
+        (702, "B", "300 kbit/s after the move > 270 usable of 300"),
+    ] {
+        let ask = [Message::RequestHandoff(RequestHandoff {
+            target_network: target,
+            target_iface: "x",
+            care_of: "100.64.0.8".parse().unwrap(),
+        })];
+        let r = request(ms, SPI, KEY, Algorithm::HmacSha256, &ask);
+        s.handle_datagram(now(ms), addr(), &r);
+        let (verdict, reason, _) = advice_of(&reply(&mut s).1);
+        assert_eq!(verdict, Verdict::Deny, "{target}: {reason}");
+        assert!(reason.contains(want), "{target}: {reason}");
+    }
+}

@@ -354,3 +354,81 @@ fn an_rts_feed_fills_a_network_and_handoffs_there_are_denied() {
     // A network without a capacity has no admission control.
     assert_eq!(ask("A"), mimm_proto::mimm::Verdict::Allow);
 }
+
+#[test]
+fn sighup_rereads_the_file_and_keeps_what_the_server_knows() {
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("mimm-server-hup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("mimm-server");
+    let config = |capacity: u32| {
+        format!(
+            "config server 'server'\n\toption address '127.0.0.1'\n\toption port '{port}'\n\
+             config client 'bus1'\n\toption spi '1000'\n\toption key '30313233343536373839616263646566'\n\
+             config network 'B'\n\toption capacity_kbps '{capacity}'\n"
+        )
+    };
+    std::fs::write(&file, config(300)).unwrap();
+    let (server, client) = ServerProcess::start(&dir, &file, port);
+    let start = Instant::now();
+    loop {
+        // The report: 400 kbit/s of real-time sessions.
+        client.send(&report_on_a()).unwrap();
+        if next(&client, Duration::from_millis(200)).is_some() {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "{}", server.log());
+    }
+    let reason = |request: &[u8]| -> String {
+        client.send(request).unwrap();
+        let d = next(&client, Duration::from_secs(1)).expect("an answer");
+        let r = message::parse(&d, DOC_ENTERPRISE, &KEYS).unwrap();
+        match r.mimm.first().map(|m| m.message()) {
+            Some(Ok(Message::HandoffAdvice(a))) => a.reason.to_string(),
+            other => panic!("not Handoff Advice: {other:?}"),
+        }
+    };
+    let first = request_handoff_to("B");
+    assert!(reason(&first).ends_with("400 kbit/s after the move > 270 usable of 300"));
+    let hup = |expect: &str| {
+        let before = server.log().matches(expect).count();
+        let pid = server.0.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-HUP", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let start = Instant::now();
+        while server.log().matches(expect).count() == before {
+            assert!(start.elapsed() < Duration::from_secs(5), "{}", server.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    // The new capacity applies, and the client's 400 kbit/s, known from
+    // its report before the reload, still counts (it did not report again).
+    std::fs::write(&file, config(400)).unwrap();
+    hup("reloaded");
+    assert!(
+        reason(&request_handoff_to("B")).ends_with("400 kbit/s after the move > 360 usable of 400"),
+        "{}",
+        server.log()
+    );
+    // Its replay state too: the first request again is a replay (code 133).
+    client.send(&first).unwrap();
+    let d = next(&client, Duration::from_secs(1)).expect("an answer");
+    let Ok((Header::Reply(h), _)) = Header::parse(&d) else {
+        panic!("{d:?}")
+    };
+    assert_eq!(h.code, code::IDENTIFICATION_MISMATCH);
+    // A broken file is refused, naming the place; the server runs on.
+    std::fs::write(&file, config(400) + "\toption capacity 5\n").unwrap();
+    hup("reload refused");
+    let log = server.log();
+    assert!(
+        log.contains("mimm-server:9:2: network B: unknown option \"capacity\""),
+        "{log}"
+    );
+    assert!(reason(&request_handoff_to("B")).ends_with("> 360 usable of 400"));
+}
