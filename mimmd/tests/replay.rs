@@ -186,9 +186,10 @@ fn mimm_against_the_baselines_on_shared_traces() {
             mimm.handoffs,
             best.handoffs
         );
-        assert!(mimm.ping_pongs <= best.ping_pongs, "{name}");
+        // No more ping-pongs than any baseline.
+        let fewest = results[1..].iter().map(|(_, r)| r.summary.ping_pongs).min();
         assert!(
-            mimm.ping_pongs <= 1,
+            Some(mimm.ping_pongs) <= fewest,
             "{name}: {} ping-pongs",
             mimm.ping_pongs
         );
@@ -196,8 +197,14 @@ fn mimm_against_the_baselines_on_shared_traces() {
         ratios.push(mimm.ratio.unwrap());
     }
     let mean = ratios.iter().sum::<f64>() / ratios.len() as f64;
-    eprintln!("mimm mean ratio {mean:.3} over {} traces", ratios.len());
-    assert!(mean >= 0.92, "mean ratio {mean}");
+    let at_bar = ratios.iter().filter(|r| **r >= 0.9).count();
+    eprintln!(
+        "mimm mean ratio {mean:.3} over {} traces, {at_bar} at 0.90 or more",
+        ratios.len()
+    );
+    assert!(mean >= 0.93, "mean ratio {mean}");
+    // mptraces_11_1 and 5gophers_2 miss it (see README); no other may.
+    assert!(at_bar + 2 >= ratios.len(), "{at_bar} of {}", ratios.len());
 }
 
 #[test]

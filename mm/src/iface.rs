@@ -84,6 +84,11 @@ impl IfaceState {
         self.attached() && now >= self.blocked_until && now >= self.avoid_until
     }
 
+    /// Its latest sample is below its average: the metric is going down.
+    pub fn falling(&self) -> bool {
+        matches!((self.raw, self.avg.value()), (Some(raw), Some(avg)) if raw < avg)
+    }
+
     pub fn is_up(&self) -> bool {
         self.link == Link::Up
     }

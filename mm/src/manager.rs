@@ -13,8 +13,9 @@
 //!    (make-before-break), without switching yet;
 //! 6. primary above `stable`: switch off standby-able alternatives;
 //! 7. a candidate scoring `better_margin` above the primary for
-//!    `better_dwell_ms`: hand off (make-before-break), unless the primary has
-//!    not lasted `min_dwell_ms` or the candidate was left less than
+//!    `better_dwell_ms`, and not falling (its latest sample at least its
+//!    average): hand off (make-before-break), unless the primary has not
+//!    lasted `min_dwell_ms` or the candidate was left less than
 //!    `hold_down_ms` ago.
 
 use std::collections::VecDeque;
@@ -629,7 +630,13 @@ impl MobilityManager {
         let t = self.cfg.timing;
         let primary_score = self.score_of(p);
         let best = self.best_candidate(Some(p), Tier::Active, false);
-        let better = best.filter(|&c| self.score_of(c) >= primary_score + self.cfg.better_margin);
+        // A candidate on its way down (its latest sample under its own
+        // average) is not worth a voluntary move: on the shared traces such
+        // moves landed on links that failed moments later, and the hold-down
+        // then kept traffic from the one just left.
+        let better = best
+            .filter(|&c| self.score_of(c) >= primary_score + self.cfg.better_margin)
+            .filter(|&c| !self.ifaces[c].falling());
         for (i, st) in self.ifaces.iter_mut().enumerate() {
             if Some(i) != better {
                 st.better_since = None;

@@ -466,3 +466,31 @@ fn an_answer_nobody_asked_for_changes_nothing() {
         "{actions:?}"
     );
 }
+
+#[test]
+fn a_better_candidate_on_its_way_down_waits_until_it_stops_falling() {
+    let mut cfg = config();
+    cfg.ifaces[1].averaging = mimm_mm::Averaging::Ewma { alpha: 0.5 };
+    let mut run = Run::new(cfg);
+    run.both(-80.0, -90.0);
+    assert_eq!(run.mm.primary(), Some(LTE));
+    // Wi-Fi comes up strong while the primary's minimum dwell holds.
+    for t in 1..5 {
+        let actions = run.at(t * 1000).both(-80.0, -30.0);
+        assert!(switch_to(&actions).is_none(), "{actions:?}");
+    }
+    // The dwell is over, and Wi-Fi is still far better on average, but its
+    // latest sample is below that average: no voluntary move onto a
+    // falling link.
+    run.at(6_000);
+    let mut actions = run.feed(WIFI, signal(-45.0));
+    actions.extend(run.feed(LTE, signal(-80.0)));
+    assert!(switch_to(&actions).is_none(), "{actions:?}");
+    // It holds again: now it is taken.
+    let actions = run.at(7_000).feed(WIFI, signal(-38.0));
+    assert_eq!(
+        switch_to(&actions),
+        Some((WIFI, Rule::BetterCandidate)),
+        "{actions:?}"
+    );
+}

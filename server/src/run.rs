@@ -123,9 +123,10 @@ impl Loop {
     fn reload(&mut self) -> Result<(), String> {
         let cfg = crate::config::load(&self.file)?;
         let registry = self.poll.registry();
-        let socket = match cfg.listen != self.listen {
-            true => Some(bind_udp(registry, cfg.listen, UDP, "registrations")?),
-            false => None,
+        let socket = if cfg.listen != self.listen {
+            Some(bind_udp(registry, cfg.listen, UDP, "registrations")?)
+        } else {
+            None
         };
         let old_traps = self.traps.as_ref().map(|(_, s)| s.listen);
         let traps = match &cfg.snmp {
