@@ -362,6 +362,12 @@ fn an_snmp_alarm_for_network_a_moves_every_client_off_a_until_it_expires() {
     );
     let log = server.log_text();
     assert!(log.contains("cell_a_down"), "{log}");
+    let status = std::fs::read_to_string(format!("/proc/{}/status", m.pid())).unwrap();
+    let peak = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM"))
+        .unwrap_or("");
+    eprintln!("mimmd (debug build) with the server link: {peak}");
 }
 
 #[test]

@@ -25,16 +25,23 @@ pub fn parse_address(m: &Message) -> Option<(u32, IpAddr)> {
     Some((index, ip(address)?))
 }
 
-/// Every IPv4 and IPv6 address on link `index` (IPv6 link-local included).
-pub fn of_link(rtnl: &mut Rtnl, index: u32) -> io::Result<Vec<IpAddr>> {
+/// Every address of every link, with the link's index, in one dump.
+pub fn all(rtnl: &mut Rtnl) -> io::Result<Vec<(u32, IpAddr)>> {
     let mut found = Vec::new();
     rtnl.dump(
         Request::new(RTM_GETADDR, 0, &[0; IFADDR_LEN]),
         RTM_NEWADDR,
-        |m| match parse_address(m) {
-            Some((i, addr)) if i == index => found.push(addr),
-            _ => {}
-        },
+        |m| found.extend(parse_address(m)),
     )?;
     Ok(found)
+}
+
+/// Every IPv4 and IPv6 address on link `index` (IPv6 link-local included).
+pub fn of_link(rtnl: &mut Rtnl, index: u32) -> io::Result<Vec<IpAddr>> {
+    let all = all(rtnl)?;
+    Ok(all
+        .into_iter()
+        .filter(|(i, _)| *i == index)
+        .map(|(_, a)| a)
+        .collect())
 }

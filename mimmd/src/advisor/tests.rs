@@ -4,7 +4,9 @@
 use std::net::{Ipv4Addr, SocketAddr};
 
 use mimm_proto::auth::Algorithm;
-use mimm_proto::mimm::Verdict;
+use mimm_proto::message;
+use mimm_proto::mimm::{Message, Verdict};
+use mimm_proto::registration::Header;
 use mimm_server::core::{self as server, ClientKey, NetworkConfig, Server, ServerConfig};
 
 use super::*;
@@ -317,4 +319,41 @@ fn advice_from_a_restarted_server_is_obeyed_though_it_numbers_from_1_again() {
         assert_eq!(s.counters().acks, 1);
     }
     assert_eq!(a.counters().advice, 2);
+}
+
+#[test]
+fn a_request_names_the_target_network_and_its_address_as_care_of() {
+    let mut a = Advisor::new(settings());
+    let mut wifi = link("wifi", "B", false);
+    wifi.address = Ipv4Addr::new(192, 168, 8, 20);
+    a.request_handoff(at(0, 0).0, 1, &[link("lte", "A", true), wifi]);
+    let d = a.poll_transmit().unwrap();
+    let keys = message::OneKey {
+        spi: SPI,
+        algorithm: Algorithm::HmacSha256,
+        key: KEY,
+    };
+    let r = message::parse(&d, mimm_proto::DOC_ENTERPRISE, &keys).unwrap();
+    let Header::Request(h) = r.header else {
+        panic!("{r:?}")
+    };
+    // The header's care-of is where traffic is now (the primary's).
+    assert_eq!(h.care_of, Ipv4Addr::new(10, 1, 0, 2));
+    let kinds: Vec<u16> = r.mimm.iter().map(|m| m.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            msg::REPORT,
+            msg::IFACE_REPORT,
+            msg::IFACE_REPORT,
+            msg::REQUEST_HANDOFF
+        ]
+    );
+    let Ok(Message::RequestHandoff(q)) = r.mimm[3].message() else {
+        panic!("{r:?}")
+    };
+    assert_eq!(
+        (q.target_network, q.target_iface, q.care_of),
+        ("B", "wifi", Ipv4Addr::new(192, 168, 8, 20))
+    );
 }

@@ -107,16 +107,15 @@ impl ServerLink {
         all.into_iter().find(|l| l.name == device).map(|l| l.index)
     }
 
-    /// The first IPv4 address of device `index`.
-    fn address(&mut self, index: u32) -> Ipv4Addr {
-        let found = mimm_netlink::addresses::of_link(&mut self.rtnl, index).unwrap_or_default();
-        found
-            .into_iter()
-            .find_map(|a| match a {
-                IpAddr::V4(v4) => Some(v4),
+    /// The first IPv4 address of each device index, in one netlink dump.
+    fn ipv4_addresses(&mut self) -> Vec<(u32, Ipv4Addr)> {
+        let all = mimm_netlink::addresses::all(&mut self.rtnl).unwrap_or_default();
+        all.into_iter()
+            .filter_map(|(index, a)| match a {
+                IpAddr::V4(v4) => Some((index, v4)),
                 IpAddr::V6(_) => None,
             })
-            .unwrap_or(Ipv4Addr::UNSPECIFIED)
+            .collect()
     }
 }
 
@@ -167,9 +166,13 @@ impl Daemon {
                 .collect();
             if let Some(server) = self.server.as_mut() {
                 let vsd_index = vsd.and_then(|name| server.index_of(&name));
+                let addresses = server.ipv4_addresses();
                 for (link, index) in links.iter_mut().zip(indexes) {
-                    if let Some(index) = vsd_index.or(index) {
-                        link.address = server.address(index);
+                    let Some(index) = vsd_index.or(index) else {
+                        continue;
+                    };
+                    if let Some((_, a)) = addresses.iter().find(|(i, _)| *i == index) {
+                        link.address = *a;
                     }
                 }
             }
