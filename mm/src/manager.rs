@@ -16,7 +16,8 @@
 //!    `better_dwell_ms`, and not falling (its latest sample at least its
 //!    average): hand off (make-before-break), unless the primary has not
 //!    lasted `min_dwell_ms` or the candidate was left less than
-//!    `hold_down_ms` ago.
+//!    `hold_down_ms` ago (an interface left on the server's advice is held
+//!    off by the advice's expiry instead).
 
 use std::collections::VecDeque;
 
@@ -776,7 +777,9 @@ impl MobilityManager {
         });
         if let Some(f) = from {
             let st = &mut self.ifaces[f];
-            st.left_at = Some(now);
+            // Left on the server's advice: the advice's expiry, not the
+            // hold-down, says when it may carry traffic again.
+            st.left_at = (reason.rule != Rule::Avoided).then_some(now);
             st.prep = Prep::None;
             st.advice = AdviceState::None;
             self.counters.handoffs += 1;

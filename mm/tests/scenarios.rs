@@ -494,3 +494,31 @@ fn a_better_candidate_on_its_way_down_waits_until_it_stops_falling() {
         "{actions:?}"
     );
 }
+
+#[test]
+fn an_interface_left_on_advice_returns_when_the_advice_expires_not_after_the_hold_down() {
+    let mut run = Run::new(config());
+    run.both(-80.0, -78.0);
+    assert_eq!(run.mm.primary(), Some(LTE));
+    let actions = run.at(6_000).input(Input::Advice(Advice::Avoid {
+        iface: LTE,
+        seconds: 10,
+    }));
+    assert_eq!(
+        switch_to(&actions),
+        Some((WIFI, Rule::Avoided)),
+        "{actions:?}"
+    );
+    let actions = run.at(15_000).both(-80.0, -78.0);
+    assert!(
+        switch_to(&actions).is_none(),
+        "still advised against: {actions:?}"
+    );
+    // The advice ran out at 16 s; the 30 s hold-down does not keep LTE off.
+    let actions = run.at(17_000).both(-80.0, -78.0);
+    assert_eq!(
+        switch_to(&actions),
+        Some((LTE, Rule::BetterCandidate)),
+        "{actions:?}"
+    );
+}

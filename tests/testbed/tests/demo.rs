@@ -1,26 +1,40 @@
 //! The README's first command works: `mimm-testbed demo` runs the whole
-//! system (here four times faster) and reports handoffs and a failover.
+//! system (here four times faster) and reports handoffs, the server's advice
+//! and a failover.
 
 use std::path::Path;
 use std::process::Command;
 
 const TESTBED: &str = env!("CARGO_BIN_EXE_mimm-testbed");
 
-/// vsd and mimmd must sit next to mimm-testbed, as after `cargo build`.
+/// vsd, mimmd and mimm-server must sit next to mimm-testbed, as after
+/// `cargo build`.
 fn build_siblings() {
     let dir = Path::new(TESTBED).parent().unwrap();
-    if dir.join("vsd").exists() && dir.join("mimmd").exists() {
+    if ["vsd", "mimmd", "mimm-server"]
+        .iter()
+        .all(|b| dir.join(b).exists())
+    {
         return;
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.args(["build", "-p", "mimm-vsd", "-p", "mimm-mimmd", "--bins"]);
+    cmd.args([
+        "build",
+        "-p",
+        "mimm-vsd",
+        "-p",
+        "mimm-mimmd",
+        "-p",
+        "mimm-server",
+        "--bins",
+    ]);
     if TESTBED.contains("/release/") {
         cmd.arg("--release");
     }
     assert!(
         cmd.status().unwrap().success(),
-        "building vsd and mimmd failed"
+        "building vsd, mimmd and mimm-server failed"
     );
 }
 
@@ -66,6 +80,13 @@ fn the_demo_runs_and_reports() {
     let gap: f64 = failover[2].parse().unwrap_or(0.0);
     assert!(gap <= 50.0, "failover gap {gap} ms:\n{text}");
     assert!(text.contains("TCP download:"), "{text}");
+    // The server's network alarm moved traffic off the active modem.
+    if Command::new("snmptrap").arg("-V").output().is_ok() {
+        let advised = table
+            .iter()
+            .any(|r| r.get(1) == Some(&"mimmd") && r.join(" ").contains("advised to avoid"));
+        assert!(advised, "no handoff on the server's advice:\n{text}");
+    }
     assert!(
         html.contains("<svg") && html.contains("carrier lost"),
         "report:\n{html}"

@@ -5,6 +5,7 @@
 //! timeline of handoffs with their reasons, the packets lost at each, and
 //! an HTML report. Everything is torn down at the end (and on Ctrl-C).
 
+mod alarm;
 mod procs;
 mod report;
 
@@ -49,6 +50,7 @@ fn config(dir: &Path, trace: &Path, ifaces: &[(String, String)]) -> String {
             trace.display()
         ));
     }
+    text.push_str(&alarm::client_section());
     text
 }
 
@@ -92,8 +94,12 @@ fn follow(
                 let Ok(e) = serde_json::from_str::<serde_json::Value>(line) else {
                     return true;
                 };
+                let t = started.elapsed().as_secs_f64();
+                if e["kind"] == "advice" {
+                    let detail = e["detail"].as_str().unwrap_or("");
+                    println!("{t:7.1} s  {who:<5} {detail}");
+                }
                 if e["kind"] == "switch" {
-                    let t = started.elapsed().as_secs_f64();
                     let detail = e["detail"].as_str().unwrap_or("").to_string();
                     println!("{t:7.1} s  {who:<5} {detail}");
                     if let Ok(mut h) = handoffs.lock() {
@@ -118,6 +124,7 @@ pub fn demo(args: DemoArgs) -> Result<(), String> {
     install_ctrl_c(stop.clone());
     let vsd_bin = sibling("vsd")?;
     let mimmd_bin = sibling("mimmd")?;
+    let server_bin = sibling("mimm-server")?;
     let mut trace = match &args.trace {
         Some(p) => Trace::from_path(p).map_err(|e| e.to_string())?,
         None => Trace::parse(DRIVE).map_err(|e| e.to_string())?,
@@ -177,6 +184,33 @@ pub fn demo(args: DemoArgs) -> Result<(), String> {
             .collect(),
     };
     let bed = Testbed::up(&desc).map_err(|e| format!("testbed: {e}"))?;
+    // The server's alarm lasts 20 s of the drive.
+    let expiry_s = (20.0 / args.speed).round().max(5.0) as u64;
+    let networks: Vec<String> = uci.iter().map(|(n, _)| n.clone()).collect();
+    let server_path = dir.join("mimm-server");
+    std::fs::write(&server_path, alarm::server_config(&networks, expiry_s))
+        .map_err(|e| e.to_string())?;
+    let server_arg = server_path.display().to_string();
+    let server = Daemon::start(
+        &bed.ns("inet"),
+        &server_bin,
+        &["run", "-c", &server_arg],
+        dir.join("server.log"),
+    )?;
+    let until = Instant::now() + Duration::from_secs(5);
+    while !server.log_text().contains("listening") {
+        if Instant::now() > until {
+            return Err(format!(
+                "mimm-server did not come up:\n{}",
+                server.log_text()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let traps = alarm::have_snmptrap();
+    if !traps {
+        println!("(snmptrap is not installed: no network alarm; apt-get install snmp)");
+    }
     let router = bed.ns("router");
     let config_arg = config_path.display().to_string();
     let vsd = Daemon::start(
@@ -269,11 +303,31 @@ pub fn demo(args: DemoArgs) -> Result<(), String> {
     let vsd_events = follow(vsd_socket.clone(), "vsd", started, handoffs.clone());
     println!("   time  who   what (a TCP download and a 1 kHz stream run through the router)");
 
-    // Near the end the active modem is unplugged: the VSD's own failover.
+    // A third of the way in, the operator's alarm for the active modem's
+    // network; near the end the active modem is unplugged: the VSD's own
+    // failover.
+    let alarm_at = seconds * 0.35;
+    let mut alarmed = !traps;
     let unplug_at = (seconds - 12.0).max(seconds * 0.8);
     let mut unplugged: Option<String> = None;
     while started.elapsed().as_secs_f64() < seconds && !stop.load(Ordering::SeqCst) {
         let t = started.elapsed().as_secs_f64();
+        if !alarmed && t >= alarm_at {
+            let status = ask(&vsd_socket, r#"{"cmd":"status"}"#);
+            let active = status
+                .as_ref()
+                .and_then(|s| s["ok"]["status"]["active"].as_str())
+                .and_then(|dev| uci.iter().position(|(_, d)| d == dev));
+            if let Some(k) = active {
+                println!(
+                    "{t:7.1} s  demo  SNMP linkDown trap for network {}, the active modem's: \
+                     the server advises avoiding it for {expiry_s} s",
+                    uci[k].0
+                );
+                alarm::trap(&bed, k)?;
+                alarmed = true;
+            }
+        }
         if unplugged.is_none() && t >= unplug_at {
             let status = ask(&vsd_socket, r#"{"cmd":"status"}"#);
             if let Some(active) = status
@@ -303,6 +357,7 @@ pub fn demo(args: DemoArgs) -> Result<(), String> {
     let iperf: serde_json::Value = serde_json::from_slice(&download.stdout).unwrap_or_default();
     drop(mimmd);
     drop(vsd);
+    drop(server);
     let _ = mimmd_events.join();
     let _ = vsd_events.join();
     let handoffs = handoffs.lock().map(|h| h.clone()).unwrap_or_default();
