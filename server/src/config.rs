@@ -10,6 +10,7 @@
 //!     option retransmit_ms '500'      # Reactive Advice: first retransmission...
 //!     option retransmit_max_ms '8000' # ...doubling up to this...
 //!     option advice_tries '8'         # ...this many sends in all
+//!     option advice_repeat_s '60'     # clients still on an alarmed network: again (0: off)
 //!
 //! config client 'bus17'               # one per router
 //!     option spi '1000'               # 256 or more (RFC 5944 reserves 0..255)
@@ -92,6 +93,7 @@ pub fn from_package(package: &Package, file: &Path) -> Result<Config, ConfigErro
                 "retransmit_ms",
                 "retransmit_max_ms",
                 "advice_tries",
+                "advice_repeat_s",
                 "snmp_port",
                 "community",
                 "rts_socket",
@@ -135,6 +137,9 @@ pub fn from_package(package: &Package, file: &Path) -> Result<Config, ConfigErro
         }
         if let Some(v) = r.value(s, what, "advice_tries", "a count")? {
             server.advice_tries = v;
+        }
+        if let Some(v) = r.value::<u64>(s, what, "advice_repeat_s", "seconds")? {
+            server.advice_repeat_ms = v * 1000;
         }
     }
     for s in package.sections_of("client") {

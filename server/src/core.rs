@@ -55,6 +55,9 @@ pub struct ServerConfig {
     pub retransmit_ms: u64,
     pub retransmit_max_ms: u64,
     pub advice_tries: u32,
+    /// While an alarm lasts, clients still reported on its network are
+    /// advised again this often (0: only on events and their reports).
+    pub advice_repeat_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -68,6 +71,7 @@ impl Default for ServerConfig {
             retransmit_ms: 500,
             retransmit_max_ms: 8000,
             advice_tries: 8,
+            advice_repeat_ms: 60_000,
         }
     }
 }
@@ -146,6 +150,8 @@ pub struct Server {
     alarms: Vec<Alarm>,
     pending: Vec<Pending>,
     next_advice: u32,
+    /// When clients still on alarmed networks are advised again.
+    next_repeat: Option<Millis>,
     counters: Counters,
     out: VecDeque<(SocketAddr, Datagram)>,
 }
@@ -173,6 +179,7 @@ impl Server {
             alarms: Vec::new(),
             pending: Vec::new(),
             next_advice: 1,
+            next_repeat: None,
             counters: Counters::default(),
             out: VecDeque::new(),
         }
@@ -231,7 +238,7 @@ impl Server {
     pub fn poll_timeout(&self) -> Option<Millis> {
         let retransmit = self.pending.iter().map(|p| p.next_at);
         let expiry = self.alarms.iter().filter_map(|a| a.until);
-        retransmit.chain(expiry).min()
+        retransmit.chain(expiry).chain(self.next_repeat).min()
     }
 
     /// A network's load, less client `except`'s own share (it is the one
@@ -463,6 +470,9 @@ impl Server {
                 .retain(|p| !(p.spi == *spi && p.network == network));
             self.advise(now, *spi, &alarm);
         }
+        if self.cfg.advice_repeat_ms > 0 && self.next_repeat.is_none() {
+            self.next_repeat = Some(now.mono + self.cfg.advice_repeat_ms);
+        }
         on.len()
     }
 
@@ -523,6 +533,12 @@ impl Server {
 
     pub fn handle_timeout(&mut self, now: Now) {
         self.alarms.retain(|a| a.until.is_none_or(|u| u > now.mono));
+        if self.alarms.is_empty() {
+            self.next_repeat = None;
+        }
+        if self.next_repeat.is_some_and(|t| t <= now.mono) {
+            self.repeat_advice(now);
+        }
         let (tries, max) = (self.cfg.advice_tries, self.cfg.retransmit_max_ms);
         let alarmed: Vec<String> = self.alarms.iter().map(|a| a.network.clone()).collect();
         let mut given_up = 0;
@@ -543,6 +559,32 @@ impl Server {
         self.counters.advice_given_up += given_up;
         self.counters.advice_retransmitted += resent.len() as u64;
         self.out.extend(resent);
+    }
+
+    /// The periodic push: every client whose last report puts it on an
+    /// alarmed network, and that has no advice in flight, is told again
+    /// (a client may have had nowhere else to go, or have come back).
+    fn repeat_advice(&mut self, now: Now) {
+        let due: Vec<(u32, Alarm)> = self
+            .alarms
+            .iter()
+            .flat_map(|a| {
+                self.clients
+                    .iter()
+                    .filter(|(_, c)| c.network.as_deref() == Some(&a.network) && c.addr.is_some())
+                    .map(move |(spi, _)| (*spi, a.clone()))
+            })
+            .filter(|(spi, a)| {
+                !self
+                    .pending
+                    .iter()
+                    .any(|p| p.spi == *spi && p.network == a.network)
+            })
+            .collect();
+        for (spi, alarm) in &due {
+            self.advise(now, *spi, alarm);
+        }
+        self.next_repeat = Some(now.mono + self.cfg.advice_repeat_ms);
     }
 
     fn reply(&mut self, to: SocketAddr, spi: u32, header: &Header, advice: Option<&Message>) {

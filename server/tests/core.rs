@@ -408,3 +408,63 @@ fn reconfigure_keeps_known_clients_and_alarms_and_forgets_removed_or_rekeyed_one
         assert!(reason.contains(want), "{target}: {reason}");
     }
 }
+
+/// Acknowledges every datagram the server queued (Reactive Advice), as
+/// the client at `addr()` would.
+fn ack_all(s: &mut Server, ms: u64) -> usize {
+    let keys = OneKey {
+        spi: SPI,
+        algorithm: Algorithm::HmacSha256,
+        key: KEY,
+    };
+    let pushed: Vec<_> = std::iter::from_fn(|| s.poll_transmit()).collect();
+    for (_, d) in &pushed {
+        let r = message::parse(d, DOC_ENTERPRISE, &keys).unwrap();
+        let Message::ReactiveAdvice(a) = r.mimm[0].message().unwrap() else {
+            panic!("{r:?}")
+        };
+        let ack = Header::Reply(ReplyHeader {
+            code: 0,
+            lifetime: 0,
+            home_address: "10.1.0.2".parse().unwrap(),
+            home_agent: "192.0.2.10".parse().unwrap(),
+            identification: r.header.identification(),
+        });
+        let mut buf = [0u8; 256];
+        let mut b = Builder::new(&mut buf, &ack, DOC_ENTERPRISE).unwrap();
+        b.mimm(&Message::Ack { id: a.id }).unwrap();
+        let ack = b.sign(SPI, Algorithm::HmacSha256, KEY).unwrap().to_vec();
+        s.handle_datagram(now(ms), addr(), &ack);
+    }
+    pushed.len()
+}
+
+#[test]
+fn clients_still_on_an_alarmed_network_are_advised_again_periodically() {
+    let mut s = server();
+    let on = |s: &mut Server, ms: u64, network: &str| {
+        let r = request(
+            ms,
+            SPI,
+            KEY,
+            Algorithm::HmacSha256,
+            &report(0, network, &[("A", 1000), ("B", 1000)]),
+        );
+        s.handle_datagram(now(ms), addr(), &r);
+        s.poll_transmit().expect("a reply");
+    };
+    on(&mut s, 0, "A");
+    assert_eq!(s.alarm(now(1000), "A", "down", 300), 1);
+    assert_eq!(ack_all(&mut s, 1100), 1);
+    // Acknowledged, still on A a minute later: told again.
+    assert_eq!(s.poll_timeout(), Some(61_000));
+    s.handle_timeout(now(61_000));
+    assert_eq!(ack_all(&mut s, 61_100), 1);
+    // Once it reports being on B, it is left alone.
+    on(&mut s, 62_000, "B");
+    s.handle_timeout(now(121_000));
+    assert_eq!(ack_all(&mut s, 121_100), 0);
+    // After the alarm's expiry nothing repeats.
+    s.handle_timeout(now(301_000));
+    assert_eq!(s.poll_timeout(), None);
+}
