@@ -210,8 +210,8 @@ fn reactive_advice_is_obeyed_once_and_acknowledged_even_when_retransmitted() {
     assert_eq!(s.counters().acks, 1);
     assert_eq!(
         s.poll_timeout(),
-        Some(1000 + 300_000),
-        "only the alarm's expiry left"
+        Some(1000 + 60_000),
+        "no retransmission left, only the periodic repeat (advice_repeat_ms)"
     );
     assert_eq!((a.counters().advice, a.counters().acks), (1, 2));
 }
