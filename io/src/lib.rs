@@ -5,6 +5,7 @@
 pub mod client;
 pub mod clock;
 pub mod conns;
+pub mod event_loop;
 pub mod line;
 pub mod log;
 pub mod signals;

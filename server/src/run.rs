@@ -3,15 +3,14 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mimm_io::clock::{self, Nanos, Timer};
+use mimm_io::event_loop::LoopBase;
 use mimm_io::signals::Signals;
 
 use mio::net::{UdpSocket, UnixDatagram};
-use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Token};
 
 use crate::config::{Config, SnmpConfig};
@@ -80,21 +79,13 @@ fn bind_rts(registry: &Registry, path: &Path) -> Result<UnixDatagram, String> {
 
 impl Loop {
     pub fn new(cfg: Config, file: &Path) -> Result<Loop, String> {
-        let signals = Signals::block()?;
-        let poll = Poll::new().map_err(|e| io_error("poll", e))?;
-        let timer = Timer::new().map_err(|e| io_error("timerfd", e))?;
+        let LoopBase {
+            poll,
+            timer,
+            signals,
+        } = LoopBase::new(TIMER, SIGNALS)?;
         let registry = poll.registry();
         let socket = bind_udp(registry, cfg.listen, UDP, "registrations")?;
-        registry
-            .register(&mut SourceFd(&timer.as_raw_fd()), TIMER, Interest::READABLE)
-            .and_then(|()| {
-                registry.register(
-                    &mut SourceFd(&signals.fd().as_raw_fd()),
-                    SIGNALS,
-                    Interest::READABLE,
-                )
-            })
-            .map_err(|e| io_error("poll", e))?;
         let traps = match cfg.snmp {
             Some(snmp) => Some((bind_udp(registry, snmp.listen, TRAPS, "SNMP traps")?, snmp)),
             None => None,

@@ -10,7 +10,6 @@ mod exec;
 mod state;
 
 use std::io;
-use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use mio::net::UnixListener;
@@ -19,6 +18,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use mimm_io::clock::{self, Nanos, Timer};
 use mimm_io::conns::Conns;
+use mimm_io::event_loop::LoopBase;
 use mimm_io::signals::Signals;
 use mimm_mm::{IfaceId, Input, Millis, MobilityManager};
 
@@ -93,23 +93,17 @@ impl Daemon {
     pub fn new(cfg: MimmConfig) -> Result<Daemon, String> {
         let io = |what: &str, e: io::Error| format!("{what}: {e}");
         // Blocked before any thread or child exists, read from a descriptor.
-        let signals = Signals::block()?;
-        let poll = Poll::new().map_err(|e| io("poll", e))?;
-        let timer = Timer::new().map_err(|e| io("timerfd", e))?;
+        let LoopBase {
+            poll,
+            timer,
+            signals,
+        } = LoopBase::new(TIMER, SIGNALS)?;
         let mut links = LinkWatcher::new().map_err(|e| io("netlink", e))?;
         let mover = Mover::new(&cfg).map_err(|e| io("netlink", e))?;
         let mut listener = mimm_io::conns::bind_private(&cfg.globals.socket)?;
         let registry = poll.registry();
         registry
-            .register(&mut SourceFd(&timer.as_raw_fd()), TIMER, Interest::READABLE)
-            .and_then(|()| {
-                registry.register(
-                    &mut SourceFd(&signals.fd().as_raw_fd()),
-                    SIGNALS,
-                    Interest::READABLE,
-                )
-            })
-            .and_then(|()| registry.register(&mut SourceFd(&links.fd()), LINKS, Interest::READABLE))
+            .register(&mut SourceFd(&links.fd()), LINKS, Interest::READABLE)
             .and_then(|()| registry.register(&mut listener, LISTENER, Interest::READABLE))
             .map_err(|e| io("poll", e))?;
         let server = advice::ServerLink::open(&cfg, registry, SERVER)?;

@@ -20,6 +20,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use mimm_io::clock::{self, Nanos, Timer};
 use mimm_io::conns::Conns;
+use mimm_io::event_loop::LoopBase;
 use mimm_io::signals::Signals;
 use mimm_io::tuntap::{TunTap, VNET_HDR_LEN};
 use mimm_netlink::Rtnl;
@@ -102,9 +103,11 @@ impl Engine {
     /// the configuration is reported before the first member is touched.
     pub fn new(cfg: VsdConfig) -> Result<Engine, String> {
         let io = |what: &str, e: io::Error| format!("{what}: {e}");
-        let signals = Signals::block()?;
-        let poll = Poll::new().map_err(|e| io("poll", e))?;
-        let timer = Timer::new().map_err(|e| io("timerfd", e))?;
+        let LoopBase {
+            poll,
+            timer,
+            signals,
+        } = LoopBase::new(TIMER, SIGNALS)?;
         let mut links = LinkWatcher::new().map_err(|e| io("netlink", e))?;
         let mut rtnl = Rtnl::new().map_err(|e| io("netlink", e))?;
         let all = links.snapshot().map_err(|e| io("netlink", e))?;
@@ -162,16 +165,6 @@ impl Engine {
         registry
             .register(&mut SourceFd(&tap.as_raw_fd()), TAP, Interest::READABLE)
             .and_then(|()| registry.register(&mut SourceFd(&links.fd()), LINKS, Interest::READABLE))
-            .and_then(|()| {
-                registry.register(
-                    &mut SourceFd(&signals.fd().as_raw_fd()),
-                    SIGNALS,
-                    Interest::READABLE,
-                )
-            })
-            .and_then(|()| {
-                registry.register(&mut SourceFd(&timer.as_raw_fd()), TIMER, Interest::READABLE)
-            })
             .and_then(|()| registry.register(&mut listener, LISTENER, Interest::READABLE))
             .map_err(|e| io("poll", e))?;
         let batch = cfg.batch;
