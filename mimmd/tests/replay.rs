@@ -202,9 +202,52 @@ fn mimm_against_the_baselines_on_shared_traces() {
         "mimm mean ratio {mean:.3} over {} traces, {at_bar} at 0.90 or more",
         ratios.len()
     );
-    assert!(mean >= 0.93, "mean ratio {mean}");
+    assert!(mean >= 0.94, "mean ratio {mean}");
     // mptraces_11_1 and 5gophers_2 miss it (see README); no other may.
     assert!(at_bar + 2 >= ratios.len(), "{at_bar} of {}", ratios.len());
+}
+
+/// Why mptraces_11_1 stays under 0.90 (README): its Wi-Fi dip at 70–79 s
+/// cannot be told from a failure. On the same trace with the dip going on
+/// after 80 s, which no rule can tell apart before 80 s, patience that rides
+/// out the real dip loses, and the default, which leaves, wins.
+#[test]
+fn the_wifi_dip_in_mptraces_11_1_looks_like_a_failure_until_it_ends() {
+    let Some(path) = shared_traces()
+        .into_iter()
+        .find(|p| p.ends_with("mptraces_11_1.csv"))
+    else {
+        eprintln!("skipped: ../shared/traces not present");
+        return;
+    };
+    let real = Trace::from_path(&path).unwrap();
+    let dip: Vec<f64> = real
+        .rows
+        .iter()
+        .filter(|r| r.iface == "wifi" && (70_000..80_000).contains(&r.t_ms))
+        .filter_map(|r| r.rate_kbps)
+        .collect();
+    assert_eq!(dip.len(), 10);
+    let mut endless = real.clone();
+    for r in endless.rows.iter_mut() {
+        if r.iface == "wifi" && r.t_ms >= 80_000 {
+            r.rate_kbps = Some(dip[(r.t_ms / 1000 % 10) as usize]);
+        }
+    }
+    let ratio = |trace: &Trace, better_dwell_ms: u64| {
+        let mut cfg = replay::derive_config(trace);
+        cfg.timing.better_dwell_ms = better_dwell_ms;
+        let r = replay::run(trace, &cfg, Options::default()).unwrap();
+        r.summary.ratio.unwrap()
+    };
+    let (default_real, patient_real) = (ratio(&real, 0), ratio(&real, 10_000));
+    let (default_endless, patient_endless) = (ratio(&endless, 0), ratio(&endless, 10_000));
+    eprintln!(
+        "real dip: default {default_real:.3}, patient {patient_real:.3}; \
+         endless dip: default {default_endless:.3}, patient {patient_endless:.3}"
+    );
+    assert!(default_real < 0.9 && patient_real >= 0.9);
+    assert!(default_endless >= 0.9 && patient_endless < 0.9);
 }
 
 #[test]

@@ -15,9 +15,9 @@
 //! 7. a candidate scoring `better_margin` above the primary for
 //!    `better_dwell_ms`, and not falling (its latest sample at least its
 //!    average): hand off (make-before-break), unless the primary has not
-//!    lasted `min_dwell_ms` or the candidate was left less than
-//!    `hold_down_ms` ago (an interface left on the server's advice is held
-//!    off by the advice's expiry instead).
+//!    lasted `min_dwell_ms` or the candidate is the interface just left,
+//!    less than `hold_down_ms` ago (a return would be a ping-pong; one left
+//!    on the server's advice is held off by the advice's expiry instead).
 
 use std::collections::VecDeque;
 
@@ -354,10 +354,20 @@ impl MobilityManager {
         min_tier: Tier,
         need_up: bool,
     ) -> Option<usize> {
+        self.best_where(min_tier, need_up, |i| Some(i) == except)
+    }
+
+    /// [`Self::best_candidate`] over the interfaces `skip` leaves.
+    fn best_where(
+        &self,
+        min_tier: Tier,
+        need_up: bool,
+        skip: impl Fn(usize) -> bool,
+    ) -> Option<usize> {
         let mut best: Option<(Tier, f64, usize)> = None;
         for i in 0..self.ifaces.len() {
             let st = &self.ifaces[i];
-            if Some(i) == except || !st.usable(self.now) || (need_up && !st.is_up()) {
+            if skip(i) || !st.usable(self.now) || (need_up && !st.is_up()) {
                 continue;
             }
             let tier = self.tier(i);
@@ -374,6 +384,18 @@ impl MobilityManager {
             }
         }
         best.map(|(_, _, i)| i)
+    }
+
+    /// The interface traffic just left, within its hold-down: a voluntary
+    /// return now would be a ping-pong. Only that one: after a further move
+    /// the link left before competes with the new primary, not with the one
+    /// it lost to (on the 5G driving traces a stale hold-down kept traffic
+    /// off the best of three links).
+    fn held_down(&self, i: usize) -> bool {
+        self.last_from == Some(i)
+            && self.ifaces[i]
+                .left_at
+                .is_some_and(|left| self.now < left.saturating_add(self.cfg.timing.hold_down_ms))
     }
 
     fn candidate_reason(&self, mut reason: Reason, c: usize) -> Reason {
@@ -630,14 +652,18 @@ impl MobilityManager {
         let now = self.now;
         let t = self.cfg.timing;
         let primary_score = self.score_of(p);
+        let worth = |c: usize| self.score_of(c) >= primary_score + self.cfg.better_margin;
+        // The best of all, held down or not (to count what the hold-down
+        // held), and the best that may go now.
         let best = self.best_candidate(Some(p), Tier::Active, false);
-        // A candidate on its way down (its latest sample under its own
-        // average) is not worth a voluntary move: on the shared traces such
-        // moves landed on links that failed moments later, and the hold-down
-        // then kept traffic from the one just left.
-        let better = best
-            .filter(|&c| self.score_of(c) >= primary_score + self.cfg.better_margin)
-            .filter(|&c| !self.ifaces[c].falling());
+        let free = match best {
+            Some(c) if self.held_down(c) => {
+                self.best_where(Tier::Active, false, |i| i == p || self.held_down(i))
+            }
+            _ => best,
+        };
+        let free = free.filter(|&c| worth(c));
+        let better = free.or_else(|| best.filter(|&c| worth(c)));
         for (i, st) in self.ifaces.iter_mut().enumerate() {
             if Some(i) != better {
                 st.better_since = None;
@@ -652,9 +678,7 @@ impl MobilityManager {
             return;
         }
         let held_by_dwell = now < self.primary_since.saturating_add(t.min_dwell_ms);
-        let held_by_hold_down = self.ifaces[c]
-            .left_at
-            .is_some_and(|left| now < left.saturating_add(t.hold_down_ms));
+        let held_by_hold_down = free.is_none();
         if held_by_dwell || held_by_hold_down {
             if !self.held_counted {
                 self.held_counted = true;
@@ -664,6 +688,14 @@ impl MobilityManager {
                     self.counters.held_by_dwell += 1;
                 }
             }
+            return;
+        }
+        // A candidate on its way down (its latest sample under its own
+        // average) is not worth a voluntary move yet: on the shared traces
+        // such moves landed on links that failed moments later, and the
+        // hold-down then kept traffic from the one just left. It only waits
+        // for a sample at or above its average; its dwell goes on.
+        if self.ifaces[c].falling() {
             return;
         }
         let mut reason = self.subject_reason(Rule::BetterCandidate, p, None);

@@ -218,6 +218,44 @@ fn better_candidate_waits_for_dwell_and_never_returns_within_hold_down() {
     );
 }
 
+/// With three links the hold-down guards the one just left: a return to it
+/// would be the ping-pong. The one left before that competes again once
+/// traffic has moved on, so a stale hold-down does not keep traffic off the
+/// best link (the 5G driving traces showed it).
+#[test]
+fn hold_down_guards_the_interface_just_left_not_every_one_left() {
+    let mut cfg = config();
+    let mut wwan1 = IfaceConfig::with_defaults("wwan1", LinkKind::Lte, Metric::SignalDbm);
+    wwan1.averaging = mimm_mm::Averaging::Ewma { alpha: 1.0 };
+    cfg.ifaces.push(wwan1);
+    cfg.timing.min_dwell_ms = 2_000;
+    let wwan1 = IfaceId(2);
+    let mut run = Run::new(cfg);
+    let all = |run: &mut Run, t: u64, lte: f64, wifi: f64, other: f64| {
+        run.at(t);
+        let mut actions = run.both(lte, wifi);
+        actions.extend(run.feed(wwan1, signal(other)));
+        switch_to(&actions)
+    };
+    all(&mut run, 0, -80.0, -75.0, -100.0);
+    assert_eq!(run.mm.primary(), Some(LTE));
+    assert_eq!(
+        all(&mut run, 3_000, -100.0, -50.0, -100.0),
+        Some((WIFI, Rule::BetterCandidate))
+    );
+    assert_eq!(
+        all(&mut run, 6_000, -100.0, -75.0, -70.0),
+        Some((wwan1, Rule::BetterCandidate))
+    );
+    // Wi-Fi, just left, is held off; wwan0, left 6 s ago, is not.
+    assert_eq!(all(&mut run, 9_000, -100.0, -50.0, -100.0), None);
+    assert_eq!(run.mm.counters().held_by_hold_down, 1);
+    assert_eq!(
+        all(&mut run, 10_000, -70.0, -50.0, -100.0),
+        Some((LTE, Rule::BetterCandidate))
+    );
+}
+
 #[test]
 fn stable_primary_switches_standby_alternatives_off() {
     let mut cfg = config();
