@@ -17,7 +17,7 @@ use common::{Mimmd, Scratch, root_or_skip, serial, workspace_binary};
 use mimm_proto::auth::Algorithm;
 use mimm_proto::message::{self, Builder, OneKey};
 use mimm_proto::mimm::{IfaceReport, Message, Report};
-use mimm_proto::registration::{Flags, Header, ReplyHeader, RequestHeader, code};
+use mimm_proto::registration::{Flags, Header, RequestHeader, code};
 use mimm_proto::{DOC_ENTERPRISE, replay};
 use mimm_testbed::probe::{self, Options};
 use mimm_testbed::{Description, Testbed, netns};
@@ -152,13 +152,7 @@ impl OtherClient {
         let Ok(Message::ReactiveAdvice(a)) = reg.mimm[0].message() else {
             panic!("not Reactive Advice: {reg:?}");
         };
-        let reply = Header::Reply(ReplyHeader {
-            code: code::ACCEPTED,
-            lifetime: 0,
-            home_address: h.home_address,
-            home_agent: h.home_agent,
-            identification: h.identification,
-        });
+        let reply = Header::Reply(h.reply(code::ACCEPTED));
         let mut buf = [0u8; 256];
         let mut b = Builder::new(&mut buf, &reply, DOC_ENTERPRISE).unwrap();
         b.mimm(&Message::Ack { id: a.id }).unwrap();

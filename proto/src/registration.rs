@@ -68,6 +68,24 @@ pub struct RequestHeader {
     pub identification: u64,
 }
 
+impl RequestHeader {
+    /// The reply to this request (RFC 5944 3.4): home address, home agent and
+    /// identification echoed; the lifetime granted only when accepted.
+    pub fn reply(&self, code: u8) -> ReplyHeader {
+        ReplyHeader {
+            code,
+            lifetime: if code == code::ACCEPTED {
+                self.lifetime
+            } else {
+                0
+            },
+            home_address: self.home_address,
+            home_agent: self.home_agent,
+            identification: self.identification,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReplyHeader {
     pub code: u8,

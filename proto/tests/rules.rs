@@ -153,3 +153,23 @@ fn an_nvse_longer_than_255_is_refused_when_emitting() {
         Some(Error::BadValue("NVSE length (at most 255)"))
     );
 }
+
+#[test]
+fn a_reply_echoes_the_request_and_grants_its_lifetime_only_when_accepted() {
+    let Header::Request(h) = header() else {
+        unreachable!()
+    };
+    let ok = h.reply(mimm_proto::registration::code::ACCEPTED);
+    assert_eq!(
+        (
+            ok.lifetime,
+            ok.home_address,
+            ok.home_agent,
+            ok.identification
+        ),
+        (1800, h.home_address, h.home_agent, h.identification)
+    );
+    let denied = h.reply(mimm_proto::registration::code::DENIED);
+    assert_eq!((denied.code, denied.lifetime), (128, 0));
+    assert_eq!(denied.identification, h.identification);
+}

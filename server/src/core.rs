@@ -613,14 +613,7 @@ impl Server {
 
 fn reply_header(h: &RequestHeader, code: u8, identification: u64) -> Header {
     Header::Reply(ReplyHeader {
-        code,
-        lifetime: if code == code::ACCEPTED {
-            h.lifetime
-        } else {
-            0
-        },
-        home_address: h.home_address,
-        home_agent: h.home_agent,
         identification,
+        ..h.reply(code)
     })
 }

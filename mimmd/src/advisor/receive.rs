@@ -152,13 +152,7 @@ impl Advisor {
                 alternative: a.alternative.map(str::to_string),
             });
         }
-        let reply = Header::Reply(ReplyHeader {
-            code: code::ACCEPTED,
-            lifetime: 0,
-            home_address: h.home_address,
-            home_agent: h.home_agent,
-            identification: h.identification,
-        });
+        let reply = Header::Reply(h.reply(code::ACCEPTED));
         let mut buf = [0u8; MAX_DATAGRAM];
         let built = Builder::new(&mut buf, &reply, self.s.vendor).and_then(|mut b| {
             for a in &advice {
