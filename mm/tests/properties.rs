@@ -150,6 +150,32 @@ proptest! {
         prop_assert!(d.handoffs() <= 1, "{:?}", d.switches);
     }
 
+    /// Random walks that stay above `inactive` (so every move is voluntary)
+    /// never bring traffic back to the interface it just left within the
+    /// hold-down, however many links there are.
+    #[test]
+    fn random_walks_above_inactive_never_ping_pong(
+        cfg in config(),
+        starts in prop::collection::vec(0.0f64..1.0, 4),
+        steps in prop::collection::vec(prop::collection::vec(-8.0f64..8.0, 4), 600),
+    ) {
+        let n = cfg.ifaces.len();
+        let bands: Vec<(f64, f64)> = cfg.ifaces.iter()
+            .map(|c| (c.thresholds.inactive + 1.0, c.thresholds.stable + 20.0))
+            .collect();
+        let mut level: Vec<f64> = bands.iter().zip(&starts)
+            .map(|(&(lo, hi), s)| lo + s * (hi - lo))
+            .collect();
+        let mut d = Driver::new(cfg);
+        for (second, step) in steps.iter().enumerate() {
+            for i in 0..n {
+                level[i] = (level[i] + step[i]).clamp(bands[i].0, bands[i].1);
+                d.step(second as u64 * 1000, Input::Sample { iface: IfaceId(i as u8), sample: sample(level[i]) });
+            }
+        }
+        prop_assert_eq!(d.ping_pongs(), 0, "{:?}", d.switches);
+    }
+
     #[test]
     fn carrier_loss_of_the_primary_switches_in_the_same_step(
         cfg in config(),
