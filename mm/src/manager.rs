@@ -301,7 +301,7 @@ impl MobilityManager {
                 at(first.saturating_add(INITIAL_SETTLE_MS));
             }
         }
-        for st in &self.ifaces {
+        for (i, st) in self.ifaces.iter().enumerate() {
             if let Link::Activating { deadline } = st.link {
                 at(deadline);
             }
@@ -318,7 +318,8 @@ impl MobilityManager {
             if let Some(since) = st.better_since {
                 at(since.saturating_add(t.better_dwell_ms));
                 at(self.primary_since.saturating_add(t.min_dwell_ms));
-                if let Some(left) = st.left_at {
+                // Only the interface just left is held down.
+                if let Some(left) = st.left_at.filter(|_| self.last_from == Some(i)) {
                     at(left.saturating_add(t.hold_down_ms));
                 }
             }
