@@ -62,6 +62,9 @@ pub struct ProbeReport {
     pub rtt: Option<RttReport>,
 }
 
+/// Holes listed in the text report (the JSON has them all).
+const SHOWN_HOLES: usize = 8;
+
 fn summary_line(label: &str, s: &Option<Summary>) -> String {
     match s {
         Some(s) => format!(
@@ -90,6 +93,26 @@ impl ProbeReport {
             "longest gap {:.3} ms (ended at {:.3} s)  received {:.1} kbit/s (IP)",
             s.longest_gap_ms, s.longest_gap_end_s, s.rx_kbps
         );
+        let _ = write!(
+            out,
+            "holes (silences of {:.3} ms or more): {}",
+            2.0 * s.interval_ms,
+            s.gaps.len()
+        );
+        // The packets a hole swallowed left one one-way delay before it.
+        let owd_s = s.owd_ms.map_or(0.0, |o| o.min_ms / 1e3);
+        for g in s.gaps.iter().take(SHOWN_HOLES) {
+            let lost = s.lost_between(g.start_s - owd_s, g.end_s - owd_s);
+            let _ = write!(
+                out,
+                "  {:.3}-{:.3} s {:.3} ms ({lost} lost)",
+                g.start_s, g.end_s, g.gap_ms
+            );
+        }
+        if s.gaps.len() > SHOWN_HOLES {
+            out.push_str("  ...");
+        }
+        out.push('\n');
         out.push_str(&summary_line("one-way delay", &s.owd_ms));
         if let Some(rtt) = &self.rtt {
             let _ = writeln!(

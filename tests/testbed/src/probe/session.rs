@@ -31,9 +31,16 @@ const IP_UDP: usize = 28;
 pub struct ProbeHandle {
     thread: JoinHandle<io::Result<ProbeReport>>,
     stop: Arc<AtomicBool>,
+    started: Nanos,
 }
 
 impl ProbeHandle {
+    /// Seconds since the stream's first packet, on the meter's clock: the
+    /// time to give an event the report is then read around.
+    pub fn elapsed_s(&self) -> f64 {
+        clock::now().saturating_sub(self.started).as_ms_f64() / 1e3
+    }
+
     /// Waits for the stream (and its drain) to end.
     pub fn finish(self) -> io::Result<ProbeReport> {
         self.thread
@@ -137,10 +144,15 @@ pub fn start(plan: &Plan, options: Options) -> io::Result<ProbeHandle> {
     };
     let stop = Arc::new(AtomicBool::new(false));
     let stop_flag = stop.clone();
+    let started = clock::now();
     let thread = std::thread::Builder::new()
         .name("probe".into())
-        .spawn(move || session.stream(dest, &stop_flag))?;
-    Ok(ProbeHandle { thread, stop })
+        .spawn(move || session.stream(dest, started, &stop_flag))?;
+    Ok(ProbeHandle {
+        thread,
+        stop,
+        started,
+    })
 }
 
 struct Session {
@@ -216,7 +228,13 @@ impl Session {
         ))
     }
 
-    fn stream(mut self, dest: SocketAddr, stop: &AtomicBool) -> io::Result<ProbeReport> {
+    /// Sends packet `seq` at `start + seq * interval` (late ones at once).
+    fn stream(
+        mut self,
+        dest: SocketAddr,
+        start: Nanos,
+        stop: &AtomicBool,
+    ) -> io::Result<ProbeReport> {
         let o = self.options.clone();
         let total = (o.rate_pps as u128 * o.duration.as_nanos() / 1_000_000_000).max(1) as u64;
         let interval = Nanos((1_000_000_000 / o.rate_pps as u64).max(1));
@@ -226,10 +244,9 @@ impl Session {
             TIMER,
             Interest::READABLE,
         )?;
-        let start = clock::now();
         timer.periodic(start, interval)?;
         let seconds = o.duration.as_secs() + o.drain.as_secs() + 2;
-        let mut stats = StreamStats::new(start, total, o.size + IP_UDP, seconds);
+        let mut stats = StreamStats::new(start, interval, total, o.size + IP_UDP, seconds);
         let mut rtt = o.echo.then(|| RttStats::new(total));
         let mut packet = vec![0u8; o.size];
         let mut seq = 0u64;

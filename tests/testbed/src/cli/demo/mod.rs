@@ -268,7 +268,6 @@ pub fn demo(args: DemoArgs) -> Result<(), String> {
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    let started = Instant::now();
     let stream = probe::start(
         &bed.plan,
         Options {
@@ -277,6 +276,8 @@ pub fn demo(args: DemoArgs) -> Result<(), String> {
         },
     )
     .map_err(|e| format!("loss meter: {e}"))?;
+    // Every time below is on the stream's clock, as the report reads it.
+    let started = Instant::now() - Duration::from_secs_f64(stream.elapsed_s());
     let download = {
         let lan = bed.ns("lan");
         let secs = format!("{}", seconds as u64);

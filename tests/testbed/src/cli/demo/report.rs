@@ -6,6 +6,21 @@ use std::fmt::Write;
 use mimm_testbed::probe::stats::StreamReport;
 use mimm_trace::Trace;
 
+/// The window around a handoff its cost is read in, seconds.
+const COST_BEFORE_S: f64 = 0.2;
+const COST_AFTER_S: f64 = 1.0;
+/// What the gap column says when the stream had no hole there: none of
+/// two sending intervals (2 ms at 1 kHz) or more.
+pub const NO_HOLE: &str = "<2";
+
+fn gap_label(gap_ms: f64) -> String {
+    if gap_ms > 0.0 {
+        format!("{gap_ms:.1}")
+    } else {
+        NO_HOLE.into()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Handoff {
     /// Seconds from the start of the stream.
@@ -50,15 +65,14 @@ impl Summary {
                 (name.clone(), per_s)
             })
             .collect();
-        // What each handoff cost: the longest hole in the stream just after
-        // it and the packets lost in its second and the next.
+        // What each handoff cost: the longest hole in the stream around it
+        // and the packets due then that never arrived.
         let handoffs = handoffs
             .iter()
             .map(|h| {
-                let gap = stream.longest_gap_between(h.t_s - 0.2, h.t_s + 1.0);
-                let s = h.t_s.max(0.0) as usize;
-                let lost = stream.timeline.iter().skip(s).take(2).map(|x| x.lost).sum();
-                (h.clone(), gap, lost)
+                let (from, to) = (h.t_s - COST_BEFORE_S, h.t_s + COST_AFTER_S);
+                let gap = stream.longest_gap_between(from, to);
+                (h.clone(), gap, stream.lost_between(from, to))
             })
             .collect();
         let download = iperf["intervals"]
@@ -81,8 +95,8 @@ impl Summary {
     }
 
     pub fn to_text(&self) -> String {
-        let mut out = String::from(
-            "\nhandoffs (gap: longest hole in the 1 kHz stream right after; lost: packets in that second and the next)\n",
+        let mut out = format!(
+            "\nhandoffs (gap: longest hole in the 1 kHz stream from {COST_BEFORE_S} s before to {COST_AFTER_S} s after, {NO_HOLE} ms: none; lost: packets sent then that never arrived)\n",
         );
         let _ = writeln!(
             out,
@@ -90,11 +104,7 @@ impl Summary {
             "t (s)", "who", "gap ms", "lost"
         );
         for (h, gap, lost) in &self.handoffs {
-            let gap = if *gap > 0.0 {
-                format!("{gap:.1}")
-            } else {
-                "<2".into()
-            };
+            let gap = gap_label(*gap);
             let _ = writeln!(
                 out,
                 "{:>7.1}  {:<5} {gap:>8} {lost:>5}  {}",
@@ -234,11 +244,7 @@ impl Summary {
                     "<tr><td>{:.1}</td><td>{}</td><td>{}</td><td>{lost}</td><td>{}</td></tr>\n",
                     h.t_s,
                     h.who,
-                    if *gap > 0.0 {
-                        format!("{gap:.1}")
-                    } else {
-                        "&lt;2".into()
-                    },
+                    escape(&gap_label(*gap)),
                     escape(&h.detail)
                 )
             })
