@@ -31,10 +31,7 @@ fn ip(ns: &str, args: &str) -> String {
 
 #[test]
 fn links_routes_rules_and_conntrack_in_a_namespace() {
-    if !netns::is_root() {
-        eprintln!(
-            "links_routes_rules_and_conntrack_in_a_namespace: skipped: needs root (network namespaces)"
-        );
+    if !mimm_requires::root("links_routes_rules_and_conntrack_in_a_namespace") {
         return;
     }
     let ns = Namespace(format!("mimmd-nl-{}", std::process::id()));

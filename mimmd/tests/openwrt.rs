@@ -451,14 +451,8 @@ fn every_shell_script_parses_and_passes_shellcheck() {
         let out = Command::new(shell).arg("-n").arg(&path).output().unwrap();
         assert!(out.status.success(), "{s}: {out:?}");
     }
-    match Command::new("shellcheck").arg("--version").output() {
-        Ok(o) if o.status.success() => {}
-        _ => {
-            eprintln!(
-                "shellcheck part skipped: shellcheck is not installed (apt-get install shellcheck)"
-            );
-            return;
-        }
+    if !mimm_requires::tool("the shellcheck part", "shellcheck", "shellcheck") {
+        return;
     }
     let out = Command::new("shellcheck")
         .args(scripts.iter().map(|s| repo().join(s)))

@@ -33,8 +33,7 @@ fn run(p: &mut Prober, span: Duration) -> Option<(bool, Duration)> {
 
 #[test]
 fn probes_measure_rtt_and_notice_a_blackhole_within_a_second() {
-    if !netns::is_root() {
-        eprintln!("probes_measure_rtt_and_notice_a_blackhole_within_a_second: skipped: needs root");
+    if !mimm_requires::root("probes_measure_rtt_and_notice_a_blackhole_within_a_second") {
         return;
     }
     let desc = Description {

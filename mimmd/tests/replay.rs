@@ -28,9 +28,12 @@ fn run(path: &Path, policy: Policy) -> Replay {
     .unwrap()
 }
 
+fn shared_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/traces")
+}
+
 fn shared_traces() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/traces");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
+    let Ok(entries) = std::fs::read_dir(shared_dir()) else {
         return Vec::new();
     };
     let mut files: Vec<PathBuf> = entries
@@ -160,8 +163,11 @@ fn svg_shows_metric_averages_thresholds_primary_and_handoffs() {
 #[test]
 fn mimm_against_the_baselines_on_shared_traces() {
     let files = shared_traces();
-    if files.is_empty() {
-        eprintln!("skipped: ../shared/traces not present");
+    if !mimm_requires::path(
+        "mimm_against_the_baselines_on_shared_traces",
+        &shared_dir(),
+        "the shared traces",
+    ) {
         return;
     }
     let mut ratios = Vec::new();
@@ -213,13 +219,14 @@ fn mimm_against_the_baselines_on_shared_traces() {
 /// out the real dip loses, and the default, which leaves, wins.
 #[test]
 fn the_wifi_dip_in_mptraces_11_1_looks_like_a_failure_until_it_ends() {
-    let Some(path) = shared_traces()
-        .into_iter()
-        .find(|p| p.ends_with("mptraces_11_1.csv"))
-    else {
-        eprintln!("skipped: ../shared/traces not present");
+    let path = shared_dir().join("mptraces_11_1.csv");
+    if !mimm_requires::path(
+        "the_wifi_dip_in_mptraces_11_1_looks_like_a_failure_until_it_ends",
+        &path,
+        "the shared trace",
+    ) {
         return;
-    };
+    }
     let real = Trace::from_path(&path).unwrap();
     let dip: Vec<f64> = real
         .rows

@@ -10,7 +10,7 @@ mod common;
 
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{Mimmd, Scratch, root_or_skip, serial, workspace_binary};
@@ -163,12 +163,8 @@ impl OtherClient {
     }
 }
 
-fn have_snmptrap() -> bool {
-    if Command::new("snmptrap").arg("-V").output().is_ok() {
-        return true;
-    }
-    eprintln!("skipped: snmptrap is not installed (apt-get install snmp)");
-    false
+fn have_snmptrap(test: &str) -> bool {
+    mimm_requires::tool(test, "snmptrap", "snmp")
 }
 
 /// The router's mimmd configuration: a server section and one interface
@@ -213,9 +209,8 @@ fn carried(bed: &Testbed, link: usize) -> u64 {
 
 #[test]
 fn an_snmp_alarm_for_network_a_moves_every_client_off_a_until_it_expires() {
-    if !root_or_skip("an_snmp_alarm_for_network_a_moves_every_client_off_a_until_it_expires")
-        || !have_snmptrap()
-    {
+    let test = "an_snmp_alarm_for_network_a_moves_every_client_off_a_until_it_expires";
+    if !root_or_skip(test) || !have_snmptrap(test) {
         return;
     }
     let _serial = serial();

@@ -16,8 +16,7 @@ impl Drop for Namespace {
 
 #[test]
 fn settings_apply_and_the_watcher_sees_changes_and_removals() {
-    if !netns::is_root() {
-        eprintln!("settings_apply_and_the_watcher_sees_changes_and_removals: skipped: needs root");
+    if !mimm_requires::root("settings_apply_and_the_watcher_sees_changes_and_removals") {
         return;
     }
     let ns = Namespace(format!("mimm-nl-{}", std::process::id()));

@@ -184,8 +184,11 @@ fn tshark(args: &[&str]) -> Option<String> {
 
 #[test]
 fn tshark_decodes_the_golden_packets_as_encoded() {
-    if Command::new("tshark").arg("--version").output().is_err() {
-        eprintln!("skipped: tshark is not installed (apt-get install tshark)");
+    if !mimm_requires::tool(
+        "tshark_decodes_the_golden_packets_as_encoded",
+        "tshark",
+        "tshark",
+    ) {
         return;
     }
     let (frames, payloads) = golden();

@@ -124,8 +124,11 @@ fn next(socket: &UdpSocket, limit: Duration) -> Option<Vec<u8>> {
 
 #[test]
 fn traps_raise_reactive_advice_for_the_clients_on_the_network() {
-    if Command::new("snmptrap").arg("-V").output().is_err() {
-        eprintln!("skipped: snmptrap is not installed (apt-get install snmp)");
+    if !mimm_requires::tool(
+        "traps_raise_reactive_advice_for_the_clients_on_the_network",
+        "snmptrap",
+        "snmp",
+    ) {
         return;
     }
     let (port, snmp_port) = (free_port(), free_port());

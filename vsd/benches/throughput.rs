@@ -71,12 +71,8 @@ fn iperf3(a: &str, target: &str, reverse: bool) -> (f64, f64) {
 }
 
 fn main() {
-    if !netns::is_root() {
-        eprintln!("throughput: skipped: needs root (network namespaces)");
-        return;
-    }
-    if Command::new("iperf3").arg("-v").output().is_err() {
-        eprintln!("throughput: skipped: iperf3 not installed");
+    if !mimm_requires::root("throughput") || !mimm_requires::tool("throughput", "iperf3", "iperf3")
+    {
         return;
     }
     let pid = std::process::id();

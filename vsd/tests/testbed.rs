@@ -243,12 +243,11 @@ fn tshark_sees_the_announcements_on_the_new_member() {
     if !root_or_skip("tshark_sees_the_announcements_on_the_new_member") {
         return;
     }
-    if std::process::Command::new("tshark")
-        .arg("-v")
-        .output()
-        .is_err()
-    {
-        eprintln!("tshark_sees_the_announcements_on_the_new_member: skipped: tshark not installed");
+    if !mimm_requires::tool(
+        "tshark_sees_the_announcements_on_the_new_member",
+        "tshark",
+        "tshark",
+    ) {
         return;
     }
     let _serial = serial();

@@ -18,13 +18,7 @@ pub fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-pub fn root_or_skip(test: &str) -> bool {
-    if mimm_testbed::netns::is_root() {
-        return true;
-    }
-    eprintln!("{test}: skipped: needs root (network namespaces)");
-    false
-}
+pub use mimm_requires::root as root_or_skip;
 
 /// A testbed with an LTE modem (wwan0, raw IP, 10 ms) and a Wi-Fi client
 /// (wlan0, 5 ms, preferred by priority), both probed, and mimmd's

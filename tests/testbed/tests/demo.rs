@@ -40,8 +40,7 @@ fn build_siblings() {
 
 #[test]
 fn the_demo_runs_and_reports() {
-    if !mimm_testbed::netns::is_root() {
-        eprintln!("the_demo_runs_and_reports: skipped: needs root (network namespaces)");
+    if !mimm_requires::root("the_demo_runs_and_reports") {
         return;
     }
     build_siblings();
@@ -81,7 +80,7 @@ fn the_demo_runs_and_reports() {
     assert!(gap <= 50.0, "failover gap {gap} ms:\n{text}");
     assert!(text.contains("TCP download:"), "{text}");
     // The server's network alarm moved traffic off the active modem.
-    if Command::new("snmptrap").arg("-V").output().is_ok() {
+    if mimm_requires::tool("the demo's SNMP alarm", "snmptrap", "snmp") {
         let advised = table
             .iter()
             .any(|r| r.get(1) == Some(&"mimmd") && r.join(" ").contains("advised to avoid"));

@@ -111,13 +111,14 @@ fn shared_mptraces_replay_follows_the_trace() {
     }
     let path =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/traces/mptraces_7_1.csv");
-    let Ok(trace) = Trace::from_path(&path) else {
-        eprintln!(
-            "shared_mptraces_replay_follows_the_trace: skipped: {} not present",
-            path.display()
-        );
+    if !mimm_requires::path(
+        "shared_mptraces_replay_follows_the_trace",
+        &path,
+        "the shared trace",
+    ) {
         return;
-    };
+    }
+    let trace = Trace::from_path(&path).unwrap();
     let _serial = serial();
     let bed = Testbed::up(&Description::default()).unwrap();
     // 100 s of trace at speed 10.

@@ -20,13 +20,7 @@ pub fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-pub fn root_or_skip(test: &str) -> bool {
-    if mimm_testbed::netns::is_root() {
-        return true;
-    }
-    eprintln!("{test}: skipped: needs root (network namespaces)");
-    false
-}
+pub use mimm_requires::root as root_or_skip;
 
 /// Two (or more) ether members on the shared upstream segment, no addresses.
 pub fn bed(members: &[&str]) -> Testbed {

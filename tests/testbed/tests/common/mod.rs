@@ -7,14 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 use mimm_testbed::Testbed;
 use mimm_testbed::netns;
 
-/// True when the test may run; prints the one-line reason when it may not.
-pub fn root_or_skip(test: &str) -> bool {
-    if netns::is_root() {
-        return true;
-    }
-    eprintln!("{test}: skipped: needs root (network namespaces, TUN/TAP)");
-    false
-}
+pub use mimm_requires::root as root_or_skip;
 
 /// Timing-sensitive tests run one at a time: two cores are easily saturated.
 pub fn serial() -> MutexGuard<'static, ()> {

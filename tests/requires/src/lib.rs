@@ -1,0 +1,102 @@
+//! What a test needs from the machine: root, a program, a file or directory
+//! (such as `../shared/traces`). Each check returns true when the need is
+//! met. When it is not, a test run by hand skips with one line naming what
+//! is missing and how to get it; under CI (`CI=true` in the environment, as
+//! `.ci/run` is run) it fails with that line instead, so a CI run cannot go
+//! green by skipping what it was meant to test.
+
+use std::path::Path;
+
+/// True under CI: `CI` set to `true` or `1`.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Root (network namespaces, TUN/TAP, nftables).
+pub fn root(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    met(test, euid == 0, "needs root (network namespaces, TUN/TAP)")
+}
+
+/// `program` on PATH; `package` is the Debian package that brings it.
+pub fn tool(test: &str, program: &str, package: &str) -> bool {
+    let found = on_path(program);
+    met(
+        test,
+        found,
+        &format!("{program} is not installed (apt-get install {package})"),
+    )
+}
+
+/// `path` exists; `what` says what it is, for the message.
+pub fn path(test: &str, path: &Path, what: &str) -> bool {
+    met(
+        test,
+        path.exists(),
+        &format!("{what} not present at {}", path.display()),
+    )
+}
+
+fn met(test: &str, ok: bool, missing: &str) -> bool {
+    met_in(in_ci(), test, ok, missing)
+}
+
+fn met_in(ci: bool, test: &str, ok: bool, missing: &str) -> bool {
+    if ok {
+        return true;
+    }
+    let line = format!("{test}: skipped: {missing}");
+    if ci {
+        panic!("{line}; CI=true, so a missing requirement fails the test");
+    }
+    eprintln!("{line}");
+    false
+}
+
+/// An executable file named `program` in a PATH directory (or `program`
+/// itself when it holds a `/`).
+fn on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &Path| {
+        p.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        return executable(Path::new(program));
+    }
+    std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| executable(&dir.join(program)))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_programs_on_path_and_not_others() {
+        assert!(on_path("sh"));
+        assert!(on_path("/bin/sh"));
+        assert!(!on_path("mimm-no-such-program"));
+        assert!(!on_path("/etc/passwd"), "not executable");
+    }
+
+    #[test]
+    fn a_missing_need_skips_outside_ci_and_fails_in_it() {
+        assert!(!met_in(false, "t", false, "x is not installed"));
+        assert!(met_in(true, "t", true, "x is not installed"));
+        let failed = std::panic::catch_unwind(|| met_in(true, "t", false, "x is not installed"));
+        let message = failed.expect_err("CI must fail a missing need");
+        let text = message
+            .downcast_ref::<String>()
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            text.starts_with("t: skipped: x is not installed; CI=true"),
+            "{text}"
+        );
+        assert!(tool("t", "sh", "dash"));
+        assert!(path("t", Path::new("/"), "the root directory"));
+    }
+}
