@@ -301,3 +301,72 @@ fn cli_reports_bad_traces_with_the_place_and_runs_good_ones() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown policy \"fastest\""));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `mimmd replay` in two processes writes the same bytes, for every policy,
+/// as JSON, text and SVG. Within one process (the test above) a HashMap's
+/// iteration order is the same run to run; its per-process random seed, a
+/// timestamp or an address in the output would only show here.
+#[test]
+fn replay_is_byte_for_byte_identical_across_processes() {
+    let bin = env!("CARGO_BIN_EXE_mimmd");
+    let dir = std::env::temp_dir().join(format!("mimmd-processes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // The demo's drive (three 5G modems) is the three-interface trace the
+    // project ships.
+    let drive = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/testbed/demo/drive.csv");
+    assert!(drive.exists(), "{} is shipped", drive.display());
+    let traces = [data("handoff.csv"), data("rates.csv"), drive];
+    let mimmd = |args: &[&str]| -> Vec<u8> {
+        let out = Command::new(bin).arg("replay").args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "mimmd replay {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let same = |what: &str, a: &[u8], b: &[u8]| {
+        assert!(!a.is_empty(), "{what}: empty");
+        if a != b {
+            let (a, b) = (String::from_utf8_lossy(a), String::from_utf8_lossy(b));
+            let line = a.lines().zip(b.lines()).position(|(x, y)| x != y);
+            panic!(
+                "{what} differs between two processes, first at line {line:?}:\n{:?}\n{:?}",
+                line.and_then(|l| a.lines().nth(l)),
+                line.and_then(|l| b.lines().nth(l)),
+            );
+        }
+    };
+    let mut interfaces = Vec::new();
+    for trace in &traces {
+        let path = trace.to_str().unwrap();
+        let stem = trace.file_stem().unwrap().to_string_lossy();
+        for policy in Policy::ALL {
+            let policy = policy.name();
+            let what = format!("{stem} --policy {policy}");
+            let json = mimmd(&[path, "--policy", policy, "--json"]);
+            same(
+                &format!("{what} --json"),
+                &json,
+                &mimmd(&[path, "--policy", policy, "--json"]),
+            );
+            let doc: serde_json::Value = serde_json::from_slice(&json).unwrap();
+            assert_eq!(doc["policy"], policy);
+            interfaces.push(doc["interfaces"].as_array().unwrap().len());
+            let svg = |n: u32| -> (Vec<u8>, Vec<u8>) {
+                let out = dir.join(format!("{stem}-{policy}-{n}.svg"));
+                let text = mimmd(&[path, "--policy", policy, "--svg", out.to_str().unwrap()]);
+                (text, std::fs::read(&out).unwrap())
+            };
+            let ((text1, svg1), (text2, svg2)) = (svg(1), svg(2));
+            same(&format!("{what} (text)"), &text1, &text2);
+            same(&format!("{what} --svg"), &svg1, &svg2);
+            assert!(svg1.starts_with(b"<svg"), "{what}: not an SVG");
+        }
+    }
+    assert!(
+        interfaces.contains(&3),
+        "a three-interface trace: {interfaces:?}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
