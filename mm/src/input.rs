@@ -32,9 +32,10 @@ pub enum Verdict {
 pub enum Advice {
     /// The answer to [`crate::Action::RequestAdvice`] for `iface`.
     Handoff { iface: IfaceId, verdict: Verdict },
-    /// Leave and avoid the network behind `iface` for `seconds`; -1 = for the
-    /// whole session.
-    Avoid { iface: IfaceId, seconds: i64 },
+    /// Leave and avoid the network behind `iface` for `ms` milliseconds; -1 =
+    /// for the whole session. In ms, not the server's whole seconds: advice
+    /// re-applied after a reload holds for exactly the time it has left.
+    Avoid { iface: IfaceId, ms: i64 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -264,12 +264,12 @@ impl MobilityManager {
                     }
                 }
             }
-            Input::Advice(Advice::Avoid { iface, seconds }) => {
+            Input::Advice(Advice::Avoid { iface, ms }) => {
                 if let Some(st) = self.ifaces.get_mut(iface.index()) {
-                    st.avoid_until = if seconds < 0 {
+                    st.avoid_until = if ms < 0 {
                         Millis::MAX
                     } else {
-                        now.saturating_add((seconds as u64).saturating_mul(1000))
+                        now.saturating_add(ms as u64)
                     };
                 }
             }

@@ -204,7 +204,7 @@ proptest! {
     ) {
         let n = cfg.ifaces.len();
         let mut mm = MobilityManager::new(cfg).unwrap();
-        for (now, iface, what, value, flag, seconds) in steps {
+        for (now, iface, what, value, flag, ms) in steps {
             let iface = IfaceId(iface);
             let input = match what {
                 0..=2 => Input::Sample { iface, sample: Sample {
@@ -216,7 +216,7 @@ proptest! {
                 5 => Input::Activated { iface, ok: flag },
                 6 => Input::Prepared { iface, ok: flag },
                 7 => Input::Switched { iface, ok: flag },
-                8 => Input::Advice(Advice::Avoid { iface, seconds }),
+                8 => Input::Advice(Advice::Avoid { iface, ms }),
                 _ => Input::Advice(Advice::Handoff { iface, verdict: if flag { Verdict::Allow } else { Verdict::RetryAt(now) } }),
             };
             mm.handle(now, input);

@@ -431,10 +431,7 @@ fn advice_deny_avoid_and_a_failed_switch() {
     assert!(switch_to(&actions).is_none());
     // Avoid the primary's network: leave it at once, even against advice rules.
     run.at(2_000);
-    let actions = run.input(Input::Advice(Advice::Avoid {
-        iface: LTE,
-        seconds: -1,
-    }));
+    let actions = run.input(Input::Advice(Advice::Avoid { iface: LTE, ms: -1 }));
     assert!(
         switch_to(&actions).is_none(),
         "wlan0 is blocked after the denial: {actions:?}"
@@ -540,7 +537,7 @@ fn an_interface_left_on_advice_returns_when_the_advice_expires_not_after_the_hol
     assert_eq!(run.mm.primary(), Some(LTE));
     let actions = run.at(6_000).input(Input::Advice(Advice::Avoid {
         iface: LTE,
-        seconds: 10,
+        ms: 10_000,
     }));
     assert_eq!(
         switch_to(&actions),

@@ -270,12 +270,12 @@ impl Daemon {
         self.avoided
             .retain(|(_, until)| until.is_none_or(|u| u > now));
         for (network, until) in &self.avoided {
-            let seconds = until.map_or(-1, |u| (u - now).div_ceil(1000) as i64);
+            let ms = until.map_or(-1, |u| (u - now) as i64);
             for (i, d) in self.cfg.ifaces.iter().enumerate() {
                 if d.network == *network {
                     let iface = IfaceId(i as u8);
                     self.mm
-                        .handle(now, Input::Advice(Advice::Avoid { iface, seconds }));
+                        .handle(now, Input::Advice(Advice::Avoid { iface, ms }));
                 }
             }
         }
