@@ -39,6 +39,14 @@ fn sh(script: &str, args: &[&str], env: &[(&str, &str)], input: &str) -> (Output
     (out, started.elapsed())
 }
 
+/// README: the hotplug script returns in this long, whether mimmd is up,
+/// hung or gone; asserted with the one margin all timing tests take.
+const HOTPLUG_MS: f64 = 1.6;
+
+fn returned_in_time(took: Duration) -> bool {
+    took.as_secs_f64() * 1e3 <= mimm_requires::margin(HOTPLUG_MS)
+}
+
 fn hotplug(action: &str, iface: &str, device: &str, socket: &Path) -> (Output, Duration) {
     let socket = socket.to_str().unwrap();
     sh(
@@ -70,7 +78,7 @@ fn the_hotplug_script_reaches_mimmd_at_once_and_never_holds_netifd_up() {
     let (out, took) = hotplug("ifdown", "wifi", "wlan0", &socket);
     eprintln!("hotplug ifdown returned in {took:?}");
     assert!(
-        out.status.success() && took <= Duration::from_millis(50),
+        out.status.success() && returned_in_time(took),
         "{took:?} {out:?}"
     );
     let s = m.wait_for(Duration::from_millis(500), |s| {
@@ -90,10 +98,7 @@ fn the_hotplug_script_reaches_mimmd_at_once_and_never_holds_netifd_up() {
     // Back up: a candidate again. An interface mimmd does not manage (lan)
     // is no error.
     let (out, took) = hotplug("ifup", "wifi", "wlan0", &socket);
-    assert!(
-        out.status.success() && took <= Duration::from_millis(50),
-        "{took:?}"
-    );
+    assert!(out.status.success() && returned_in_time(took), "{took:?}");
     let (out, _) = hotplug("ifup", "lan", "br-lan", &socket);
     assert!(out.status.success());
     m.wait_for(Duration::from_millis(500), |s| {
@@ -110,17 +115,11 @@ fn the_hotplug_script_reaches_mimmd_at_once_and_never_holds_netifd_up() {
     let _listener = std::os::unix::net::UnixListener::bind(&hung).unwrap();
     let (out, took) = hotplug("ifdown", "wifi", "wlan0", &hung);
     eprintln!("hotplug with a hung mimmd returned in {took:?}");
-    assert!(
-        out.status.success() && took <= Duration::from_millis(50),
-        "{took:?}"
-    );
+    assert!(out.status.success() && returned_in_time(took), "{took:?}");
     m.kill();
     let (out, took) = hotplug("ifdown", "wifi", "wlan0", &socket);
     eprintln!("hotplug with mimmd down returned in {took:?}");
-    assert!(
-        out.status.success() && took <= Duration::from_millis(50),
-        "{took:?}"
-    );
+    assert!(out.status.success() && returned_in_time(took), "{took:?}");
 }
 
 /// The status with what moves between two calls taken out (times, the

@@ -19,6 +19,7 @@ use mimm_proto::message::{self, Builder, OneKey};
 use mimm_proto::mimm::{IfaceReport, Message, Report};
 use mimm_proto::registration::{Flags, Header, RequestHeader, code};
 use mimm_proto::{DOC_ENTERPRISE, replay};
+use mimm_requires::margin;
 use mimm_testbed::probe::{self, Options};
 use mimm_testbed::{Description, Testbed, netns};
 
@@ -163,6 +164,16 @@ impl OtherClient {
     }
 }
 
+// What README claims for the alarm (1 kHz stream, lan -> inet), asserted
+// with the one margin all timing tests take: the trap command started ->
+// 50 of the stream's packets crossed B; the longest hole around it and its
+// loss (the packet in flight when conntrack is flushed, at most); back on A
+// this long after the advice's expiry, on mimmd's clock.
+const TRAP_TO_B_MS: f64 = 62.0;
+const TRAP_GAP_MS: f64 = 3.7;
+const TRAP_LOST: f64 = 1.0;
+const BACK_AFTER_EXPIRY_MS: f64 = 1.0;
+
 fn have_snmptrap(test: &str) -> bool {
     mimm_requires::tool(test, "snmptrap", "snmp")
 }
@@ -263,6 +274,7 @@ fn an_snmp_alarm_for_network_a_moves_every_client_off_a_until_it_expires() {
     .unwrap();
     std::thread::sleep(Duration::from_millis(1000));
     let (a_before, b_before) = (carried(&bed, 0), carried(&bed, 1));
+    let t = run.elapsed_s();
     let trap = Instant::now();
     let out = bed
         .exec(
@@ -295,9 +307,10 @@ fn an_snmp_alarm_for_network_a_moves_every_client_off_a_until_it_expires() {
     let a_after_move = carried(&bed, 0);
     let report = run.finish().unwrap();
     let a_end = carried(&bed, 0);
+    let cost = report.stream.cost(t - 0.05, t + 1.0);
     eprintln!(
-        "alarm -> traffic on B after {moved_after:?}; stream lost {} of {}, longest gap {} ms",
-        report.stream.lost, report.stream.sent, report.stream.longest_gap_ms
+        "alarm -> traffic on B after {moved_after:?}; around it {cost}; stream lost {} of {}",
+        report.stream.lost, report.stream.sent
     );
     let moved_after = moved_after.unwrap_or_else(|| {
         panic!(
@@ -307,7 +320,8 @@ fn an_snmp_alarm_for_network_a_moves_every_client_off_a_until_it_expires() {
             server.log_text()
         )
     });
-    assert!(moved_after <= Duration::from_secs(1), "{moved_after:?}");
+    let moved_ms = moved_after.as_secs_f64() * 1e3;
+    assert!(moved_ms <= margin(TRAP_TO_B_MS), "{moved_ms} ms");
     assert!(a_before > 0, "the stream crossed A before the alarm");
     // A carries only mimmd's probes once traffic left (a few per second).
     assert!(
@@ -315,11 +329,13 @@ fn an_snmp_alarm_for_network_a_moves_every_client_off_a_until_it_expires() {
         "A still carried {} packets",
         a_end - a_after_move
     );
+    assert!(cost.gap_ms <= margin(TRAP_GAP_MS), "{}", report.to_text());
     assert!(
-        report.stream.longest_gap_ms <= 100.0,
+        cost.lost as f64 <= margin(TRAP_LOST),
         "{}",
         report.to_text()
     );
+    assert_eq!(report.stream.lost, cost.lost, "{}", report.to_text());
     // Every client on A heard it, the one on B did not.
     assert_eq!(other_a.advice(Duration::from_secs(1)).as_deref(), Some("A"));
     assert_eq!(other_b.advice(Duration::from_millis(300)), None);
@@ -348,6 +364,23 @@ fn an_snmp_alarm_for_network_a_moves_every_client_off_a_until_it_expires() {
     assert!(
         back_after >= Duration::from_secs(EXPIRY_S),
         "{back_after:?}"
+    );
+    // On mimmd's own clock: from the advice it obeyed to the move back.
+    let events = m.events();
+    let at = |kind: &str, detail: &str| -> f64 {
+        events
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|e| e["kind"] == kind && e["detail"].as_str().is_some_and(|d| d.contains(detail)))
+            .and_then(|e| e["t_s"].as_f64())
+            .unwrap_or_else(|| panic!("no {kind} event with {detail:?}: {events}"))
+    };
+    let late_ms =
+        (at("switch", "b -> a: ") - at("advice", "avoid network A") - EXPIRY_S as f64) * 1e3;
+    eprintln!("mimmd back on A {late_ms:.0} ms after the advice expired");
+    assert!(
+        late_ms <= margin(BACK_AFTER_EXPIRY_MS),
+        "{late_ms} ms: {events}"
     );
     let log = server.log_text();
     assert!(log.contains("cell_a_down"), "{log}");

@@ -6,9 +6,15 @@ mod common;
 use std::time::Duration;
 
 use common::{Vsd, bed, root_or_skip, run, serial};
+use mimm_requires::margin;
 use mimm_testbed::Change;
 use mimm_testbed::probe::{self, Options};
 use mimm_vsd::control::Request;
+
+// README's figures for a carrier loss on the active member (1 kHz stream,
+// lan -> inet), asserted with the one margin all timing tests take.
+const CARRIER_GAP_MS: f64 = 3.2;
+const CARRIER_LOST: f64 = 2.0;
 
 #[test]
 fn two_ether_members_carry_ping_and_iperf3() {
@@ -168,27 +174,27 @@ fn a_planned_switch_loses_nothing() {
         })
         .unwrap();
         std::thread::sleep(Duration::from_millis(50));
+        switched_at.push(stream.elapsed_s());
         vsd.call(Request::Commit).unwrap();
-        switched_at.push(started.elapsed().as_secs_f64());
     }
     let r = stream.finish().unwrap();
-    // The gap around each switch (0: none of 2 ms or more), not elsewhere in
-    // the stream. This 2-CPU VM now and then stalls a thread for a few ms
+    // The hole around each switch (0: none of 2 ms or more), not elsewhere
+    // in the stream. This 2-CPU VM now and then stalls a thread for a few ms
     // whatever the VSD does (seen once in several CI runs, 4.6 ms, 0 lost),
     // so the bar holds for the median of three switches: a VSD whose
     // switches gap fails it, one scheduler hiccup does not.
     let mut gaps: Vec<f64> = switched_at
         .iter()
-        .map(|&t| r.stream.longest_gap_between(t - 0.05, t + 0.2))
+        .map(|&t| r.stream.longest_gap_between(t - 0.06, t + 0.2))
         .collect();
     eprintln!(
-        "planned switches at {switched_at:.3?} s: lost {}, longest gap of 2 ms or more around each {gaps:.3?} ms, {:.3} ms overall (ended at {:.3} s)",
+        "planned switches at {switched_at:.3?} s: lost {}, longest hole around each {gaps:.3?} ms, {:.3} ms overall (ended at {:.3} s)",
         r.stream.lost, r.stream.longest_gap_ms, r.stream.longest_gap_end_s
     );
     assert_eq!(vsd.status().active.as_deref(), Some("wlan1"));
     assert_eq!(r.stream.lost, 0, "{}", r.to_text());
     gaps.sort_by(f64::total_cmp);
-    assert!(gaps[1] <= 2.0, "{gaps:?}\n{}", r.to_text());
+    assert_eq!(gaps[1], 0.0, "{gaps:?}\n{}", r.to_text());
     // The echoes came back through the old member, then the new: none lost.
     assert_eq!(r.rtt.as_ref().map(|e| e.lost), Some(0), "{}", r.to_text());
     // Traffic moved both ways: wlan1 sent and received.
@@ -216,15 +222,16 @@ fn carrier_loss_on_the_active_member_fails_over_at_once() {
     )
     .unwrap();
     std::thread::sleep(Duration::from_millis(1000));
+    let t = stream.elapsed_s();
     bed.set("wlan0", Change::CarrierOff).unwrap();
     let r = stream.finish().unwrap();
-    eprintln!(
-        "carrier loss: lost {} longest gap {:.3} ms",
-        r.stream.lost, r.stream.longest_gap_ms
-    );
+    let cost = r.stream.cost(t - 0.05, t + 0.5);
+    eprintln!("carrier loss on the active member: {cost}");
     let s = vsd.status();
     assert_eq!(s.active.as_deref(), Some("wlan1"), "{}", vsd.log_text());
-    assert!(r.stream.longest_gap_ms <= 50.0, "{}", r.to_text());
+    assert!(cost.gap_ms <= margin(CARRIER_GAP_MS), "{}", r.to_text());
+    assert!(cost.lost as f64 <= margin(CARRIER_LOST), "{}", r.to_text());
+    assert_eq!(r.stream.lost, cost.lost, "lost elsewhere: {}", r.to_text());
     assert!(
         vsd.log_text().contains("wlan0 -> wlan1: carrier lost"),
         "{}",

@@ -168,6 +168,46 @@ fn blackhole_300ms_loses_300_packets_and_leaves_carrier_up() {
     assert_eq!(status.links[0].uplink.counters.blackholed, r.stream.lost);
 }
 
+/// The link dies for the last second of the stream: nothing arrives after
+/// it, and the meter still reports the hole (it once measured gaps only
+/// between two arrivals and read this as a 1 ms beat).
+#[test]
+fn a_link_dead_for_the_last_second_is_one_hole_to_the_end() {
+    if !root_or_skip("a_link_dead_for_the_last_second_is_one_hole_to_the_end") {
+        return;
+    }
+    let _serial = serial();
+    let bed = bed(LinkType::Ptp);
+    let running = probe::start(
+        &bed.plan,
+        Options {
+            duration: secs(3),
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    std::thread::sleep(
+        Duration::from_millis(2000).saturating_sub(Duration::from_secs_f64(running.elapsed_s())),
+    );
+    let t = running.elapsed_s();
+    bed.set("wwan0", Change::Blackhole(None)).unwrap();
+    let r = running.finish().unwrap();
+    eprintln!("dead from {t:.3} s: {}", r.to_text());
+    let last = *r.stream.gaps.last().expect("a hole");
+    // The stream's last packet was due at 2.999 s and would have arrived
+    // 40 ms later; the phantom after it at 3.040 s.
+    let want_ms = (3.0 - t) * 1e3;
+    assert!(
+        (last.gap_ms - want_ms).abs() <= 5.0,
+        "hole {last:?}, dead from {t:.3} s"
+    );
+    assert!((last.end_s - 3.04).abs() <= 0.005, "{last:?}");
+    assert_eq!(r.stream.longest_gap_ms, last.gap_ms);
+    let lost = r.stream.lost_between(t, 3.0);
+    assert!((lost as f64 - want_ms).abs() <= 5.0, "lost {lost}");
+    assert_eq!(r.stream.lost, lost, "lost before the link died");
+}
+
 #[test]
 fn carrier_off_and_down_show_on_the_router() {
     if !root_or_skip("carrier_off_and_down_show_on_the_router") {

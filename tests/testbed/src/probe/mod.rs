@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use session::{ProbeHandle, run, start};
-pub use stats::{RttReport, StreamReport, Summary};
+pub use stats::{Cost, RttReport, StreamReport, Summary};
 
 #[derive(Debug, Clone)]
 pub struct Options {

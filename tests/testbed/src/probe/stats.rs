@@ -398,6 +398,20 @@ pub struct Gap {
     pub gap_ms: f64,
 }
 
+/// What an event cost a stream (see [`StreamReport::cost`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cost {
+    /// The longest hole, 0 when there was none.
+    pub gap_ms: f64,
+    pub lost: u64,
+}
+
+impl std::fmt::Display for Cost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "longest hole {:.3} ms, {} lost", self.gap_ms, self.lost)
+    }
+}
+
 /// Packets `first_seq..first_seq + count`, sent and never received.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LossRun {
@@ -414,6 +428,15 @@ impl StreamReport {
             .filter(|g| g.end_s >= from_s && g.start_s <= to_s)
             .map(|g| g.gap_ms)
             .fold(0.0, f64::max)
+    }
+
+    /// What the stream suffered within `from_s..=to_s`: the longest hole
+    /// overlapping it and the packets due then that never arrived.
+    pub fn cost(&self, from_s: f64, to_s: f64) -> Cost {
+        Cost {
+            gap_ms: self.longest_gap_between(from_s, to_s),
+            lost: self.lost_between(from_s, to_s),
+        }
     }
 
     /// Packets due to be sent within `from_s..=to_s` (seconds from the
