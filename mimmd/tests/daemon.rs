@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use common::{Mimmd, Scratch, root_or_skip, serial};
 use mimm_requires::margin;
+use mimm_testbed::crowd::{Crowd, time_request};
 use mimm_testbed::probe::{self, Options};
 use mimm_testbed::{Change, Description, LinkSpec, LinkType, Testbed};
 
@@ -410,4 +411,39 @@ fn route_mode_follows_a_trace_and_mimmctl_agrees_with_it() {
         "{sample}"
     );
     drop(rx);
+}
+
+/// 100 clients that never send a request and 100 that follow events (with
+/// samples) and never read: requests are still answered, fast. 40 idle
+/// connections once locked every request out for as long as they stayed.
+#[test]
+fn a_crowd_on_the_control_socket_does_not_lock_out_a_request() {
+    if !root_or_skip("a_crowd_on_the_control_socket_does_not_lock_out_a_request") {
+        return;
+    }
+    let _serial = serial();
+    let (bed, dir, socket, config) = common::lte_and_wifi("crowd");
+    let m = Mimmd::start(&bed, &config, &socket, &dir.0.join("log"));
+    let follow = br#"{"cmd":"events","follow":true,"samples":true}"#;
+    let crowd = Crowd::gather(&socket, 100, 100, follow).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let slowest = (0..5)
+        .map(|_| {
+            let (answer, took) = time_request(
+                &socket,
+                "mimmd",
+                br#"{"cmd":"status"}"#,
+                Duration::from_secs(2),
+            )
+            .unwrap_or_else(|e| panic!("status with a crowd: {e}\n{}", m.log_text()));
+            assert!(answer.starts_with(r#"{"ok":"#), "{answer}");
+            std::thread::sleep(Duration::from_millis(100));
+            took
+        })
+        .max()
+        .unwrap();
+    eprintln!("mimmd status with 100 idle and 100 following clients: slowest of 5 {slowest:?}");
+    assert!(slowest < Duration::from_millis(50), "{slowest:?}");
+    drop(crowd);
+    assert_eq!(m.primary().as_deref(), Some("wifi"));
 }

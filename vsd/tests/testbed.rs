@@ -8,6 +8,7 @@ use std::time::Duration;
 use common::{Vsd, bed, root_or_skip, run, serial};
 use mimm_requires::margin;
 use mimm_testbed::Change;
+use mimm_testbed::crowd::{Crowd, time_request};
 use mimm_testbed::probe::{self, Options};
 use mimm_vsd::control::Request;
 
@@ -332,4 +333,49 @@ fn tshark_sees_the_announcements_on_the_new_member() {
         let gap = pair[1] - pair[0];
         assert!((0.15..0.3).contains(&gap), "{text}");
     }
+}
+
+/// 100 clients that never send a request and 100 that follow events and
+/// never read: the VSD still answers requests, fast, and forwards.
+#[test]
+fn a_crowd_on_the_control_socket_does_not_lock_out_a_request() {
+    if !root_or_skip("a_crowd_on_the_control_socket_does_not_lock_out_a_request") {
+        return;
+    }
+    let _serial = serial();
+    let bed = bed(&["wlan0", "wlan1"]);
+    let vsd = Vsd::start(&bed, &["wlan0", "wlan1"], "");
+    let follow = br#"{"cmd":"events","follow":true}"#;
+    let crowd = Crowd::gather(&vsd.socket, 100, 100, follow).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let slowest = (0..5)
+        .map(|_| {
+            let (answer, took) = time_request(
+                &vsd.socket,
+                "vsd",
+                br#"{"cmd":"status"}"#,
+                Duration::from_secs(2),
+            )
+            .unwrap_or_else(|e| panic!("status with a crowd: {e}\n{}", vsd.log_text()));
+            assert!(answer.starts_with(r#"{"ok":"#), "{answer}");
+            std::thread::sleep(Duration::from_millis(100));
+            took
+        })
+        .max()
+        .unwrap();
+    eprintln!("vsd status with 100 idle and 100 following clients: slowest of 5 {slowest:?}");
+    assert!(slowest < Duration::from_millis(50), "{slowest:?}");
+    // A switch's events reach the followers that read nothing, and the
+    // request after it is still answered.
+    vsd.call(Request::SetActive {
+        member: "wlan1".into(),
+    })
+    .unwrap();
+    assert_eq!(vsd.status().active.as_deref(), Some("wlan1"));
+    run(
+        &bed,
+        "lan",
+        &["ping", "-c", "2", "-i", "0.2", "-W", "1", "198.51.100.1"],
+    );
+    drop(crowd);
 }

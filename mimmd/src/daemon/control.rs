@@ -1,58 +1,28 @@
 //! Serving the control socket from the loop.
 
-use std::time::Duration;
-
-use mio::net::UnixStream;
-
 use mimm_io::clock;
-use mimm_io::conns::write_answer;
+use mimm_io::control::Request as Incoming;
 use mimm_mm::{IfaceId, Input};
 
-use crate::control::proto::{Event, IfaceStatus, LastHandoff, Reply, Request, Response, Status};
+use crate::control::proto::{IfaceStatus, LastHandoff, Reply, Request, Response, Status};
 use crate::daemon::Daemon;
 
-fn write_line(stream: &mut UnixStream, value: &impl serde::Serialize) -> bool {
-    serde_json::to_vec(value)
-        .is_ok_and(|line| write_answer(stream, &line, Duration::from_millis(500)))
-}
-
-/// An `events --follow` client; `samples` if it also wants every sample.
-pub(super) struct Subscriber {
-    pub(super) stream: UnixStream,
-    pub(super) samples: bool,
-}
-
-/// Sends an event to the clients that want it, dropping those gone.
-pub(super) fn publish(subscribers: &mut Vec<Subscriber>, event: &Event) {
-    let sample = event.kind == "sample";
-    subscribers.retain_mut(|s| (sample && !s.samples) || write_line(&mut s.stream, event));
-}
-
 impl Daemon {
-    pub(super) fn accept(&mut self) {
-        self.conns.accept(&self.listener, self.poll.registry());
-    }
-
-    pub(super) fn on_conn(&mut self, slot: usize) {
-        let Some((mut stream, line)) = self.conns.read(slot, self.poll.registry()) else {
-            return;
-        };
+    pub(super) fn on_request(&mut self, incoming: Incoming) {
+        let Incoming { mut client, line } = incoming;
         let request = match serde_json::from_slice::<Request>(&line) {
             Ok(r) => r,
             Err(e) => {
-                write_line(&mut stream, &Response::Error(format!("bad request: {e}")));
+                client.answer(&Response::Error(format!("bad request: {e}")));
                 return;
             }
         };
         if let Request::Events { follow, samples } = request {
-            let recent: Vec<Event> = self.recent.iter().cloned().collect();
-            for event in &recent {
-                if !write_line(&mut stream, event) {
-                    return;
+            if self.followers.replay(&mut client) && follow {
+                if let Err(mut refused) = self.followers.follow(client, samples) {
+                    let full = format!("{} clients follow already", self.followers.len());
+                    refused.answer(&Response::Error(full));
                 }
-            }
-            if follow {
-                self.subscribers.push(Subscriber { stream, samples });
             }
             return;
         }
@@ -60,7 +30,7 @@ impl Daemon {
             Ok(reply) => Response::Ok(reply),
             Err(e) => Response::Error(e),
         };
-        write_line(&mut stream, &response);
+        client.answer(&response);
     }
 
     fn iface_id(&self, name: &str) -> Result<IfaceId, String> {

@@ -12,13 +12,13 @@ mod state;
 use std::io;
 use std::path::Path;
 
-use mio::net::UnixListener;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
 use mimm_io::clock::{self, Nanos, Timer};
-use mimm_io::conns::Conns;
+use mimm_io::control::{ControlServer, Limits, bind_private};
 use mimm_io::event_loop::LoopBase;
+use mimm_io::followers::Followers;
 use mimm_io::signals::Signals;
 use mimm_mm::{IfaceId, Input, Millis, MobilityManager};
 
@@ -36,12 +36,13 @@ const LINKS: Token = Token(2);
 const LISTENER: Token = Token(3);
 const SERVER: Token = Token(4);
 const CONN_BASE: usize = 100;
-const MAX_CONNS: usize = 32;
 const PROBE_BASE: usize = 1_000;
 const SOURCE_BASE: usize = 5_000;
 const JOB_BASE: usize = 10_000;
 /// Events kept for `mimmctl events` without `--follow`.
 const RECENT_EVENTS: usize = 200;
+/// `mimmctl events --follow` clients at once (LuCI pages, scripts).
+const MAX_FOLLOWERS: usize = 256;
 
 fn probe_token(iface: usize, k: usize) -> Token {
     Token(PROBE_BASE + iface * 4 + k)
@@ -57,10 +58,9 @@ pub struct Daemon {
     ifaces: Vec<IfaceRuntime>,
     jobs: Jobs,
     mover: Mover,
-    listener: UnixListener,
-    conns: Conns,
-    subscribers: Vec<control::Subscriber>,
-    recent: std::collections::VecDeque<Event>,
+    control: ControlServer,
+    /// `events --follow` clients, tagged with whether they want samples.
+    followers: Followers<Event, bool>,
     start: Nanos,
     next_sample: Nanos,
     /// `mimmctl prefer`'s choice (`Some(None)`: no preference), which
@@ -100,11 +100,16 @@ impl Daemon {
         } = LoopBase::new(TIMER, SIGNALS)?;
         let mut links = LinkWatcher::new().map_err(|e| io("netlink", e))?;
         let mover = Mover::new(&cfg).map_err(|e| io("netlink", e))?;
-        let mut listener = mimm_io::conns::bind_private(&cfg.globals.socket)?;
+        let listener = bind_private(&cfg.globals.socket)?;
         let registry = poll.registry();
         registry
             .register(&mut SourceFd(&links.fd()), LINKS, Interest::READABLE)
-            .and_then(|()| registry.register(&mut listener, LISTENER, Interest::READABLE))
+            .map_err(|e| io("poll", e))?;
+        let limits = Limits {
+            max_request: MAX_REQUEST,
+            ..Limits::DAEMON
+        };
+        let control = ControlServer::new(listener, registry, LISTENER, CONN_BASE, limits)
             .map_err(|e| io("poll", e))?;
         let server = advice::ServerLink::open(&cfg, registry, SERVER)?;
         let start = clock::now();
@@ -122,10 +127,8 @@ impl Daemon {
             ifaces,
             jobs,
             mover,
-            listener,
-            conns: Conns::new(CONN_BASE, MAX_CONNS, MAX_REQUEST),
-            subscribers: Vec::new(),
-            recent: std::collections::VecDeque::new(),
+            control,
+            followers: Followers::new(RECENT_EVENTS, MAX_FOLLOWERS),
             start,
             next_sample: start,
             runtime_prefer: None,
@@ -183,8 +186,11 @@ impl Daemon {
 
     fn dispatch(&mut self, token: Token) {
         let now = clock::now();
-        if let Some(slot) = self.conns.slot(token) {
-            return self.on_conn(slot);
+        if self.control.owns(token) {
+            for request in self.control.ready(token, self.poll.registry(), now) {
+                self.on_request(request);
+            }
+            return;
         }
         match token {
             TIMER => {
@@ -209,7 +215,6 @@ impl Daemon {
                     self.on_link(event, true);
                 }
             }
-            LISTENER => self.accept(),
             SERVER => self.on_server(),
             Token(t) if (SOURCE_BASE..JOB_BASE).contains(&t) => self.on_source(t - SOURCE_BASE),
             Token(t) if (PROBE_BASE..SOURCE_BASE).contains(&t) => {
@@ -256,6 +261,7 @@ impl Daemon {
             self.on_job_done(done);
         }
         self.expire_sources(now);
+        self.control.expire(now, self.poll.registry());
         let ms = self.ms(now);
         if self.mm.poll_timeout().is_some_and(|t| t <= ms) {
             self.mm.handle_timeout(ms);
@@ -264,11 +270,15 @@ impl Daemon {
         self.follow_primary();
         // After the actions: a switch is reported in the same step.
         self.advise_tick();
-        let mut next = [Some(self.next_sample), self.jobs.deadline()]
-            .into_iter()
-            .flatten()
-            .chain(self.ifaces.iter().filter_map(|rt| rt.prober.deadline()))
-            .min();
+        let mut next = [
+            Some(self.next_sample),
+            self.jobs.deadline(),
+            self.control.deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .chain(self.ifaces.iter().filter_map(|rt| rt.prober.deadline()))
+        .min();
         let advice = advice::deadline(self.server.as_ref());
         for t in self.mm.poll_timeout().into_iter().chain(advice) {
             let at = self.start.saturating_add(Nanos::from_ms(t));
@@ -294,7 +304,7 @@ impl Daemon {
     fn sample_all(&mut self, now: Nanos) {
         self.sync_vsd();
         let ms = self.ms(now);
-        let report = self.subscribers.iter().any(|s| s.samples);
+        let report = self.followers.any(|&samples| samples);
         for i in 0..self.ifaces.len() {
             self.ifaces[i].read_source(ms);
             self.ask_source(i, now);
@@ -314,7 +324,7 @@ impl Daemon {
                     detail: String::new(),
                     sample: Some(self.ifaces[i].observed.sample()),
                 };
-                control::publish(&mut self.subscribers, &event);
+                self.followers.publish(&event, |&samples| samples);
             }
         }
     }
@@ -498,11 +508,7 @@ impl Daemon {
             detail,
             sample: None,
         };
-        control::publish(&mut self.subscribers, &event);
-        if self.recent.len() == RECENT_EVENTS {
-            self.recent.pop_front();
-        }
-        self.recent.push_back(event);
+        self.followers.record(event);
     }
 
     /// Tells the MM the preferred interface: `mimmctl prefer`'s if it was

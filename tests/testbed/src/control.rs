@@ -2,8 +2,7 @@
 //! run's unix socket, answered by one JSON line. The CLI and the library both
 //! use it, so there is one way to steer a running testbed.
 
-use std::io::{self, BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
+use std::io;
 use std::path::Path;
 use std::time::Duration;
 
@@ -103,19 +102,8 @@ pub struct Status {
 
 /// Sends one request to the control socket and waits for its answer.
 pub fn call(socket: &Path, request: &Request) -> io::Result<Reply> {
-    let mut stream = UnixStream::connect(socket)
-        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", socket.display())))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut line = serde_json::to_vec(request)?;
-    line.push(b'\n');
-    stream.write_all(&line)?;
-    let mut answer = String::new();
-    BufReader::new(stream).read_line(&mut answer)?;
-    if answer.is_empty() {
-        return Err(io::Error::other(
-            "the testbed closed the connection without answering",
-        ));
-    }
+    let line = serde_json::to_vec(request)?;
+    let answer = mimm_io::client::request(socket, "the testbed", &line, Duration::from_secs(30))?;
     match serde_json::from_str(&answer)? {
         Response::Ok(reply) => Ok(reply),
         Response::Error(e) => Err(io::Error::other(e)),

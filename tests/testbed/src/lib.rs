@@ -5,12 +5,14 @@
 //! - [`bed::Testbed`]: builds namespaces `router`, `ispN`, `inet`, `lan`,
 //!   `upstream`, runs the link emulator ([`emu`]) and tears it all down on drop;
 //! - [`probe`]: the loss meter every handoff test uses;
-//! - [`run`]: finding and cleaning up runs, also those of crashed processes.
+//! - [`run`]: finding and cleaning up runs, also those of crashed processes;
+//! - [`crowd`]: idle and following clients held on a daemon's control socket.
 
 pub mod bed;
 // Shared with the daemons; re-exported so the testbed's paths stay short.
 pub use mimm_io::{clock, tuntap, udp};
 pub mod control;
+pub mod crowd;
 pub mod description;
 pub mod emu;
 pub mod netns;

@@ -1,42 +1,28 @@
 //! Serving the control socket: status, members, priorities, prepare /
 //! commit / set-active, event subscriptions.
 
-use std::time::Duration;
-
-use mio::net::UnixStream;
-
-use mimm_io::conns::write_answer;
+use mimm_io::control::Request as Incoming;
 
 use crate::config::format_mac;
-use crate::control::{Event, MemberStatus, Reply, Request, Response, Status};
+use crate::control::{MemberStatus, Reply, Request, Response, Status};
 use crate::engine::Engine;
 
-fn write_line(stream: &mut UnixStream, value: &impl serde::Serialize) -> bool {
-    serde_json::to_vec(value)
-        .is_ok_and(|line| write_answer(stream, &line, Duration::from_millis(200)))
-}
-
-/// Sends an event to every `events --follow` client, dropping those gone.
-pub(super) fn publish(subscribers: &mut Vec<UnixStream>, event: &Event) {
-    subscribers.retain_mut(|s| write_line(s, event));
-}
-
 impl Engine {
-    pub(super) fn on_conn(&mut self, slot: usize) {
-        let Some((mut stream, line)) = self.conns.read(slot, self.poll.registry()) else {
-            return;
-        };
+    pub(super) fn on_request(&mut self, incoming: Incoming) {
+        let Incoming { mut client, line } = incoming;
         let request = match serde_json::from_slice::<Request>(&line) {
             Ok(r) => r,
             Err(e) => {
-                write_line(&mut stream, &Response::Error(format!("bad request: {e}")));
+                client.answer(&Response::Error(format!("bad request: {e}")));
                 return;
             }
         };
         if let Request::Events { follow } = request {
-            let recent: Vec<Event> = self.recent.iter().cloned().collect();
-            if recent.iter().all(|e| write_line(&mut stream, e)) && follow {
-                self.subscribers.push(stream);
+            if self.followers.replay(&mut client) && follow {
+                if let Err(mut refused) = self.followers.follow(client, ()) {
+                    let full = format!("{} clients follow already", self.followers.len());
+                    refused.answer(&Response::Error(full));
+                }
             }
             return;
         }
@@ -44,7 +30,7 @@ impl Engine {
             Ok(reply) => Response::Ok(reply),
             Err(e) => Response::Error(e),
         };
-        write_line(&mut stream, &response);
+        client.answer(&response);
         self.handle_outputs();
     }
 

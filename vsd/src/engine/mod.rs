@@ -8,19 +8,18 @@ mod members;
 mod reload;
 mod traffic;
 
-use std::collections::VecDeque;
 use std::io;
 use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 
-use mio::net::{UnixListener, UnixStream};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
 use mimm_io::clock::{self, Nanos, Timer};
-use mimm_io::conns::Conns;
+use mimm_io::control::{ControlServer, Limits, bind_private};
 use mimm_io::event_loop::LoopBase;
+use mimm_io::followers::Followers;
 use mimm_io::signals::Signals;
 use mimm_io::tuntap::{TunTap, VNET_HDR_LEN};
 use mimm_netlink::Rtnl;
@@ -43,11 +42,12 @@ const SIGNALS: Token = Token(2);
 const TIMER: Token = Token(3);
 const LISTENER: Token = Token(4);
 const CONN_BASE: usize = 100;
-const MAX_CONNS: usize = 16;
 const MEMBER_BASE: usize = 1_000;
 /// A slot holds the largest GSO frame (64 KiB) and its vnet header.
 const SLOT_LEN: usize = 65_536 + 256;
 const RECENT_EVENTS: usize = 100;
+/// `vsd ctl events --follow` clients at once (mimmd, scripts).
+const MAX_FOLLOWERS: usize = 256;
 /// How often the active member's carrier is read while traffic flows.
 const CARRIER_CHECK: Nanos = Nanos(1_000_000);
 
@@ -63,10 +63,8 @@ pub struct Engine {
     links: LinkWatcher,
     signals: Signals,
     timer: Timer,
-    listener: UnixListener,
-    conns: Conns,
-    subscribers: Vec<UnixStream>,
-    recent: VecDeque<Event>,
+    control: ControlServer,
+    followers: Followers<Event>,
     /// Members by the switch's id (`None`: removed).
     members: Vec<Option<Member>>,
     /// Configured members whose device does not exist yet, with priority.
@@ -133,7 +131,7 @@ impl Engine {
                 return Err(problem);
             }
         }
-        let mut listener = mimm_io::conns::bind_private(&cfg.socket)?;
+        let listener = bind_private(&cfg.socket)?;
         let (tap, offloads) = TunTap::open_vnet_tap(&cfg.name).map_err(|e| io(&cfg.name, e))?;
         if !offloads {
             tracing::warn!(
@@ -165,7 +163,14 @@ impl Engine {
         registry
             .register(&mut SourceFd(&tap.as_raw_fd()), TAP, Interest::READABLE)
             .and_then(|()| registry.register(&mut SourceFd(&links.fd()), LINKS, Interest::READABLE))
-            .and_then(|()| registry.register(&mut listener, LISTENER, Interest::READABLE))
+            .map_err(|e| io("poll", e))?;
+        // Answers are written from the data path's loop: block less.
+        let limits = Limits {
+            max_request: MAX_REQUEST,
+            write_timeout: std::time::Duration::from_millis(200),
+            ..Limits::DAEMON
+        };
+        let control = ControlServer::new(listener, registry, LISTENER, CONN_BASE, limits)
             .map_err(|e| io("poll", e))?;
         let batch = cfg.batch;
         let mut engine = Engine {
@@ -180,10 +185,8 @@ impl Engine {
             links,
             signals,
             timer,
-            listener,
-            conns: Conns::new(CONN_BASE, MAX_CONNS, MAX_REQUEST),
-            subscribers: Vec::new(),
-            recent: VecDeque::new(),
+            control,
+            followers: Followers::new(RECENT_EVENTS, MAX_FOLLOWERS),
             members: Vec::new(),
             waiting: Vec::new(),
             shadow,
@@ -475,6 +478,7 @@ impl Engine {
             for event in events.iter() {
                 self.dispatch(event.token());
             }
+            self.control.expire(clock::now(), self.poll.registry());
             let now = self.ms(clock::now());
             if self.switch.poll_timeout().is_some_and(|t| t <= now) {
                 self.switch.handle_timeout(now);
@@ -500,14 +504,23 @@ impl Engine {
             let check = now.saturating_add(CARRIER_CHECK);
             at = Some(at.map_or(check, |a| a.min(check)));
         }
+        if let Some(idle) = self.control.deadline() {
+            at = Some(at.map_or(idle, |a| a.min(idle)));
+        }
         if let Err(e) = self.timer.arm_at(at) {
             tracing::error!("timer: {e}");
         }
     }
 
     fn dispatch(&mut self, token: Token) {
-        if let Some(slot) = self.conns.slot(token) {
-            return self.on_conn(slot);
+        if self.control.owns(token) {
+            let requests = self
+                .control
+                .ready(token, self.poll.registry(), clock::now());
+            for request in requests {
+                self.on_request(request);
+            }
+            return;
         }
         match token {
             TAP => self.tap_readable(),
@@ -527,7 +540,6 @@ impl Engine {
                     }
                 }
             }
-            LISTENER => self.conns.accept(&self.listener, self.poll.registry()),
             _ => {}
         }
     }
@@ -559,10 +571,6 @@ impl Engine {
             member,
             detail,
         };
-        control::publish(&mut self.subscribers, &event);
-        if self.recent.len() == RECENT_EVENTS {
-            self.recent.pop_front();
-        }
-        self.recent.push_back(event);
+        self.followers.record(event);
     }
 }

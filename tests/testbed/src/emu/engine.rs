@@ -2,15 +2,15 @@
 //! services and the control socket in one single-threaded mio poll. It sleeps
 //! until a device is readable, a request arrives, or the next packet is due.
 
-use std::io::{self, Write};
+use std::io;
 use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use mimm_io::conns::Conns;
+use mimm_io::control::{ControlServer, Limits, Request as Incoming};
 use mimm_trace::Trace;
-use mio::net::{UnixListener, UnixStream};
+use mio::net::UnixListener;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
@@ -28,7 +28,14 @@ const LISTENER: Token = Token(2);
 const ECHO: Token = Token(3);
 const DISCARD: Token = Token(4);
 const CONN_BASE: usize = 100;
-const MAX_CONNS: usize = 64;
+/// The testbed's control socket: a request may carry a whole trace, so it
+/// may be large and take its time.
+const LIMITS: Limits = Limits {
+    slots: 64,
+    max_request: MAX_REQUEST,
+    idle: std::time::Duration::from_secs(10),
+    write_timeout: std::time::Duration::from_secs(2),
+};
 const LINK_BASE: usize = 1000;
 
 fn link_token(index: usize, end: End) -> Token {
@@ -79,8 +86,7 @@ pub struct Engine {
     poll: Poll,
     links: Vec<Link>,
     timer: Timer,
-    listener: UnixListener,
-    conns: Conns,
+    control: ControlServer,
     services: Option<Services>,
     player: Option<Player>,
     stop: Arc<AtomicBool>,
@@ -113,9 +119,9 @@ impl Engine {
         let timer = Timer::new()?;
         registry.register(&mut SourceFd(&timer.as_raw_fd()), TIMER, Interest::READABLE)?;
         let _ = std::fs::remove_file(control);
-        let mut listener = UnixListener::bind(control)
+        let listener = UnixListener::bind(control)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", control.display())))?;
-        registry.register(&mut listener, LISTENER, Interest::READABLE)?;
+        let control = ControlServer::new(listener, registry, LISTENER, CONN_BASE, LIMITS)?;
         let mut services = services;
         if let Some(s) = services.as_mut() {
             registry.register(&mut s.echo, ECHO, Interest::READABLE)?;
@@ -127,8 +133,7 @@ impl Engine {
             poll,
             links,
             timer,
-            listener,
-            conns: Conns::new(CONN_BASE, MAX_CONNS, MAX_REQUEST),
+            control,
             services,
             player: None,
             stop: Arc::new(AtomicBool::new(false)),
@@ -173,21 +178,25 @@ impl Engine {
                 Err(e) => return Err(e),
             }
             let now = clock::now();
-            let mut requests = [false; MAX_CONNS];
+            let mut requests = Vec::new();
             for event in events.iter() {
-                match self.conns.slot(event.token()) {
-                    Some(slot) => requests[slot] = true,
-                    None => self.dispatch(event.token(), now),
+                let token = event.token();
+                if self.control.owns(token) {
+                    requests.extend(self.control.ready(token, self.poll.registry(), now));
+                } else {
+                    self.dispatch(token, now);
                 }
             }
             let now = clock::now();
+            self.control.expire(now, self.poll.registry());
             self.advance(now)?;
             // Requests after `advance`, so a status shows every trace row due by
             // the time it reports.
-            for (slot, _) in requests.iter().enumerate().filter(|(_, r)| **r) {
-                self.on_conn(slot, now);
+            let answered = !requests.is_empty();
+            for request in requests {
+                self.on_request(request, now);
             }
-            if requests.iter().any(|r| *r) {
+            if answered {
                 self.advance(clock::now())?;
             }
         }
@@ -200,7 +209,6 @@ impl Engine {
                 self.timer.expirations();
             }
             WAKER => {}
-            LISTENER => self.accept(),
             ECHO | DISCARD => {
                 if let Some(s) = self.services.as_mut() {
                     if token == ECHO {
@@ -236,7 +244,13 @@ impl Engine {
                 }
             }
         }
-        let mut next = self.player.as_ref().and_then(Player::wake_at);
+        let mut next = [
+            self.player.as_ref().and_then(Player::wake_at),
+            self.control.deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         for link in &mut self.links {
             link.expire(now);
             if let Some(due) = link.pump(now) {
@@ -246,14 +260,8 @@ impl Engine {
         self.timer.arm_at(next)
     }
 
-    fn accept(&mut self) {
-        self.conns.accept(&self.listener, self.poll.registry());
-    }
-
-    fn on_conn(&mut self, slot: usize, now: Nanos) {
-        let Some((mut stream, line)) = self.conns.read(slot, self.poll.registry()) else {
-            return;
-        };
+    fn on_request(&mut self, incoming: Incoming, now: Nanos) {
+        let Incoming { mut client, line } = incoming;
         let response = match serde_json::from_slice::<Request>(&line) {
             Ok(request) => match self.handle(request, now) {
                 Ok(reply) => Response::Ok(reply),
@@ -261,11 +269,7 @@ impl Engine {
             },
             Err(e) => Response::Error(format!("bad request: {e}")),
         };
-        let mut out = serde_json::to_vec(&response).unwrap_or_default();
-        out.push(b'\n');
-        // One short answer per connection: write it blocking, bounded by a timeout.
-        let _ = set_blocking_with_timeout(&stream);
-        let _ = stream.write_all(&out);
+        client.answer(&response);
     }
 
     fn link_mut(&mut self, name: &str) -> Result<&mut Link, String> {
@@ -358,11 +362,4 @@ impl Engine {
                 .unwrap_or_default(),
         }
     }
-}
-
-fn set_blocking_with_timeout(stream: &UnixStream) -> io::Result<()> {
-    rustix::io::ioctl_fionbio(stream, false)?;
-    let timeout = Some(std::time::Duration::from_secs(2));
-    rustix::net::sockopt::set_socket_timeout(stream, rustix::net::sockopt::Timeout::Send, timeout)?;
-    Ok(())
 }
