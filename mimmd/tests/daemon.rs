@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{Mimmd, Scratch, root_or_skip, serial};
 use mimm_requires::margin;
-use mimm_testbed::crowd::{Crowd, time_request};
+use mimm_testbed::crowd::{Crowd, slowest_answer};
 use mimm_testbed::probe::{self, Options};
 use mimm_testbed::{Change, Description, LinkSpec, LinkType, Testbed};
 
@@ -427,21 +427,8 @@ fn a_crowd_on_the_control_socket_does_not_lock_out_a_request() {
     let follow = br#"{"cmd":"events","follow":true,"samples":true}"#;
     let crowd = Crowd::gather(&socket, 100, 100, follow).unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    let slowest = (0..5)
-        .map(|_| {
-            let (answer, took) = time_request(
-                &socket,
-                "mimmd",
-                br#"{"cmd":"status"}"#,
-                Duration::from_secs(2),
-            )
-            .unwrap_or_else(|e| panic!("status with a crowd: {e}\n{}", m.log_text()));
-            assert!(answer.starts_with(r#"{"ok":"#), "{answer}");
-            std::thread::sleep(Duration::from_millis(100));
-            took
-        })
-        .max()
-        .unwrap();
+    let slowest = slowest_answer(&socket, "mimmd", br#"{"cmd":"status"}"#, 5)
+        .unwrap_or_else(|e| panic!("status with a crowd: {e}\n{}", m.log_text()));
     eprintln!("mimmd status with 100 idle and 100 following clients: slowest of 5 {slowest:?}");
     assert!(slowest < Duration::from_millis(50), "{slowest:?}");
     drop(crowd);

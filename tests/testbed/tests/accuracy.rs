@@ -33,6 +33,15 @@ fn probe(bed: &Testbed, options: Options) -> ProbeReport {
     report
 }
 
+/// The loss meter's default stream for 3 s, running while the test acts.
+fn stream_3s(bed: &Testbed) -> probe::ProbeHandle {
+    let options = Options {
+        duration: secs(3),
+        ..Options::default()
+    };
+    probe::start(&bed.plan, options).unwrap()
+}
+
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
@@ -132,14 +141,7 @@ fn blackhole_300ms_loses_300_packets_and_leaves_carrier_up() {
     }
     let _serial = serial();
     let bed = bed(LinkType::Ptp);
-    let running = probe::start(
-        &bed.plan,
-        Options {
-            duration: secs(3),
-            ..Options::default()
-        },
-    )
-    .unwrap();
+    let running = stream_3s(&bed);
     std::thread::sleep(Duration::from_millis(1000));
     bed.set("wwan0", Change::Blackhole(Some(300))).unwrap();
     let during = router_link(&bed, "wwan0");
@@ -178,14 +180,7 @@ fn a_link_dead_for_the_last_second_is_one_hole_to_the_end() {
     }
     let _serial = serial();
     let bed = bed(LinkType::Ptp);
-    let running = probe::start(
-        &bed.plan,
-        Options {
-            duration: secs(3),
-            ..Options::default()
-        },
-    )
-    .unwrap();
+    let running = stream_3s(&bed);
     std::thread::sleep(
         Duration::from_millis(2000).saturating_sub(Duration::from_secs_f64(running.elapsed_s())),
     );
