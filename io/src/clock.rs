@@ -17,6 +17,11 @@ use std::time::Duration;
 use rustix::time::{TimerfdClockId, TimerfdFlags};
 use serde::{Deserialize, Serialize};
 
+/// Milliseconds on a sans-IO core's clock (the Mobility Manager, the VSD's
+/// switch, the server, mimmd's advisor): counted from its daemon's start,
+/// see [`Nanos::millis_since`]. One type, re-exported by each core.
+pub type Millis = u64;
+
 /// A CLOCK_MONOTONIC instant (or a span) in nanoseconds.
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
@@ -46,6 +51,12 @@ impl Nanos {
 
     pub fn saturating_sub(self, other: Nanos) -> Nanos {
         Nanos(self.0.saturating_sub(other.0))
+    }
+
+    /// Whole milliseconds from `start` to this instant (0 before it): a
+    /// core's clock when `start` is its daemon's.
+    pub fn millis_since(self, start: Nanos) -> Millis {
+        self.saturating_sub(start).0 / 1_000_000
     }
 }
 

@@ -51,8 +51,9 @@ pub use metric::{Metric, quality};
 pub use reason::{Candidate, Reason, Rule};
 pub use thresholds::{Threshold, Thresholds};
 
-/// Time in milliseconds, from whatever origin the caller uses.
-pub type Millis = u64;
+/// Time in milliseconds, from whatever origin the caller uses (the daemons:
+/// their start).
+pub use mimm_io::clock::Millis;
 
 /// An interface, by its position in [`Config::ifaces`].
 #[derive(

@@ -13,17 +13,7 @@ use mimm_proto::mimm::{
 };
 use mimm_proto::registration::{Flags, Header, ReplyHeader, RequestHeader, code};
 use mimm_proto::{DOC_ENTERPRISE, replay};
-
-fn checksum(bytes: &[u8]) -> u16 {
-    let mut sum: u32 = bytes
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
+use mimm_vsd::wire::checksum;
 
 /// Ethernet + IPv4 + UDP (source port 434 or ephemeral, destination 434 or
 /// back) around `payload`.

@@ -14,7 +14,8 @@ use mimm_proto::replay::{self, Guard};
 
 use crate::admission::{self, Decision, NetworkLoad};
 
-pub type Millis = u64;
+pub use mimm_io::clock::Millis;
+
 /// Largest datagram the server sends.
 pub const MAX_DATAGRAM: usize = 1024;
 pub type Datagram = heapless::Vec<u8, MAX_DATAGRAM>;

@@ -169,7 +169,7 @@ impl Loop {
 
     fn now(&self) -> Now {
         Now {
-            mono: clock::now().saturating_sub(self.start).0 / 1_000_000,
+            mono: clock::now().millis_since(self.start),
             id: wall_id(),
         }
     }

@@ -13,7 +13,7 @@
 
 use std::collections::VecDeque;
 
-pub type Millis = u64;
+pub use mimm_io::clock::Millis;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SwitchConfig {

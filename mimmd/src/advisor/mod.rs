@@ -19,7 +19,7 @@ use mimm_proto::replay::Guard;
 mod receive;
 mod send;
 
-pub type Millis = u64;
+pub use mimm_io::clock::Millis;
 
 /// Largest datagram mimmd sends (a report of 16 interfaces fits easily).
 const MAX_DATAGRAM: usize = 1400;

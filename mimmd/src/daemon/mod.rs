@@ -152,7 +152,7 @@ impl Daemon {
 
     /// Milliseconds since start: the MM's clock.
     fn ms(&self, now: Nanos) -> Millis {
-        now.saturating_sub(self.start).0 / 1_000_000
+        now.millis_since(self.start)
     }
 
     pub fn run(mut self) -> io::Result<()> {

@@ -15,6 +15,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 use mimm_io::clock::Nanos;
+use mimm_vsd::wire::checksum;
 use rustix::net::{AddressFamily, Protocol, SocketType};
 
 use crate::config::ProbeTarget;
@@ -57,18 +58,6 @@ fn bind_to_device(fd: RawFd, device: &str) -> io::Result<()> {
         return Err(io::Error::new(e.kind(), format!("bind to {device}: {e}")));
     }
     Ok(())
-}
-
-/// The Internet checksum (RFC 1071).
-fn checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = data
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum >> 16 != 0 {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
 }
 
 fn icmp_echo(id: u16, seq: u16, sent: Nanos) -> [u8; 16] {

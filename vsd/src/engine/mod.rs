@@ -220,7 +220,7 @@ impl Engine {
     }
 
     fn ms(&self, now: Nanos) -> Millis {
-        now.saturating_sub(self.start).0 / 1_000_000
+        now.millis_since(self.start)
     }
 
     fn member_id(&self, name: &str) -> Option<usize> {

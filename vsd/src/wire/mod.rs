@@ -46,6 +46,12 @@ pub fn checksum_add(mut sum: u32, data: &[u8]) -> u32 {
     sum
 }
 
+/// The Internet checksum (RFC 1071) of `data`: the one for every header
+/// the project builds (IPv4, ICMP, ICMPv6 with its pseudo-header added).
+pub fn checksum(data: &[u8]) -> u16 {
+    checksum_fold(checksum_add(0, data))
+}
+
 /// Folds a running sum into the one's complement checksum.
 pub fn checksum_fold(mut sum: u32) -> u16 {
     while sum > 0xffff {
