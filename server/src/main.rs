@@ -6,19 +6,42 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: mimm-server run [-c /etc/config/mimm-server]
        mimm-server check [-c /etc/config/mimm-server]";
 
-fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
-    let command = args.next().unwrap_or_default();
+/// `-c FILE` (or `--config FILE`), in the style of mimmd's and the VSD's
+/// command lines (lexopt).
+fn parse_config(mut parser: lexopt::Parser) -> Result<PathBuf, String> {
+    use lexopt::prelude::*;
     let mut file = PathBuf::from(mimm_server::config::DEFAULT_FILE);
-    while let Some(a) = args.next() {
-        match (a.as_str(), args.next()) {
-            ("-c" | "--config", Some(f)) => file = f.into(),
-            _ => {
-                eprintln!("{USAGE}");
-                return ExitCode::from(2);
-            }
+    let err = |e: lexopt::Error| e.to_string();
+    while let Some(arg) = parser.next().map_err(err)? {
+        match arg {
+            Long("config") | Short('c') => file = parser.value().map_err(err)?.into(),
+            _ => return Err(format!("{}\n{USAGE}", arg.unexpected())),
         }
     }
+    Ok(file)
+}
+
+fn main() -> ExitCode {
+    let mut parser = lexopt::Parser::from_env();
+    let command = match parser.next() {
+        Ok(Some(lexopt::Arg::Value(cmd))) => cmd.to_string_lossy().into_owned(),
+        Ok(Some(lexopt::Arg::Long("version"))) => {
+            println!("mimm-server {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        _ => String::new(),
+    };
+    if command != "run" && command != "check" {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    }
+    let file = match parse_config(parser) {
+        Ok(file) => file,
+        Err(e) => {
+            eprintln!("mimm-server: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let cfg = match mimm_server::config::load(&file) {
         Ok(c) => c,
         Err(e) => {
