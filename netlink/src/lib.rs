@@ -1,14 +1,18 @@
-//! The kernel's link layer through rtnetlink, shared by mimmd and the VSD:
-//! a request/answer socket, the links and their state, a watcher that turns
-//! the kernel's link announcements into events. Messages are parsed
+//! The kernel through netlink, shared by mimmd and the VSD: one codec
+//! ([`wire`]) and one request/answer socket for rtnetlink, generic netlink
+//! and netfilter; the links and their state, a watcher that turns the
+//! kernel's link announcements into events; nl80211's station info;
+//! connection tracking's flush. Messages are parsed
 //! tolerantly: one that does not decode is skipped (and logged), never
 //! fatal, so the daemons also run where the kernel sends attributes the
 //! parser does not know.
 
 pub mod addresses;
+pub mod conntrack;
 pub mod links;
+pub mod nl80211;
 pub mod settings;
 mod socket;
 pub mod wire;
 
-pub use socket::Rtnl;
+pub use socket::{Netlink, Rtnl};

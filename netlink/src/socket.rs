@@ -1,19 +1,23 @@
-//! A request/answer rtnetlink socket: blocking, with a timeout, so a request
-//! never hangs the daemon.
+//! A request/answer netlink socket of any family (rtnetlink, generic
+//! netlink, netfilter): blocking, with a timeout, so a request never hangs
+//! the daemon.
 
 use std::io;
 use std::time::Duration;
 
-use netlink_sys::protocols::NETLINK_ROUTE;
+use netlink_sys::protocols::{NETLINK_GENERIC, NETLINK_NETFILTER, NETLINK_ROUTE};
 use netlink_sys::{Socket, SocketAddr};
 
 use crate::wire::{self, Message, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, Request};
 
-pub struct Rtnl {
+pub struct Netlink {
     socket: Socket,
     seq: u32,
     buf: Vec<u8>,
 }
+
+/// The rtnetlink socket (links, addresses, routes, rules).
+pub type Rtnl = Netlink;
 
 fn errno(code: i32) -> io::Result<()> {
     match code {
@@ -22,18 +26,32 @@ fn errno(code: i32) -> io::Result<()> {
     }
 }
 
-impl Rtnl {
-    pub fn new() -> io::Result<Rtnl> {
-        let mut socket = Socket::new(NETLINK_ROUTE)?;
+impl Netlink {
+    /// An rtnetlink socket.
+    pub fn new() -> io::Result<Netlink> {
+        Netlink::open(NETLINK_ROUTE, Duration::from_secs(2))
+    }
+
+    /// A generic netlink socket (nl80211 and its family lookup).
+    pub fn generic(timeout: Duration) -> io::Result<Netlink> {
+        Netlink::open(NETLINK_GENERIC, timeout)
+    }
+
+    /// A netfilter socket (ctnetlink).
+    pub fn netfilter(timeout: Duration) -> io::Result<Netlink> {
+        Netlink::open(NETLINK_NETFILTER, timeout)
+    }
+
+    fn open(protocol: isize, timeout: Duration) -> io::Result<Netlink> {
+        let mut socket = Socket::new(protocol)?;
         socket.bind_auto()?;
         socket.connect(&SocketAddr::new(0, 0))?;
-        let timeout = Some(Duration::from_secs(2));
         rustix::net::sockopt::set_socket_timeout(
             &socket,
             rustix::net::sockopt::Timeout::Recv,
-            timeout,
+            Some(timeout),
         )?;
-        Ok(Rtnl {
+        Ok(Netlink {
             socket,
             seq: 0,
             buf: vec![0; 64 * 1024],
@@ -66,23 +84,42 @@ impl Rtnl {
     }
 
     /// Sends a request and waits for the kernel's acknowledgement.
-    pub fn request(&mut self, mut request: Request) -> io::Result<()> {
-        let seq = self.send(&mut request, NLM_F_REQUEST | NLM_F_ACK)?;
-        self.receive(seq, |m| match (m.error_code(), m.kind()) {
-            (Some(code), _) => Some(errno(code)),
-            (None, NLMSG_DONE) => Some(Ok(())),
-            _ => None,
-        })
+    pub fn request(&mut self, request: Request) -> io::Result<()> {
+        self.exchange(request, NLM_F_ACK, 0, |_| {})
+    }
+
+    /// Sends a request and hands each answer of kind `kind` to `each`
+    /// until the acknowledgement (a generic netlink family lookup).
+    pub fn query(
+        &mut self,
+        request: Request,
+        kind: u16,
+        each: impl FnMut(&Message),
+    ) -> io::Result<()> {
+        self.exchange(request, NLM_F_ACK, kind, each)
     }
 
     /// Sends a dump request and hands each answer of kind `kind` to `each`.
     pub fn dump(
         &mut self,
+        request: Request,
+        kind: u16,
+        each: impl FnMut(&Message),
+    ) -> io::Result<()> {
+        self.exchange(request, NLM_F_DUMP, kind, each)
+    }
+
+    /// Sends `request` with `flags` and reads its answers: those of `kind`
+    /// go to `each`; an error, an acknowledgement or the end of a dump ends
+    /// it.
+    fn exchange(
+        &mut self,
         mut request: Request,
+        flags: u16,
         kind: u16,
         mut each: impl FnMut(&Message),
     ) -> io::Result<()> {
-        let seq = self.send(&mut request, NLM_F_REQUEST | NLM_F_DUMP)?;
+        let seq = self.send(&mut request, NLM_F_REQUEST | flags)?;
         self.receive(seq, |m| match (m.error_code(), m.kind()) {
             (Some(code), _) => Some(errno(code)),
             (None, NLMSG_DONE) => Some(Ok(())),

@@ -1,9 +1,12 @@
-//! rtnetlink messages on the wire, in the smoltcp style: checked views over
+//! Netlink messages on the wire, in the smoltcp style: checked views over
 //! received bytes that never panic (every read is bounds-checked, a message
 //! or attribute that does not fit is the end of the walk) and a builder for
-//! requests. Only what mimm reads and writes is here; anything else is
-//! skipped, which also keeps the daemons working where an emulator or a
-//! newer kernel sends attributes nobody here knows.
+//! requests. One codec for every family mimm speaks: rtnetlink (links,
+//! addresses, routes, rules), generic netlink (nl80211) and ctnetlink, each
+//! a fixed part after the header and attributes walked by [`Attributes`].
+//! Only what mimm reads and writes is here; anything else is skipped, which
+//! also keeps the daemons working where an emulator or a newer kernel sends
+//! attributes nobody here knows.
 //!
 //! Netlink is in host byte order, hence `from_ne_bytes` throughout.
 
@@ -53,6 +56,22 @@ pub const RTA_TABLE: u16 = 15;
 pub const FRA_PRIORITY: u16 = 6;
 pub const FRA_SUPPRESS_PREFIXLEN: u16 = 14;
 pub const FRA_TABLE: u16 = 15;
+
+/// `struct genlmsghdr` (command, version, reserved): generic netlink's
+/// fixed part.
+pub const GENL_HDR_LEN: usize = 4;
+/// `struct nfgenmsg` (family, version, resource id): ctnetlink's.
+pub const NFGEN_LEN: usize = 4;
+
+/// A generic netlink message's fixed part.
+pub fn genl_header(command: u8, version: u8) -> [u8; GENL_HDR_LEN] {
+    [command, version, 0, 0]
+}
+
+/// A netfilter message's fixed part for address `family` (version 0).
+pub fn nfgen_header(family: u8) -> [u8; NFGEN_LEN] {
+    [family, 0, 0, 0]
+}
 
 const fn align4(n: usize) -> usize {
     (n + 3) & !3
@@ -143,14 +162,63 @@ impl<'a> Iterator for Attributes<'a> {
 }
 
 impl<'a> Attributes<'a> {
+    /// The attributes packed in `bytes`: a message's after its fixed part,
+    /// or a nested attribute's payload.
+    pub fn new(bytes: &'a [u8]) -> Attributes<'a> {
+        Attributes { bytes }
+    }
+
     pub fn find(self, kind: u16) -> Option<&'a [u8]> {
         self.filter(|(k, _)| *k == kind).map(|(_, p)| p).next()
+    }
+
+    /// The attributes nested in attribute `kind`.
+    pub fn nested(self, kind: u16) -> Option<Attributes<'a>> {
+        self.find(kind).map(Attributes::new)
+    }
+
+    pub fn find_u8(self, kind: u16) -> Option<u8> {
+        self.find(kind).and_then(|p| p.first().copied())
+    }
+
+    pub fn find_u16(self, kind: u16) -> Option<u16> {
+        self.find(kind).and_then(|p| u16_at(p, 0))
     }
 
     pub fn find_u32(self, kind: u16) -> Option<u32> {
         self.find(kind).and_then(|p| u32_at(p, 0))
     }
 }
+
+/// Appends one attribute (header, payload, padding) to `bytes`.
+fn push_attr(bytes: &mut Vec<u8>, kind: u16, payload: &[u8]) {
+    let len = 4 + payload.len();
+    bytes.extend_from_slice(&(len as u16).to_ne_bytes());
+    bytes.extend_from_slice(&kind.to_ne_bytes());
+    bytes.extend_from_slice(payload);
+    bytes.resize(align4(bytes.len()), 0);
+}
+
+/// Attributes being put together on their own, to nest in another
+/// (`Request::attr(kind | NLA_F_NESTED, &inner.into_bytes())`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AttrWriter {
+    bytes: Vec<u8>,
+}
+
+impl AttrWriter {
+    pub fn attr(mut self, kind: u16, payload: &[u8]) -> AttrWriter {
+        push_attr(&mut self.bytes, kind, payload);
+        self
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
+/// The flag of an attribute holding attributes.
+pub const NLA_F_NESTED: u16 = 0x8000;
 
 /// `struct ifinfomsg` fields of an RTM_*LINK message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,11 +264,7 @@ impl Request {
     }
 
     pub fn attr(mut self, kind: u16, payload: &[u8]) -> Request {
-        let len = 4 + payload.len();
-        self.bytes.extend_from_slice(&(len as u16).to_ne_bytes());
-        self.bytes.extend_from_slice(&kind.to_ne_bytes());
-        self.bytes.extend_from_slice(payload);
-        self.bytes.resize(align4(self.bytes.len()), 0);
+        push_attr(&mut self.bytes, kind, payload);
         self.set_len();
         self
     }

@@ -5,9 +5,10 @@
 pub mod at;
 pub mod command;
 pub mod modem;
-pub mod nl80211;
 pub mod probe;
 pub mod trace_source;
+
+pub use mimm_netlink::nl80211;
 
 use mimm_mm::Sample;
 

@@ -1,8 +1,7 @@
-//! mimmd's own kernel state through netlink: route mode's table and rules,
-//! connection tracking. Links and the rtnetlink socket are `mimm-netlink`'s,
+//! mimmd's own kernel state through netlink: route mode's table and rules.
+//! The codec, the socket, links and connection tracking are `mimm-netlink`'s,
 //! re-exported here.
 
-pub mod conntrack;
 pub mod routes;
 
-pub use mimm_netlink::{Rtnl, links};
+pub use mimm_netlink::{Rtnl, conntrack, links};
