@@ -108,12 +108,55 @@ pub struct Status {
     pub waiting: Vec<String>,
 }
 
+/// What a VSD event is about, serialised as the name `events` streams.
+/// README's list is checked against [`EventKind::ALL`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    Switch,
+    Prepare,
+    Carrier,
+    AllDown,
+    Member,
+    Reload,
+    Error,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 7] = [
+        EventKind::Switch,
+        EventKind::Prepare,
+        EventKind::Carrier,
+        EventKind::AllDown,
+        EventKind::Member,
+        EventKind::Reload,
+        EventKind::Error,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Switch => "switch",
+            EventKind::Prepare => "prepare",
+            EventKind::Carrier => "carrier",
+            EventKind::AllDown => "all-down",
+            EventKind::Member => "member",
+            EventKind::Reload => "reload",
+            EventKind::Error => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Something the VSD did or saw.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub t_s: f64,
-    /// switch, carrier, member, all-down, error.
-    pub kind: String,
+    pub kind: EventKind,
     pub member: Option<String>,
     pub detail: String,
 }
@@ -160,5 +203,23 @@ mod tests {
             r#"{"ok":"done"}"#
         );
         assert!(serde_json::from_str::<Request>(r#"{"cmd":"explode"}"#).is_err());
+    }
+}
+
+#[cfg(test)]
+mod event_kind_tests {
+    use super::EventKind;
+
+    #[test]
+    fn kinds_serialise_as_their_names_and_readme_lists_them_all() {
+        for kind in EventKind::ALL {
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.name()));
+            assert_eq!(serde_json::from_str::<EventKind>(&json).unwrap(), kind);
+        }
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"));
+        let listed = mimm_requires::listed_after(readme, "Event kinds (VSD):");
+        let names: Vec<&str> = EventKind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(listed, names, "README's list of event kinds");
     }
 }

@@ -108,17 +108,103 @@ pub struct ServerStatus {
     pub counters: crate::advisor::Counters,
 }
 
+/// What an event is about, serialised as the name `events` streams
+/// (`mimmctl events`, rpcd, LuCI). README's list is checked against
+/// [`EventKind::ALL`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    Switch,
+    PreHandoff,
+    PostHandoff,
+    Activate,
+    Deactivate,
+    Hook,
+    Link,
+    Path,
+    Prefer,
+    Reload,
+    Netifd,
+    Advice,
+    Server,
+    Error,
+    /// Every interface's sample, for the followers that asked.
+    Sample,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 15] = [
+        EventKind::Switch,
+        EventKind::PreHandoff,
+        EventKind::PostHandoff,
+        EventKind::Activate,
+        EventKind::Deactivate,
+        EventKind::Hook,
+        EventKind::Link,
+        EventKind::Path,
+        EventKind::Prefer,
+        EventKind::Reload,
+        EventKind::Netifd,
+        EventKind::Advice,
+        EventKind::Server,
+        EventKind::Error,
+        EventKind::Sample,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Switch => "switch",
+            EventKind::PreHandoff => "pre-handoff",
+            EventKind::PostHandoff => "post-handoff",
+            EventKind::Activate => "activate",
+            EventKind::Deactivate => "deactivate",
+            EventKind::Hook => "hook",
+            EventKind::Link => "link",
+            EventKind::Path => "path",
+            EventKind::Prefer => "prefer",
+            EventKind::Reload => "reload",
+            EventKind::Netifd => "netifd",
+            EventKind::Advice => "advice",
+            EventKind::Server => "server",
+            EventKind::Error => "error",
+            EventKind::Sample => "sample",
+        }
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Something mimmd did or saw, as `events` streams it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// Seconds since mimmd started.
     pub t_s: f64,
-    /// switch, pre-handoff, post-handoff, activate, deactivate, hook, link,
-    /// path, prefer, reload, netifd, error; and `sample` for subscribers that asked.
-    pub kind: String,
+    pub kind: EventKind,
     pub iface: Option<String>,
     pub detail: String,
     /// For `sample` events: what was measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample: Option<Sample>,
+}
+
+#[cfg(test)]
+mod event_kind_tests {
+    use super::EventKind;
+
+    #[test]
+    fn kinds_serialise_as_their_names_and_readme_lists_them_all() {
+        for kind in EventKind::ALL {
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.name()));
+            assert_eq!(serde_json::from_str::<EventKind>(&json).unwrap(), kind);
+        }
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"));
+        let listed = mimm_requires::listed_after(readme, "Event kinds (mimmd):");
+        let names: Vec<&str> = EventKind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(listed, names, "README's list of event kinds");
+    }
 }

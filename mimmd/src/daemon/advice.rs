@@ -15,7 +15,7 @@ use mimm_proto::mimm;
 
 use crate::advisor::{self, Advisor, Event, LinkReport, Now, Settings};
 use crate::config::{MimmConfig, ServerConfig};
-use crate::control::proto::ServerStatus;
+use crate::control::proto::{EventKind, ServerStatus};
 use crate::daemon::Daemon;
 use crate::netlink::Rtnl;
 
@@ -235,7 +235,7 @@ impl Daemon {
             server.advisor.request_handoff(now, iface.index(), &links);
             server.send_queued();
         }
-        self.event("advice", Some(iface.index()), detail);
+        self.event(EventKind::Advice, Some(iface.index()), detail);
     }
 
     /// The server's socket is readable.
@@ -305,7 +305,7 @@ impl Daemon {
                 };
                 let also = alternative.map_or(String::new(), |a| format!(" (try network {a})"));
                 self.event(
-                    "advice",
+                    EventKind::Advice,
                     Some(iface),
                     format!("server {word} the handoff to {name}: {reason}{also}"),
                 );
@@ -330,14 +330,14 @@ impl Daemon {
                 let also = alternative.map_or(String::new(), |a| format!(" (try network {a})"));
                 if on.is_empty() {
                     self.event(
-                        "advice",
+                        EventKind::Advice,
                         None,
                         format!("server: avoid network {network} {span}: {reason}; no interface is on it"),
                     );
                 }
                 for &i in &on {
                     self.event(
-                        "advice",
+                        EventKind::Advice,
                         Some(i),
                         format!("server: avoid network {network} {span}: {reason}{also}"),
                     );
@@ -355,7 +355,7 @@ impl Daemon {
                     _ => "refused",
                 };
                 self.event(
-                    "server",
+                    EventKind::Server,
                     None,
                     format!("the server answered code {code} ({why})"),
                 );

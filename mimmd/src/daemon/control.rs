@@ -4,7 +4,9 @@ use mimm_io::clock;
 use mimm_io::control::Request as Incoming;
 use mimm_mm::{IfaceId, Input};
 
-use crate::control::proto::{IfaceStatus, LastHandoff, Reply, Request, Response, Status};
+use crate::control::proto::{
+    EventKind, IfaceStatus, LastHandoff, Reply, Request, Response, Status,
+};
 use crate::daemon::Daemon;
 
 impl Daemon {
@@ -47,7 +49,7 @@ impl Daemon {
             Request::Prefer { iface } => {
                 let id = iface.as_deref().map(|n| self.iface_id(n)).transpose()?;
                 self.event(
-                    "prefer",
+                    EventKind::Prefer,
                     id.map(|i| i.index()),
                     format!("preference set to {}", iface.as_deref().unwrap_or("none")),
                 );
@@ -94,14 +96,14 @@ impl Daemon {
         if let Some(d) = device.filter(|d| !d.is_empty() && *d != self.ifaces[i].device) {
             let configured = self.ifaces[i].device.clone();
             self.event(
-                "error",
+                EventKind::Error,
                 Some(i),
                 format!("netifd names device {d} for {iface}; /etc/config/mimm says {configured}"),
             );
         }
         let before = self.ifaces[i].observed.attached();
         self.ifaces[i].observed.netifd_up = Some(up);
-        self.event("netifd", Some(i), format!("netifd {action}"));
+        self.event(EventKind::Netifd, Some(i), format!("netifd {action}"));
         if before != self.ifaces[i].observed.attached() || up {
             // At once, not at the next sample: an ifdown of the primary is an
             // emergency; an ifup makes the interface a candidate now.

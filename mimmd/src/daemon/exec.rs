@@ -7,6 +7,7 @@ use mimm_io::clock;
 use mimm_mm::{Action, IfaceId, Input, Reason};
 
 use crate::actions::jobs::{Done, JobKind, Step};
+use crate::control::proto::EventKind;
 use crate::daemon::{Daemon, JOB_BASE};
 
 impl Daemon {
@@ -117,7 +118,7 @@ impl Daemon {
         let count = steps.len();
         if count > 0 {
             self.event(
-                kind.name(),
+                job_event(kind),
                 Some(i),
                 format!("{count} step(s): {}", reason.display(&self.cfg.mm)),
             );
@@ -137,7 +138,7 @@ impl Daemon {
     pub(super) fn on_job_done(&mut self, done: Done) {
         if !done.ok {
             self.event(
-                "hook",
+                EventKind::Hook,
                 Some(done.iface),
                 format!("{} failed: {}", done.kind.name(), done.detail),
             );
@@ -158,7 +159,7 @@ impl Daemon {
     pub(super) fn apply_route(&mut self, i: usize) -> bool {
         let Some(link) = self.ifaces[i].observed.link.clone() else {
             self.event(
-                "error",
+                EventKind::Error,
                 Some(i),
                 "cannot route: the device does not exist".into(),
             );
@@ -167,7 +168,7 @@ impl Daemon {
         match self.mover.switch(&self.cfg.ifaces[i], &link) {
             Ok(()) => true,
             Err(e) => {
-                self.event("error", Some(i), format!("cannot route: {e}"));
+                self.event(EventKind::Error, Some(i), format!("cannot route: {e}"));
                 false
             }
         }
@@ -190,7 +191,7 @@ impl Daemon {
             reason: text.clone(),
         });
         self.event(
-            "switch",
+            EventKind::Switch,
             Some(to.index()),
             format!("{from_name} -> {to_name}: {text}"),
         );
@@ -204,5 +205,15 @@ impl Daemon {
             Some(to),
             &reason,
         );
+    }
+}
+
+/// The event a job's start or end is reported as.
+fn job_event(kind: JobKind) -> EventKind {
+    match kind {
+        JobKind::Prepare => EventKind::PreHandoff,
+        JobKind::PostHandoff => EventKind::PostHandoff,
+        JobKind::Activate => EventKind::Activate,
+        JobKind::Deactivate => EventKind::Deactivate,
     }
 }

@@ -25,7 +25,7 @@ use mimm_mm::{IfaceId, Input, Millis, MobilityManager};
 use crate::actions::Mover;
 use crate::actions::jobs::Jobs;
 use crate::config::{self, MimmConfig};
-use crate::control::proto::{Event, MAX_REQUEST};
+use crate::control::proto::{Event, EventKind, MAX_REQUEST};
 use crate::logging::LogLevel;
 use crate::netlink::links::{LinkEvent, LinkWatcher};
 use state::IfaceRuntime;
@@ -319,7 +319,7 @@ impl Daemon {
                 let t_s = now.saturating_sub(self.start).0 as f64 / 1e9;
                 let event = Event {
                     t_s: (t_s * 1000.0).round() / 1000.0,
-                    kind: "sample".into(),
+                    kind: EventKind::Sample,
                     iface: Some(self.ifaces[i].name.clone()),
                     detail: String::new(),
                     sample: Some(self.ifaces[i].observed.sample()),
@@ -385,7 +385,7 @@ impl Daemon {
             reason: reason.clone(),
         });
         let detail = format!("{from} -> {}: {reason}", self.ifaces[i].name);
-        self.event("switch", Some(i), detail);
+        self.event(EventKind::Switch, Some(i), detail);
         self.follow_primary();
     }
 
@@ -463,7 +463,7 @@ impl Daemon {
         let after = self.ifaces[i].observed.attached();
         if live && before != after {
             let detail = if after { "carrier up" } else { "carrier lost" };
-            self.event("link", Some(i), detail.into());
+            self.event(EventKind::Link, Some(i), detail.into());
             // The MM acts on carrier in the same step, not at the next sample.
             self.feed(i);
         }
@@ -476,7 +476,7 @@ impl Daemon {
         } else {
             "probes lost: path down"
         };
-        self.event("path", Some(i), detail.into());
+        self.event(EventKind::Path, Some(i), detail.into());
         self.feed(i);
     }
 
@@ -495,15 +495,19 @@ impl Daemon {
         }
     }
 
-    fn event(&mut self, kind: &str, iface: Option<usize>, detail: String) {
+    fn event(&mut self, kind: EventKind, iface: Option<usize>, detail: String) {
         let t_s = clock::now().saturating_sub(self.start).0 as f64 / 1e9;
         let name = iface
             .and_then(|i| self.ifaces.get(i))
             .map(|rt| rt.name.clone());
-        tracing::info!(kind, iface = name.as_deref().unwrap_or("-"), "{detail}");
+        tracing::info!(
+            kind = kind.name(),
+            iface = name.as_deref().unwrap_or("-"),
+            "{detail}"
+        );
         let event = Event {
             t_s: (t_s * 1000.0).round() / 1000.0,
-            kind: kind.to_string(),
+            kind,
             iface: name,
             detail,
             sample: None,
@@ -588,7 +592,11 @@ impl Daemon {
         }
         self.register_probes();
         let file = self.cfg.file.display().to_string();
-        self.event("reload", None, format!("configuration {file} loaded"));
+        self.event(
+            EventKind::Reload,
+            None,
+            format!("configuration {file} loaded"),
+        );
         Ok(())
     }
 }

@@ -49,6 +49,18 @@ pub fn path(test: &str, path: &Path, what: &str) -> bool {
     )
 }
 
+/// The `code` names a document lists after `label`, up to the sentence's
+/// end (`.`): how a test holds README's lists (event kinds, ...) to the
+/// code's.
+pub fn listed_after<'a>(text: &'a str, label: &str) -> Vec<&'a str> {
+    let Some(start) = text.find(label) else {
+        return Vec::new();
+    };
+    let rest = &text[start + label.len()..];
+    let sentence = rest.split(".\n").next().unwrap_or(rest);
+    sentence.split('`').skip(1).step_by(2).collect()
+}
+
 fn met(test: &str, ok: bool, missing: &str) -> bool {
     met_in(in_ci(), test, ok, missing)
 }
@@ -90,6 +102,13 @@ mod tests {
         assert!(on_path("/bin/sh"));
         assert!(!on_path("mimm-no-such-program"));
         assert!(!on_path("/etc/passwd"), "not executable");
+    }
+
+    #[test]
+    fn lists_are_read_to_the_end_of_their_sentence() {
+        let text = "Kinds (a): `x`, `y-z`,\n`w`.\nOther `v`.\n";
+        assert_eq!(listed_after(text, "Kinds (a):"), ["x", "y-z", "w"]);
+        assert!(listed_after(text, "Kinds (b):").is_empty());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use mimm_io::control::Request as Incoming;
 
 use crate::config::format_mac;
-use crate::control::{MemberStatus, Reply, Request, Response, Status};
+use crate::control::{EventKind, MemberStatus, Reply, Request, Response, Status};
 use crate::engine::Engine;
 
 impl Engine {
@@ -82,7 +82,11 @@ impl Engine {
                 self.switch
                     .prepare(id)
                     .map_err(|e| format!("member {member}: {e}"))?;
-                self.event("prepare", Some(id), "accepting its frames too".into());
+                self.event(
+                    EventKind::Prepare,
+                    Some(id),
+                    "accepting its frames too".into(),
+                );
                 Ok(Reply::Done)
             }
             Request::Commit => {

@@ -28,7 +28,7 @@ use mimm_netlink::settings::LinkChange;
 
 use crate::announce;
 use crate::config::{VsdConfig, format_mac};
-use crate::control::{Event, MAX_REQUEST};
+use crate::control::{Event, EventKind, MAX_REQUEST};
 use crate::isolate;
 use crate::macs::{self, MacPolicy};
 use crate::packet::Batch;
@@ -263,7 +263,11 @@ impl Engine {
         let now = self.ms(clock::now());
         let switch_id = self.switch.add(priority, carrier, now);
         debug_assert_eq!(switch_id, id);
-        self.event("member", Some(id), format!("taken in, priority {priority}"));
+        self.event(
+            EventKind::Member,
+            Some(id),
+            format!("taken in, priority {priority}"),
+        );
         self.apply_macs();
         self.handle_outputs();
         Ok(())
@@ -287,7 +291,7 @@ impl Engine {
         } else {
             "given back"
         };
-        self.event_named("member", Some(member.name.clone()), detail.into());
+        self.event_named(EventKind::Member, Some(member.name.clone()), detail.into());
         self.handle_outputs();
     }
 
@@ -343,11 +347,11 @@ impl Engine {
                             .map_or("-".to_string(), |m| m.name.clone())
                     };
                     let detail = format!("{} -> {}: {}", name(from), name(Some(to)), cause.name());
-                    self.event("switch", Some(to), detail);
+                    self.event(EventKind::Switch, Some(to), detail);
                 }
                 Output::Announce { member, round } => self.announce(member, round),
                 Output::AllDown => {
-                    self.event("all-down", None, "no member has carrier".into());
+                    self.event(EventKind::AllDown, None, "no member has carrier".into());
                 }
             }
         }
@@ -404,7 +408,7 @@ impl Engine {
         } else {
             "carrier lost"
         };
-        self.event("carrier", Some(id), format!("{detail}{how}"));
+        self.event(EventKind::Carrier, Some(id), format!("{detail}{how}"));
         self.handle_outputs();
     }
 
@@ -438,7 +442,7 @@ impl Engine {
                         let (name, priority) = self.waiting.remove(w);
                         if let Err(e) = self.add_member(&link, priority) {
                             tracing::error!("{e}");
-                            self.event_named("error", Some(name), e);
+                            self.event_named(EventKind::Error, Some(name), e);
                         }
                     }
                 }
@@ -555,19 +559,23 @@ impl Engine {
         let _ = std::fs::remove_file(&self.cfg.socket);
     }
 
-    fn event(&mut self, kind: &str, member: Option<usize>, detail: String) {
+    fn event(&mut self, kind: EventKind, member: Option<usize>, detail: String) {
         let name = member
             .and_then(|i| self.members.get(i).and_then(Option::as_ref))
             .map(|m| m.name.clone());
         self.event_named(kind, name, detail);
     }
 
-    fn event_named(&mut self, kind: &str, member: Option<String>, detail: String) {
+    fn event_named(&mut self, kind: EventKind, member: Option<String>, detail: String) {
         let t_s = clock::now().saturating_sub(self.start).0 as f64 / 1e9;
-        tracing::info!(kind, member = member.as_deref().unwrap_or("-"), "{detail}");
+        tracing::info!(
+            kind = kind.name(),
+            member = member.as_deref().unwrap_or("-"),
+            "{detail}"
+        );
         let event = Event {
             t_s: (t_s * 1000.0).round() / 1000.0,
-            kind: kind.to_string(),
+            kind,
             member,
             detail,
         };

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 use crate::config::{self, VsdConfig};
+use crate::control::EventKind;
 use crate::engine::{Engine, config_priority, members};
 
 /// The options a reload cannot change, with their values in `cfg`.
@@ -28,8 +29,8 @@ impl Engine {
 
     pub(super) fn reload(&mut self) {
         match self.try_reload() {
-            Ok(summary) => self.event("reload", None, summary),
-            Err(e) => self.event("error", None, format!("reload refused: {e}")),
+            Ok(summary) => self.event(EventKind::Reload, None, summary),
+            Err(e) => self.event(EventKind::Error, None, format!("reload refused: {e}")),
         }
     }
 
