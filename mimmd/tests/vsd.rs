@@ -26,12 +26,18 @@ fn run(bed: &Testbed, args: &[&str]) {
     );
 }
 
-#[test]
-fn mimmd_steers_the_vsd_and_the_vsd_outlives_mimmd() {
-    if !root_or_skip("mimmd_steers_the_vsd_and_the_vsd_outlives_mimmd") {
-        return;
-    }
-    let _serial = serial();
+/// Two ether members behind vsd0 on the upstream segment, the VSD running
+/// with vsd0's address and the default route, and mimmd's configuration
+/// for vsd mode (not started): (bed, scratch, config, mimmd's socket, VSD).
+fn vsd_bed(
+    tag: &str,
+) -> (
+    Testbed,
+    Scratch,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    VsdProcess,
+) {
     let desc = Description {
         lan: true,
         seed: 1,
@@ -46,7 +52,7 @@ fn mimmd_steers_the_vsd_and_the_vsd_outlives_mimmd() {
             .collect(),
     };
     let bed = Testbed::up(&desc).unwrap();
-    let dir = Scratch::new("vsd");
+    let dir = Scratch::new(tag);
     let socket = dir.0.join("mimmd.sock");
     let vsd_socket = dir.0.join("vsd0.sock");
     let config = dir.file(
@@ -79,6 +85,16 @@ fn mimmd_steers_the_vsd_and_the_vsd_outlives_mimmd() {
         ],
     );
 
+    (bed, dir, config, socket, vsd)
+}
+
+#[test]
+fn mimmd_steers_the_vsd_and_the_vsd_outlives_mimmd() {
+    if !root_or_skip("mimmd_steers_the_vsd_and_the_vsd_outlives_mimmd") {
+        return;
+    }
+    let _serial = serial();
+    let (bed, dir, config, socket, vsd) = vsd_bed("vsd");
     // mimmd finds the VSD carrying traffic on wlan0 and takes that over.
     let log = dir.0.join("mimmd.log");
     let mut m = Mimmd::start_until(&bed, &config, &socket, &log, "taken over without a switch");
@@ -174,4 +190,80 @@ fn mimmd_steers_the_vsd_and_the_vsd_outlives_mimmd() {
         r.to_text()
     );
     assert_eq!(r.stream.lost, cost.lost, "lost elsewhere: {}", r.to_text());
+}
+
+/// mimmd follows the VSD's events: a failover the VSD makes by itself is
+/// mimmd's primary at once, not at its next sample (it asked every sample
+/// before); a restarted VSD is followed again and its member taken over.
+#[test]
+fn mimmd_follows_the_vsds_failover_at_once_and_a_restarted_vsd() {
+    if !root_or_skip("mimmd_follows_the_vsds_failover_at_once_and_a_restarted_vsd") {
+        return;
+    }
+    let _serial = serial();
+    let (bed, dir, config, socket, vsd) = vsd_bed("vsd-follow");
+    // Samples 5 s apart: asked each sample, the VSD's move would show up to
+    // 5 s late; followed, at once.
+    let text = std::fs::read_to_string(&config).unwrap();
+    let slow = text.replace(
+        "option mode vsd\n",
+        "option mode vsd\n\toption sample_ms '5000'\n",
+    );
+    std::fs::write(&config, slow).unwrap();
+    let log = dir.0.join("mimmd.log");
+    let m = Mimmd::start_until(&bed, &config, &socket, &log, "taken over without a switch");
+    assert_eq!(m.primary().as_deref(), Some("wifi0"));
+    // When each daemon's switch event arrives, on this clock.
+    // When each daemon's event saying so arrives, on this clock (the recent
+    // events each replays first do not match).
+    let first = |socket: std::path::PathBuf, daemon: &'static str, says: &'static str| {
+        std::thread::spawn(move || {
+            let mut at = None;
+            let follow = br#"{"cmd":"events","follow":true}"#;
+            let _ = mimm_io::client::stream(&socket, daemon, follow, |line| {
+                let switched = line.contains(r#""kind":"switch""#) && line.contains(says);
+                if switched {
+                    at = Some(std::time::Instant::now());
+                }
+                !switched
+            });
+            at
+        })
+    };
+    std::thread::sleep(Duration::from_millis(1000));
+    let vsd_switch = first(
+        vsd.socket.clone(),
+        "the VSD",
+        "wlan0 -> wlan1: carrier lost",
+    );
+    let mimmd_switch = first(socket.clone(), "mimmd", "wifi0 -> wifi1");
+    std::thread::sleep(Duration::from_millis(200));
+    bed.set("wlan0", Change::CarrierOff).unwrap();
+    m.wait_for(Duration::from_secs(3), |s| {
+        s.primary.as_deref() == Some("wifi1")
+    });
+    let (vsd_at, mimmd_at) = (vsd_switch.join().unwrap(), mimmd_switch.join().unwrap());
+    let followed = mimmd_at.unwrap().duration_since(vsd_at.unwrap());
+    eprintln!("the VSD's failover was mimmd's primary {followed:?} after the VSD's event");
+    assert!(
+        followed < Duration::from_millis(100),
+        "{followed:?}\n{}",
+        m.log_text()
+    );
+
+    // The VSD restarts (on wlan0, its first member, carrier back): mimmd
+    // subscribes again at its next sample and takes that member over.
+    bed.set("wlan0", Change::CarrierOn).unwrap();
+    let vsd_socket = vsd.socket.clone();
+    drop(vsd);
+    let _vsd = VsdProcess::start(&bed, &config, &vsd_socket, &dir.0.join("vsd2.log"));
+    m.wait_for(Duration::from_secs(8), |s| {
+        s.primary.as_deref() == Some("wifi0")
+    });
+    assert!(
+        m.log_text()
+            .contains("vsd events: the VSD closed the connection"),
+        "{}",
+        m.log_text()
+    );
 }

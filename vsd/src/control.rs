@@ -49,7 +49,15 @@ pub enum Request {
     Events {
         #[serde(default)]
         follow: bool,
+        /// Send the recent events first (the default); mimmd, which asks
+        /// for the active member once it follows, does without.
+        #[serde(default = "yes")]
+        recent: bool,
     },
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -173,7 +181,10 @@ pub fn call(socket: &Path, request: &Request) -> io::Result<Reply> {
 
 /// The VSD's events as JSON lines, to `each` until it returns false.
 pub fn events(socket: &Path, follow: bool, each: impl FnMut(&str) -> bool) -> io::Result<()> {
-    let line = serde_json::to_vec(&Request::Events { follow })?;
+    let line = serde_json::to_vec(&Request::Events {
+        follow,
+        recent: true,
+    })?;
     mimm_io::client::stream(socket, "the VSD", &line, each)
 }
 

@@ -33,6 +33,10 @@ impl VsdMode {
         .map(|_| ())
     }
 
+    pub fn socket(&self) -> &std::path::Path {
+        &self.socket
+    }
+
     /// The member the VSD has active now.
     pub fn active(&self) -> io::Result<Option<String>> {
         match control::call(&self.socket, &Request::Status)? {

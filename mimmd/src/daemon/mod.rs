@@ -8,6 +8,7 @@ mod advice;
 mod control;
 mod exec;
 mod state;
+mod vsd_events;
 
 use std::io;
 use std::path::Path;
@@ -35,6 +36,7 @@ const SIGNALS: Token = Token(1);
 const LINKS: Token = Token(2);
 const LISTENER: Token = Token(3);
 const SERVER: Token = Token(4);
+const VSD_EVENTS: Token = Token(5);
 const CONN_BASE: usize = 100;
 const PROBE_BASE: usize = 1_000;
 const SOURCE_BASE: usize = 5_000;
@@ -76,6 +78,8 @@ pub struct Daemon {
     avoided: Vec<(String, Option<Millis>)>,
     /// Vsd mode: the VSD did not answer last time (logged once).
     vsd_silent: bool,
+    /// Vsd mode: the VSD's events, followed.
+    vsd_events: vsd_events::VsdEvents,
     stop: bool,
 }
 
@@ -137,6 +141,7 @@ impl Daemon {
             server,
             avoided: Vec::new(),
             vsd_silent: false,
+            vsd_events: vsd_events::VsdEvents::default(),
             stop: false,
         };
         daemon.apply_preference(0);
@@ -144,7 +149,7 @@ impl Daemon {
             daemon.on_link(event, false);
         }
         // A VSD already carrying traffic keeps its member: no switch.
-        daemon.sync_vsd();
+        daemon.follow_vsd();
         daemon.follow_primary();
         daemon.register_probes();
         Ok(daemon)
@@ -216,6 +221,7 @@ impl Daemon {
                 }
             }
             SERVER => self.on_server(),
+            VSD_EVENTS if self.vsd_events.read(self.poll.registry()) => self.sync_vsd(),
             Token(t) if (SOURCE_BASE..JOB_BASE).contains(&t) => self.on_source(t - SOURCE_BASE),
             Token(t) if (PROBE_BASE..SOURCE_BASE).contains(&t) => {
                 let i = (t - PROBE_BASE) / 4;
@@ -302,7 +308,7 @@ impl Daemon {
     }
 
     fn sample_all(&mut self, now: Nanos) {
-        self.sync_vsd();
+        self.follow_vsd();
         let ms = self.ms(now);
         let report = self.followers.any(|&samples| samples);
         for i in 0..self.ifaces.len() {
@@ -340,6 +346,28 @@ impl Daemon {
         let now = clock::now();
         for (i, rt) in self.ifaces.iter_mut().enumerate() {
             rt.prober.set_paused(Some(i) != primary, now);
+        }
+    }
+
+    /// Vsd mode: follows the VSD's events (subscribing again after it
+    /// restarted) and, on subscribing, takes over its active member.
+    fn follow_vsd(&mut self) {
+        let Mover::Vsd(vsd) = &self.mover else {
+            return;
+        };
+        let socket = vsd.socket().to_path_buf();
+        match self
+            .vsd_events
+            .subscribe(&socket, self.poll.registry(), VSD_EVENTS)
+        {
+            Ok(true) => self.sync_vsd(),
+            Ok(false) => {}
+            Err(e) => {
+                if !self.vsd_silent {
+                    tracing::warn!("vsd {}: {}: {e}", vsd.name, socket.display());
+                    self.vsd_silent = true;
+                }
+            }
         }
     }
 

@@ -17,8 +17,8 @@ impl Engine {
                 return;
             }
         };
-        if let Request::Events { follow } = request {
-            if self.followers.replay(&mut client) && follow {
+        if let Request::Events { follow, recent } = request {
+            if (!recent || self.followers.replay(&mut client)) && follow {
                 if let Err(mut refused) = self.followers.follow(client, ()) {
                     let full = format!("{} clients follow already", self.followers.len());
                     refused.answer(&Response::Error(full));
