@@ -27,6 +27,14 @@ pub enum Action {
         to: IfaceId,
         reason: Reason,
     },
+    /// The switch to `failed` did not happen (answered `Switched { ok:
+    /// false }`): traffic is still on `back` (none after a failed first
+    /// choice), `failed` waits `retry_after_ms`. Nothing to do but say so.
+    Reverted {
+        failed: IfaceId,
+        back: Option<IfaceId>,
+        reason: Reason,
+    },
 }
 
 impl Action {
@@ -36,7 +44,8 @@ impl Action {
             | Action::Deactivate { reason, .. }
             | Action::Prepare { reason, .. }
             | Action::RequestAdvice { reason, .. }
-            | Action::Switch { reason, .. } => reason,
+            | Action::Switch { reason, .. }
+            | Action::Reverted { reason, .. } => reason,
         }
     }
 }

@@ -239,12 +239,7 @@ impl MobilityManager {
             }
             Input::Switched { iface, ok } => {
                 if !ok && self.primary == Some(iface.index()) {
-                    // Traffic never moved: the previous primary still has it.
-                    self.counters.failures += 1;
-                    self.ifaces[iface.index()].blocked_until =
-                        now.saturating_add(self.cfg.timing.retry_after_ms);
-                    self.primary = self.last_from;
-                    self.primary_since = now;
+                    self.revert(iface.index(), now);
                 }
             }
             Input::Advice(Advice::Handoff { iface, verdict }) => {
@@ -325,6 +320,26 @@ impl MobilityManager {
             }
         }
         next
+    }
+
+    /// Traffic never moved to `failed`: the previous primary still has it.
+    fn revert(&mut self, failed: usize, now: Millis) {
+        self.counters.failures += 1;
+        self.ifaces[failed].blocked_until = now.saturating_add(self.cfg.timing.retry_after_ms);
+        self.primary = self.last_from;
+        self.primary_since = now;
+        let mut reason = Reason::new(Rule::SwitchFailed);
+        reason.subject = Some(IfaceId(failed as u8));
+        reason.candidate = self.primary.map(|back| Candidate {
+            iface: IfaceId(back as u8),
+            score: None,
+            value: self.ifaces[back].avg.value(),
+        });
+        self.emit(Action::Reverted {
+            failed: IfaceId(failed as u8),
+            back: self.primary.map(|b| IfaceId(b as u8)),
+            reason,
+        });
     }
 
     fn emit(&mut self, action: Action) {

@@ -228,6 +228,7 @@ proptest! {
                     Action::Switch { from, to, .. } => vec![from.unwrap_or(to), to],
                     Action::Activate { iface, .. } | Action::Deactivate { iface, .. }
                     | Action::Prepare { iface, .. } | Action::RequestAdvice { iface, .. } => vec![iface],
+                    Action::Reverted { failed, back, .. } => vec![back.unwrap_or(failed), failed],
                 };
                 for t in targets {
                     prop_assert!(t.index() < n, "action on unknown interface {:?}", action);

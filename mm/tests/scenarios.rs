@@ -444,12 +444,25 @@ fn advice_deny_avoid_and_a_failed_switch() {
         Some((WIFI, Rule::Avoided)),
         "{actions:?}"
     );
-    // The switch fails: the MM falls back to where traffic still is.
-    run.input(Input::Switched {
+    // The switch fails: the MM falls back to where traffic still is, and
+    // says so.
+    let actions = run.input(Input::Switched {
         iface: WIFI,
         ok: false,
     });
     assert_eq!(run.mm.primary(), Some(LTE));
+    let reverted = actions
+        .iter()
+        .find_map(|a| match a {
+            Action::Reverted {
+                failed,
+                back,
+                reason,
+            } => Some((*failed, *back, reason.rule)),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no Reverted: {actions:?}"));
+    assert_eq!(reverted, (WIFI, Some(LTE), Rule::SwitchFailed));
 }
 
 #[test]

@@ -51,6 +51,10 @@ impl Daemon {
                     );
                 }
                 Action::RequestAdvice { iface, .. } => self.request_advice(iface),
+                Action::Reverted { failed, reason, .. } => {
+                    let text = reason.display(&self.cfg.mm).to_string();
+                    self.event(EventKind::Error, Some(failed.index()), text);
+                }
             }
         }
     }

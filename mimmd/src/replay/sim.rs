@@ -263,7 +263,8 @@ pub fn run(trace: &Trace, cfg: &Config, options: Options) -> Result<Replay, Stri
                         }),
                     );
                 }
-                Action::Deactivate { .. } => {}
+                // The replay answers every switch ok: none is reverted.
+                Action::Deactivate { .. } | Action::Reverted { .. } => {}
                 Action::Switch { from, to, reason } => {
                     switches.push(Switch {
                         t_ms: now,
