@@ -307,22 +307,42 @@ impl Server {
 
     fn on_request(&mut self, now: Now, from: SocketAddr, h: &RequestHeader, reg: &Registration) {
         self.counters.requests += 1;
-        let window = self.cfg.window_s;
-        let client = self.clients.entry(reg.spi).or_default();
-        match client.guard.check(h.identification, now.id, window) {
-            replay::Verdict::Fresh => {}
-            verdict => {
-                if verdict == replay::Verdict::Stale {
-                    self.counters.stale += 1;
-                } else {
-                    self.counters.replayed += 1;
-                }
-                let id = replay::mismatch_identification(h.identification, now.id);
-                let reply = reply_header(h, code::IDENTIFICATION_MISMATCH, id);
-                self.reply(from, reg.spi, &reply, None);
-                return;
-            }
+        if !self.fresh(now, from, h, reg.spi) {
+            return;
         }
+        let handoff = self.record(from, h, reg);
+        self.answer(from, h, reg.spi, handoff.as_deref());
+        self.advise_if_alarmed(now, reg.spi);
+    }
+
+    /// The replay check: a stale or repeated Identification is answered
+    /// with code 133 and the server's time, and changes nothing else.
+    fn fresh(&mut self, now: Now, from: SocketAddr, h: &RequestHeader, spi: u32) -> bool {
+        let client = self.clients.entry(spi).or_default();
+        match client
+            .guard
+            .check(h.identification, now.id, self.cfg.window_s)
+        {
+            replay::Verdict::Fresh => return true,
+            replay::Verdict::Stale => self.counters.stale += 1,
+            _ => self.counters.replayed += 1,
+        }
+        let id = replay::mismatch_identification(h.identification, now.id);
+        let reply = reply_header(h, code::IDENTIFICATION_MISMATCH, id);
+        self.reply(from, spi, &reply, None);
+        false
+    }
+
+    /// What the request tells of its client (address, report, links,
+    /// primary network), kept with the per-network load in step; the
+    /// network a Request Handoff in it asks for.
+    fn record(
+        &mut self,
+        from: SocketAddr,
+        h: &RequestHeader,
+        reg: &Registration,
+    ) -> Option<String> {
+        let client = self.clients.entry(reg.spi).or_default();
         client.addr = Some(from);
         client.home_address = Some(h.home_address);
         client.home_agent = Some(h.home_agent);
@@ -365,45 +385,48 @@ impl Server {
                 *self.client_load.entry(n).or_default() += new_rt;
             }
         }
-        let advice_text;
-        let advice = match &handoff {
-            Some(target) => {
-                self.counters.handoff_requests += 1;
-                let (verdict, reason, alternative) = self.admit(reg.spi, target);
-                if verdict == Verdict::Allow {
-                    self.counters.allowed += 1;
-                } else {
-                    self.counters.denied += 1;
-                }
-                advice_text = (reason, alternative);
-                Some(HandoffAdvice {
-                    verdict,
-                    reason: &advice_text.0,
-                    alternative: advice_text.1.as_deref(),
-                    binding_done: false,
-                })
+        handoff
+    }
+
+    /// The accepted reply, with Handoff Advice when a move was asked for.
+    fn answer(&mut self, from: SocketAddr, h: &RequestHeader, spi: u32, handoff: Option<&str>) {
+        let admitted = handoff.map(|target| {
+            self.counters.handoff_requests += 1;
+            let decision = self.admit(spi, target);
+            if decision.0 == Verdict::Allow {
+                self.counters.allowed += 1;
+            } else {
+                self.counters.denied += 1;
             }
-            None => None,
-        };
+            decision
+        });
+        let advice = admitted.as_ref().map(|(verdict, reason, alternative)| {
+            Message::HandoffAdvice(HandoffAdvice {
+                verdict: *verdict,
+                reason,
+                alternative: alternative.as_deref(),
+                binding_done: false,
+            })
+        });
         let reply = reply_header(h, code::ACCEPTED, h.identification);
-        self.reply(
-            from,
-            reg.spi,
-            &reply,
-            advice.map(Message::HandoffAdvice).as_ref(),
-        );
-        // A client that just reported being on an alarmed network hears of it.
-        let network = self.clients.get(&reg.spi).and_then(|c| c.network.clone());
-        if let Some(network) = network {
-            if let Some(a) = self.alarms.iter().find(|a| a.network == network).cloned() {
-                if !self
-                    .pending
-                    .iter()
-                    .any(|p| p.spi == reg.spi && p.network == network)
-                {
-                    self.advise(now, reg.spi, &a);
-                }
-            }
+        self.reply(from, spi, &reply, advice.as_ref());
+    }
+
+    /// A client that just reported being on an alarmed network hears of it
+    /// (unless that advice is already on its way).
+    fn advise_if_alarmed(&mut self, now: Now, spi: u32) {
+        let Some(network) = self.clients.get(&spi).and_then(|c| c.network.clone()) else {
+            return;
+        };
+        let Some(alarm) = self.alarms.iter().find(|a| a.network == network).cloned() else {
+            return;
+        };
+        let pending = self
+            .pending
+            .iter()
+            .any(|p| p.spi == spi && p.network == network);
+        if !pending {
+            self.advise(now, spi, &alarm);
         }
     }
 
