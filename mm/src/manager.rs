@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::action::Action;
 use crate::config::Config;
 use crate::iface::{AdviceState, IfaceState, Link, Prep};
-use crate::input::{Advice, Input, Verdict};
+use crate::input::{Advice, Input, Sample, Verdict};
 use crate::reason::{Candidate, Reason, Rule};
 use crate::score::score;
 use crate::thresholds::{PrimaryLevel, Threshold, Tier};
@@ -167,34 +167,8 @@ impl MobilityManager {
 
     pub fn handle(&mut self, now: Millis, input: Input) {
         self.now = self.now.max(now);
-        let now = self.now;
         match input {
-            Input::Sample { iface, sample } => {
-                let Some(st) = self.ifaces.get_mut(iface.index()) else {
-                    return;
-                };
-                let metric = self.cfg.ifaces[iface.index()].metric;
-                if let Some(carrier) = sample.carrier {
-                    if !carrier {
-                        // What was measured before the loss says nothing now.
-                        st.avg.reset();
-                        st.rate.reset();
-                        st.raw = None;
-                    }
-                    st.carrier = carrier;
-                }
-                if let Some(reachable) = sample.reachable {
-                    st.reachable = reachable;
-                }
-                if let Some(v) = metric.value(&sample).filter(|v| v.is_finite()) {
-                    st.raw = Some(v);
-                    st.avg.push(v);
-                }
-                if let Some(r) = sample.rate_kbps.filter(|r| r.is_finite()) {
-                    st.rate.push(r);
-                }
-                self.first_sample.get_or_insert(now);
-            }
+            Input::Sample { iface, sample } => self.take_sample(iface.index(), &sample),
             Input::Admin { iface, enabled } => {
                 if let Some(st) = self.ifaces.get_mut(iface.index()) {
                     st.enabled = enabled;
@@ -203,63 +177,19 @@ impl MobilityManager {
             Input::Prefer { iface } => {
                 self.preferred = iface.map(IfaceId::index).filter(|&i| i < self.ifaces.len());
             }
-            Input::Handoff { iface } => {
-                let i = iface.index();
-                if i < self.ifaces.len() && self.primary != Some(i) {
-                    let mut reason = Reason::new(Rule::Manual);
-                    reason.subject = self.primary.map(id);
-                    let reason = self.candidate_reason(reason, i);
-                    self.plan = None;
-                    self.pursue(i, reason, true, false);
-                }
-            }
-            Input::Activated { iface, ok } => {
-                let retry = now.saturating_add(self.cfg.timing.retry_after_ms);
-                if let Some(st) = self.ifaces.get_mut(iface.index()) {
-                    if ok {
-                        st.link = Link::Up;
-                    } else {
-                        st.link = Link::Down;
-                        st.blocked_until = retry;
-                        self.counters.failures += 1;
-                    }
-                }
-            }
-            Input::Prepared { iface, ok } => {
-                let retry = now.saturating_add(self.cfg.timing.retry_after_ms);
-                if let Some(st) = self.ifaces.get_mut(iface.index()) {
-                    if ok {
-                        st.prep = Prep::Ready;
-                    } else {
-                        st.prep = Prep::None;
-                        st.blocked_until = retry;
-                        self.counters.failures += 1;
-                    }
-                }
-            }
+            Input::Handoff { iface } => self.manual_handoff(iface.index()),
+            Input::Activated { iface, ok } => self.activated(iface.index(), ok),
+            Input::Prepared { iface, ok } => self.prepared(iface.index(), ok),
             Input::Switched { iface, ok } => {
                 if !ok && self.primary == Some(iface.index()) {
-                    self.revert(iface.index(), now);
+                    self.revert(iface.index(), self.now);
                 }
             }
             Input::Advice(Advice::Handoff { iface, verdict }) => {
-                let retry = now.saturating_add(self.cfg.timing.retry_after_ms);
-                // Only an answer to a question counts: a late one (after the
-                // timeout, the handoff done) must neither pre-approve the next
-                // handoff nor block the interface traffic is now on.
-                let asked = |st: &&mut IfaceState| matches!(st.advice, AdviceState::Asked { .. });
-                if let Some(st) = self.ifaces.get_mut(iface.index()).filter(asked) {
-                    match verdict {
-                        Verdict::Allow => st.advice = AdviceState::Allowed,
-                        Verdict::Deny => {
-                            st.advice = AdviceState::None;
-                            st.blocked_until = retry;
-                        }
-                        Verdict::RetryAt(t) => st.advice = AdviceState::RetryAt(t),
-                    }
-                }
+                self.handoff_answer(iface.index(), verdict)
             }
             Input::Advice(Advice::Avoid { iface, ms }) => {
+                let now = self.now;
                 if let Some(st) = self.ifaces.get_mut(iface.index()) {
                     st.avoid_until = if ms < 0 {
                         Millis::MAX
@@ -270,6 +200,89 @@ impl MobilityManager {
             }
         }
         self.evaluate();
+    }
+
+    fn take_sample(&mut self, i: usize, sample: &Sample) {
+        let Some(st) = self.ifaces.get_mut(i) else {
+            return;
+        };
+        let metric = self.cfg.ifaces[i].metric;
+        if let Some(carrier) = sample.carrier {
+            if !carrier {
+                // What was measured before the loss says nothing now.
+                st.avg.reset();
+                st.rate.reset();
+                st.raw = None;
+            }
+            st.carrier = carrier;
+        }
+        if let Some(reachable) = sample.reachable {
+            st.reachable = reachable;
+        }
+        if let Some(v) = metric.value(sample).filter(|v| v.is_finite()) {
+            st.raw = Some(v);
+            st.avg.push(v);
+        }
+        if let Some(r) = sample.rate_kbps.filter(|r| r.is_finite()) {
+            st.rate.push(r);
+        }
+        self.first_sample.get_or_insert(self.now);
+    }
+
+    fn manual_handoff(&mut self, i: usize) {
+        if i < self.ifaces.len() && self.primary != Some(i) {
+            let mut reason = Reason::new(Rule::Manual);
+            reason.subject = self.primary.map(id);
+            let reason = self.candidate_reason(reason, i);
+            self.plan = None;
+            self.pursue(i, reason, true, false);
+        }
+    }
+
+    fn activated(&mut self, i: usize, ok: bool) {
+        if let Some(st) = self.ifaces.get_mut(i) {
+            st.link = if ok { Link::Up } else { Link::Down };
+        }
+        if !ok {
+            self.failed(i);
+        }
+    }
+
+    fn prepared(&mut self, i: usize, ok: bool) {
+        if let Some(st) = self.ifaces.get_mut(i) {
+            st.prep = if ok { Prep::Ready } else { Prep::None };
+        }
+        if !ok {
+            self.failed(i);
+        }
+    }
+
+    /// An action on interface `i` failed: counted, and `i` rests for
+    /// `retry_after_ms`.
+    fn failed(&mut self, i: usize) {
+        let retry = self.now.saturating_add(self.cfg.timing.retry_after_ms);
+        if let Some(st) = self.ifaces.get_mut(i) {
+            st.blocked_until = retry;
+            self.counters.failures += 1;
+        }
+    }
+
+    fn handoff_answer(&mut self, i: usize, verdict: Verdict) {
+        let retry = self.now.saturating_add(self.cfg.timing.retry_after_ms);
+        // Only an answer to a question counts: a late one (after the
+        // timeout, the handoff done) must neither pre-approve the next
+        // handoff nor block the interface traffic is now on.
+        let asked = |st: &&mut IfaceState| matches!(st.advice, AdviceState::Asked { .. });
+        if let Some(st) = self.ifaces.get_mut(i).filter(asked) {
+            match verdict {
+                Verdict::Allow => st.advice = AdviceState::Allowed,
+                Verdict::Deny => {
+                    st.advice = AdviceState::None;
+                    st.blocked_until = retry;
+                }
+                Verdict::RetryAt(t) => st.advice = AdviceState::RetryAt(t),
+            }
+        }
     }
 
     pub fn handle_timeout(&mut self, now: Millis) {
@@ -324,8 +337,7 @@ impl MobilityManager {
 
     /// Traffic never moved to `failed`: the previous primary still has it.
     fn revert(&mut self, failed: usize, now: Millis) {
-        self.counters.failures += 1;
-        self.ifaces[failed].blocked_until = now.saturating_add(self.cfg.timing.retry_after_ms);
+        self.failed(failed);
         self.primary = self.last_from;
         self.primary_since = now;
         let mut reason = Reason::new(Rule::SwitchFailed);
