@@ -61,6 +61,23 @@ pub fn listed_after<'a>(text: &'a str, label: &str) -> Vec<&'a str> {
     sentence.split('`').skip(1).step_by(2).collect()
 }
 
+/// Panics unless every one of `all` serialises as its `name` (and reads
+/// back), and README lists exactly those names after `label`, in order:
+/// for enums whose names are a protocol (event kinds).
+pub fn names_are_listed<K>(all: &[K], name: impl Fn(&K) -> &'static str, label: &str)
+where
+    K: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    for k in all {
+        let json = serde_json::to_string(k).unwrap();
+        assert_eq!(json, format!("\"{}\"", name(k)));
+        assert_eq!(&serde_json::from_str::<K>(&json).unwrap(), k);
+    }
+    let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"));
+    let names: Vec<&str> = all.iter().map(name).collect();
+    assert_eq!(listed_after(readme, label), names, "README's {label}");
+}
+
 fn met(test: &str, ok: bool, missing: &str) -> bool {
     met_in(in_ci(), test, ok, missing)
 }
