@@ -141,6 +141,16 @@ impl Switch {
         self.cfg = cfg;
     }
 
+    /// Member `id`'s priority, as the switch ranks backups by it.
+    pub fn priority(&self, id: usize) -> Option<i32> {
+        self.member(id).map(|m| m.priority)
+    }
+
+    /// Member `id`'s carrier, as the switch last heard it.
+    pub fn carrier(&self, id: usize) -> Option<bool> {
+        self.member(id).map(|m| m.carrier)
+    }
+
     pub fn set_priority(&mut self, id: usize, priority: i32) -> Result<(), String> {
         match self.members.get_mut(id).and_then(Option::as_mut) {
             Some(m) => {

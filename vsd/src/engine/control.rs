@@ -72,9 +72,6 @@ impl Engine {
             Request::Priority { member, priority } => {
                 let id = self.id_of(&member)?;
                 self.switch.set_priority(id, priority)?;
-                if let Some(m) = self.members[id].as_mut() {
-                    m.priority = priority;
-                }
                 Ok(Reply::Done)
             }
             Request::Prepare { member } => {
@@ -121,7 +118,7 @@ impl Engine {
                     "prepared"
                 } else if self.switch.accepts(id) {
                     "leaving"
-                } else if m.carrier {
+                } else if self.switch.carrier(id) == Some(true) {
                     "backup"
                 } else {
                     "down"
@@ -130,8 +127,8 @@ impl Engine {
                     name: m.name.clone(),
                     ifindex: m.ifindex,
                     mac: format_mac(&m.mac),
-                    carrier: m.carrier,
-                    priority: m.priority,
+                    carrier: self.switch.carrier(id).unwrap_or(false),
+                    priority: self.switch.priority(id).unwrap_or(0),
                     state: state.into(),
                     counters: m.counters,
                 }

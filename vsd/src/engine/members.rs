@@ -24,8 +24,8 @@ pub struct Member {
     pub original: Mac,
     /// The address it carries now.
     pub mac: Mac,
-    pub carrier: bool,
-    pub priority: i32,
+    // Its carrier and priority are the switch's (`Switch::carrier`,
+    // `Switch::priority`): kept once, not synced by hand.
     pub counters: Counters,
 }
 
@@ -48,7 +48,7 @@ pub fn refusal(link: &Link) -> Option<String> {
 }
 
 /// Takes `link` in as a member of VSD `vsd`.
-pub fn take(rtnl: &mut Rtnl, vsd: &str, link: &Link, priority: i32) -> Result<Member, String> {
+pub fn take(rtnl: &mut Rtnl, vsd: &str, link: &Link) -> Result<Member, String> {
     if let Some(problem) = refusal(link) {
         return Err(problem);
     }
@@ -84,9 +84,6 @@ pub fn take(rtnl: &mut Rtnl, vsd: &str, link: &Link, priority: i32) -> Result<Me
         saved,
         original,
         mac: original,
-        // Taking it brought it up: its carrier is known at the next event.
-        carrier: link.carrier,
-        priority,
         counters: Counters::default(),
     })
 }

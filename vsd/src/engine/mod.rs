@@ -237,7 +237,7 @@ impl Engine {
                 link.name, self.cfg.name
             ));
         }
-        let member = members::take(&mut self.rtnl, &self.cfg.name, link, priority)?;
+        let member = members::take(&mut self.rtnl, &self.cfg.name, link)?;
         if self.offloads && member.socket.vnet_hdr_emulated() {
             // Its socket cannot send offloaded frames (see crate::packet):
             // from now on the TAP hands over whole, checksummed ones.
@@ -394,13 +394,9 @@ impl Engine {
     /// Member `id`'s carrier is `carrier` (`how`: where that was seen, if
     /// not from rtnetlink).
     fn set_carrier(&mut self, id: usize, carrier: bool, how: &str) {
-        let Some(m) = self.members.get_mut(id).and_then(Option::as_mut) else {
-            return;
-        };
-        if m.carrier == carrier {
+        if self.switch.carrier(id).is_none_or(|known| known == carrier) {
             return;
         }
-        m.carrier = carrier;
         let now = self.ms(clock::now());
         self.switch.on_carrier(id, carrier, now);
         let detail = if carrier {
@@ -448,7 +444,7 @@ impl Engine {
                 }
                 LinkEvent::Removed { name, .. } => {
                     if let Some(id) = self.member_id(&name) {
-                        let priority = self.members[id].as_ref().map_or(0, |m| m.priority);
+                        let priority = self.switch.priority(id).unwrap_or(0);
                         self.remove_member(id, true);
                         // It may come back (a USB modem re-enumerating).
                         self.waiting.push((name, priority));

@@ -71,9 +71,6 @@ impl Engine {
             let priority = config_priority(i);
             if let Some(id) = self.member_id(name) {
                 self.switch.set_priority(id, priority)?;
-                if let Some(m) = self.members[id].as_mut() {
-                    m.priority = priority;
-                }
                 continue;
             }
             match find(name).cloned() {
