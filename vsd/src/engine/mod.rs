@@ -51,6 +51,83 @@ const MAX_FOLLOWERS: usize = 256;
 /// How often the active member's carrier is read while traffic flows.
 const CARRIER_CHECK: Nanos = Nanos(1_000_000);
 
+/// The links the kernel has now.
+fn existing_links(links: &mut LinkWatcher) -> io::Result<Vec<Link>> {
+    let all = links.snapshot()?;
+    Ok(all
+        .into_iter()
+        .filter_map(|e| match e {
+            LinkEvent::Changed(l) => Some(l),
+            LinkEvent::Removed { .. } => None,
+        })
+        .collect())
+}
+
+/// What would make the VSD fail half way, found before anything changes:
+/// a device already named like the VSD, a member it cannot bond.
+fn refuse_before_changing(cfg: &VsdConfig, existing: &[Link]) -> Result<(), String> {
+    if existing.iter().any(|l| l.name == cfg.name) {
+        return Err(format!(
+            "{}: a device with this name exists already (another VSD running?)",
+            cfg.name
+        ));
+    }
+    for m in &cfg.members {
+        if let Some(problem) = existing
+            .iter()
+            .find(|l| &l.name == m)
+            .and_then(members::refusal)
+        {
+            return Err(problem);
+        }
+    }
+    Ok(())
+}
+
+/// The VSD's TAP, up, with its shadow MAC and MTU.
+struct Tap {
+    tap: TunTap,
+    index: u32,
+    offloads: bool,
+    shadow: Mac,
+}
+
+fn open_tap(cfg: &VsdConfig, rtnl: &mut Rtnl) -> Result<Tap, String> {
+    let io = |what: &str, e: io::Error| format!("{what}: {e}");
+    let (tap, offloads) = TunTap::open_vnet_tap(&cfg.name).map_err(|e| io(&cfg.name, e))?;
+    if !offloads {
+        tracing::warn!(
+            "{}: the kernel refused TAP offloads; running without",
+            cfg.name
+        );
+    }
+    let tap_link = mimm_netlink::links::dump(rtnl)
+        .map_err(|e| io("netlink", e))?
+        .into_iter()
+        .find(|l| l.name == cfg.name)
+        .ok_or_else(|| format!("{}: created but not found", cfg.name))?;
+    let shadow = cfg
+        .mac
+        .unwrap_or_else(|| macs::derive_shadow(&machine_seed(&cfg.name)));
+    LinkChange {
+        mac: Some(shadow),
+        // Only when it differs from the new TAP's (1500). Besides saving
+        // a no-op, this lets the big-endian build start under qemu-user
+        // 7.2, which hands IFLA_MTU of a SETLINK to the kernel unswapped.
+        mtu: (tap_link.mtu != Some(cfg.mtu)).then_some(cfg.mtu),
+        up: Some(true),
+        noarp: None,
+    }
+    .apply(rtnl, tap_link.index)
+    .map_err(|e| io(&cfg.name, e))?;
+    Ok(Tap {
+        tap,
+        index: tap_link.index,
+        offloads,
+        shadow,
+    })
+}
+
 pub struct Engine {
     cfg: VsdConfig,
     /// Where SIGHUP re-reads the configuration from (`None`: it stops).
@@ -108,60 +185,13 @@ impl Engine {
         } = LoopBase::new(TIMER, SIGNALS)?;
         let mut links = LinkWatcher::new().map_err(|e| io("netlink", e))?;
         let mut rtnl = Rtnl::new().map_err(|e| io("netlink", e))?;
-        let all = links.snapshot().map_err(|e| io("netlink", e))?;
-        let existing: Vec<Link> = all
-            .into_iter()
-            .filter_map(|e| match e {
-                LinkEvent::Changed(l) => Some(l),
-                LinkEvent::Removed { .. } => None,
-            })
-            .collect();
-        if existing.iter().any(|l| l.name == cfg.name) {
-            return Err(format!(
-                "{}: a device with this name exists already (another VSD running?)",
-                cfg.name
-            ));
-        }
-        for m in &cfg.members {
-            if let Some(problem) = existing
-                .iter()
-                .find(|l| &l.name == m)
-                .and_then(members::refusal)
-            {
-                return Err(problem);
-            }
-        }
+        let existing = existing_links(&mut links).map_err(|e| io("netlink", e))?;
+        refuse_before_changing(&cfg, &existing)?;
         let listener = bind_private(&cfg.socket)?;
-        let (tap, offloads) = TunTap::open_vnet_tap(&cfg.name).map_err(|e| io(&cfg.name, e))?;
-        if !offloads {
-            tracing::warn!(
-                "{}: the kernel refused TAP offloads; running without",
-                cfg.name
-            );
-        }
-        let tap_link = mimm_netlink::links::dump(&mut rtnl)
-            .map_err(|e| io("netlink", e))?
-            .into_iter()
-            .find(|l| l.name == cfg.name)
-            .ok_or_else(|| format!("{}: created but not found", cfg.name))?;
-        let tap_index = tap_link.index;
-        let shadow = cfg
-            .mac
-            .unwrap_or_else(|| macs::derive_shadow(&machine_seed(&cfg.name)));
-        LinkChange {
-            mac: Some(shadow),
-            // Only when it differs from the new TAP's (1500). Besides saving
-            // a no-op, this lets the big-endian build start under qemu-user
-            // 7.2, which hands IFLA_MTU of a SETLINK to the kernel unswapped.
-            mtu: (tap_link.mtu != Some(cfg.mtu)).then_some(cfg.mtu),
-            up: Some(true),
-            noarp: None,
-        }
-        .apply(&mut rtnl, tap_index)
-        .map_err(|e| io(&cfg.name, e))?;
+        let tap = open_tap(&cfg, &mut rtnl)?;
         let registry = poll.registry();
         registry
-            .register(&mut SourceFd(&tap.as_raw_fd()), TAP, Interest::READABLE)
+            .register(&mut SourceFd(&tap.tap.as_raw_fd()), TAP, Interest::READABLE)
             .and_then(|()| registry.register(&mut SourceFd(&links.fd()), LINKS, Interest::READABLE))
             .map_err(|e| io("poll", e))?;
         // Answers are written from the data path's loop: block less.
@@ -178,9 +208,9 @@ impl Engine {
             cfg,
             config_file: None,
             poll,
-            tap,
-            tap_index,
-            offloads,
+            tap: tap.tap,
+            tap_index: tap.index,
+            offloads: tap.offloads,
             rtnl,
             links,
             signals,
@@ -189,8 +219,8 @@ impl Engine {
             followers: Followers::new(RECENT_EVENTS, MAX_FOLLOWERS),
             members: Vec::new(),
             waiting: Vec::new(),
-            shadow,
-            vsd_mac: shadow,
+            shadow: tap.shadow,
+            vsd_mac: tap.shadow,
             tx_batch: Batch::new(batch, SLOT_LEN),
             rx_batch: Batch::new(batch, SLOT_LEN),
             no_member_drops: 0,
@@ -200,23 +230,27 @@ impl Engine {
             start: clock::now(),
             stop: false,
         };
-        let configured: Vec<String> = engine.cfg.members.clone();
+        if let Err(e) = engine.take_configured(&existing) {
+            engine.shutdown();
+            return Err(e);
+        }
+        Ok(engine)
+    }
+
+    /// Takes the configured members that exist; waits for the others.
+    fn take_configured(&mut self, existing: &[Link]) -> Result<(), String> {
+        let configured: Vec<String> = self.cfg.members.clone();
         for (i, name) in configured.iter().enumerate() {
             let priority = config_priority(i);
             match existing.iter().find(|l| &l.name == name) {
-                Some(link) => {
-                    if let Err(e) = engine.add_member(link, priority) {
-                        engine.shutdown();
-                        return Err(e);
-                    }
-                }
+                Some(link) => self.add_member(link, priority)?,
                 None => {
                     tracing::warn!("member {name}: no such device yet; taken when it appears");
-                    engine.waiting.push((name.clone(), priority));
+                    self.waiting.push((name.clone(), priority));
                 }
             }
         }
-        Ok(engine)
+        Ok(())
     }
 
     fn ms(&self, now: Nanos) -> Millis {
