@@ -13,7 +13,7 @@ use mio::net::UnixStream;
 use mio::{Interest, Registry, Token};
 
 use mimm_io::line::{Line, read_line};
-use mimm_vsd::control::{Event, EventKind, Request};
+use mimm_vsd::control::{EventKind, Request};
 
 /// An event line is short; anything longer is not the VSD speaking.
 const MAX_LINE: usize = 64 * 1024;
@@ -83,8 +83,15 @@ fn open(socket: &Path) -> io::Result<UnixStream> {
     Ok(UnixStream::from_std(stream))
 }
 
+/// Only the kind of a VSD event: mimmd asks for the rest (the active
+/// member) itself, and a one-field view keeps the parser small.
+#[derive(serde::Deserialize)]
+struct KindOf {
+    kind: EventKind,
+}
+
 fn is_switch(line: &[u8]) -> bool {
-    serde_json::from_slice::<Event>(line).is_ok_and(|e| e.kind == EventKind::Switch)
+    serde_json::from_slice::<KindOf>(line).is_ok_and(|e| e.kind == EventKind::Switch)
 }
 
 #[cfg(test)]
