@@ -345,6 +345,24 @@ fn route_mode_follows_a_trace_and_mimmctl_agrees_with_it() {
     assert_eq!(s.primary.as_deref(), Some("cell1"));
     assert_eq!((signal(&s, 0), signal(&s, 1)), (Some(-80.0), Some(-100.0)));
     assert_eq!(s.interfaces[0].rate_kbps, Some(20000.0));
+    // Each source's own state: the trace it plays, the probes it sends.
+    let sources = &s.interfaces[0].sources;
+    let shown: Vec<(&str, &str)> = sources
+        .iter()
+        .map(|x| (x.kind.as_str(), x.detail.as_str()))
+        .collect();
+    let trace_detail = format!("{}:cell1", trace_path.display());
+    assert_eq!(
+        shown,
+        [
+            ("trace", trace_detail.as_str()),
+            ("probes", "udp 198.51.100.1:7 via wwan0")
+        ]
+    );
+    assert!(
+        sources[0].updates >= 2 && sources[0].failures == 0,
+        "{sources:?}"
+    );
     let s = at(7.0);
     assert_eq!(s.primary.as_deref(), Some("cell2"), "{}", m.log_text());
     assert_eq!(signal(&s, 0), Some(-121.0));
@@ -433,4 +451,101 @@ fn a_crowd_on_the_control_socket_does_not_lock_out_a_request() {
     assert!(slowest < Duration::from_millis(50), "{slowest:?}");
     drop(crowd);
     assert_eq!(m.primary().as_deref(), Some("wifi"));
+}
+
+/// Reads one question from the modem's side of a pty.
+fn modem_question(modem: &std::os::fd::OwnedFd) -> Vec<u8> {
+    let mut asked = Vec::new();
+    while !asked.ends_with(b"\r") {
+        let mut b = [0u8; 64];
+        let n = rustix::io::read(modem, &mut b).unwrap();
+        asked.extend_from_slice(&b[..n]);
+    }
+    asked
+}
+
+/// Every source shows its own state in `mimmctl status`, and a modem that
+/// stops answering is given up at the source's deadline: the loop wakes for
+/// it with nothing else due (no probes, the next sample a second later,
+/// nobody asking).
+#[test]
+fn sources_show_in_status_and_a_silent_modem_is_given_up_at_its_deadline() {
+    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+    let test = "sources_show_in_status_and_a_silent_modem_is_given_up_at_its_deadline";
+    if !root_or_skip(test) {
+        return;
+    }
+    let _serial = serial();
+    let (bed, dir, socket, _) = common::lte_and_wifi("sources");
+    let modem = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
+    grantpt(&modem).unwrap();
+    unlockpt(&modem).unwrap();
+    let port = ptsname(&modem, Vec::new()).unwrap();
+    let port = port.to_str().unwrap().to_string();
+    let config = dir.file(
+        "mimm",
+        &format!(
+            "config globals\n\toption socket '{}'\n\toption sample_ms 4000\n\
+             config interface 'lte'\n\toption device wwan0\n\toption kind lte\n\toption signal_source 'at:{port}'\n\
+             config interface 'wifi'\n\toption device wlan0\n\toption kind wifi\n\toption signal_source nl80211\n\
+             \toption enabled 0\n",
+            socket.display()
+        ),
+    );
+    // The modem answers the first question and not the second.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let modem_side = std::thread::spawn(move || {
+        let first = modem_question(&modem);
+        let answer = b"\r\n+CESQ: 99,99,255,255,20,45\r\n\r\nOK\r\n";
+        rustix::io::write(&modem, answer).unwrap();
+        tx.send(first).unwrap();
+        let second = modem_question(&modem);
+        tx.send(second).unwrap();
+        modem
+    });
+    let m = Mimmd::start(&bed, &config, &socket, &dir.0.join("log"));
+    assert_eq!(rx.recv().unwrap(), b"AT+CESQ\r");
+    let status = m.status();
+    let lte = &status.interfaces[0].sources;
+    assert_eq!(lte.len(), 1, "no probes, no probe source: {lte:?}");
+    assert_eq!(status.interfaces[0].signal_dbm, Some(-96.0));
+    assert_eq!((lte[0].kind.as_str(), lte[0].updates), ("at", 1), "{lte:?}");
+    assert_eq!(lte[0].detail, format!("AT+CESQ on {port}"));
+    let wifi = &status.interfaces[1].sources;
+    let kinds: Vec<&str> = wifi.iter().map(|s| s.kind.as_str()).collect();
+    assert_eq!(kinds, ["nl80211"]);
+    // This machine has no Wi-Fi driver: nl80211 says so at every sample.
+    let why = wifi[0].error.as_deref().unwrap_or_default();
+    assert!(why.contains("probes only"), "{wifi:?}");
+
+    let second = rx.recv_timeout(Duration::from_secs(6)).unwrap();
+    let asked_at = std::time::Instant::now();
+    assert_eq!(second, b"AT+CESQ\r");
+    let lte = &m.status().interfaces[0].sources[0];
+    assert!(lte.waiting, "{lte:?}");
+    // Quiet now: the next sample is 4 s away, the question's deadline 3 s.
+    std::thread::sleep(Duration::from_millis(3_500).saturating_sub(asked_at.elapsed()));
+    let text = m.log_text();
+    assert!(
+        text.contains(&format!("interface lte: at: {port}: no answer to AT")),
+        "given up at its deadline, unasked:\n{text}"
+    );
+    let status = m.status();
+    let lte = &status.interfaces[0].sources[0];
+    assert_eq!((lte.waiting, lte.failures), (false, 1), "{lte:?}");
+    assert!(
+        lte.error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("no answer to AT")
+    );
+    assert_eq!(
+        status.interfaces[0].signal_dbm, None,
+        "unknown once given up"
+    );
+    let shown = String::from_utf8(m.ctl(&["status"]).stdout).unwrap();
+    let line = format!("lte          at       AT+CESQ on {port} (1 updates, 1 failures): failing");
+    assert!(shown.contains(&line), "{shown}");
+    drop(m);
+    drop(modem_side);
 }

@@ -5,6 +5,7 @@
 //! Wi-Fi driver (mac80211_hwsim is not loadable here).
 
 use std::io;
+use std::os::fd::RawFd;
 use std::time::Duration;
 
 use crate::socket::Netlink;
@@ -87,22 +88,49 @@ impl Nl80211 {
         Ok(Nl80211 { socket, family })
     }
 
-    /// The station the interface `ifindex` is associated with.
-    pub fn station(&mut self, ifindex: u32) -> Result<Station, String> {
+    /// Asks for the station the interface `ifindex` is associated with,
+    /// without waiting: the answer is read by [`Nl80211::read_station`]
+    /// when [`Nl80211::fd`] is readable.
+    pub fn ask_station(&mut self, ifindex: u32) -> Result<StationQuery, String> {
         let request = Request::new(
             self.family,
             0,
             &genl_header(NL80211_CMD_GET_STATION, NL80211_VERSION),
         )
         .attr_u32(NL80211_ATTR_IFINDEX, ifindex);
-        let mut found = None;
-        self.socket
-            .dump(request, self.family, |m| {
-                found = found.or_else(|| station_of(m))
-            })
-            .map_err(|e| format!("nl80211: station dump failed: {e}"))?;
-        found.ok_or_else(|| "not associated".to_string())
+        let seq = self
+            .socket
+            .start_dump(request)
+            .map_err(|e| format!("nl80211: station dump not sent: {e}"))?;
+        Ok(StationQuery { seq, found: None })
     }
+
+    /// Reads what has arrived for `query`: `None` while the dump goes on,
+    /// then the station (an error when the interface is not associated).
+    pub fn read_station(&mut self, query: &mut StationQuery) -> Option<Result<Station, String>> {
+        let family = self.family;
+        let found = &mut query.found;
+        let done = self.socket.read_dump(query.seq, family, |m| {
+            *found = found.or_else(|| station_of(m))
+        });
+        match done {
+            Ok(false) => None,
+            Ok(true) => Some(found.ok_or_else(|| "not associated".to_string())),
+            Err(e) => Some(Err(format!("nl80211: station dump failed: {e}"))),
+        }
+    }
+
+    /// The socket answers arrive on.
+    pub fn fd(&self) -> RawFd {
+        self.socket.fd()
+    }
+}
+
+/// A station request under way.
+#[derive(Debug)]
+pub struct StationQuery {
+    seq: u32,
+    found: Option<Station>,
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! A request/answer netlink socket of any family (rtnetlink, generic
 //! netlink, netfilter): blocking, with a timeout, so a request never hangs
-//! the daemon.
+//! the daemon; or, for a loop that must not wait ([`Netlink::start_dump`],
+//! [`Netlink::read_dump`]), sent now and read when the socket is readable.
 
 use std::io;
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
 use netlink_sys::protocols::{NETLINK_GENERIC, NETLINK_NETFILTER, NETLINK_ROUTE};
@@ -15,6 +17,9 @@ pub struct Netlink {
     seq: u32,
     buf: Vec<u8>,
 }
+
+/// `MSG_DONTWAIT`, in the form `netlink_sys` takes.
+const DONTWAIT: i32 = rustix::net::RecvFlags::DONTWAIT.bits() as i32;
 
 /// The rtnetlink socket (links, addresses, routes, rules).
 pub type Rtnl = Netlink;
@@ -64,14 +69,16 @@ impl Netlink {
         Ok(self.seq)
     }
 
-    /// Reads answers to request `seq` until `each` says stop.
+    /// Reads answers to request `seq` until `each` says stop; with
+    /// `MSG_DONTWAIT` in `flags`, `WouldBlock` when none are waiting.
     fn receive(
         &mut self,
         seq: u32,
+        flags: i32,
         mut each: impl FnMut(Message) -> Option<io::Result<()>>,
     ) -> io::Result<()> {
         loop {
-            let len = self.socket.recv(&mut &mut self.buf[..], 0)?;
+            let len = self.socket.recv(&mut &mut self.buf[..], flags)?;
             for m in wire::messages(&self.buf[..len]) {
                 if m.seq() != seq {
                     continue;
@@ -80,6 +87,33 @@ impl Netlink {
                     return done;
                 }
             }
+        }
+    }
+
+    /// The socket, for a poll loop to watch.
+    pub fn fd(&self) -> RawFd {
+        self.socket.as_raw_fd()
+    }
+
+    /// Sends a dump request without waiting; its answers are read by
+    /// [`Netlink::read_dump`] with the sequence number returned.
+    pub fn start_dump(&mut self, mut request: Request) -> io::Result<u32> {
+        self.send(&mut request, NLM_F_REQUEST | NLM_F_DUMP)
+    }
+
+    /// Reads the answers of dump `seq` that have arrived, handing those of
+    /// `kind` to `each`: `Ok(true)` once the dump ended, `Ok(false)` while
+    /// more are to come.
+    pub fn read_dump(
+        &mut self,
+        seq: u32,
+        kind: u16,
+        each: impl FnMut(&Message),
+    ) -> io::Result<bool> {
+        match self.receive(seq, DONTWAIT, answers_of(kind, each)) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+            Err(e) => Err(e),
         }
     }
 
@@ -117,17 +151,26 @@ impl Netlink {
         mut request: Request,
         flags: u16,
         kind: u16,
-        mut each: impl FnMut(&Message),
+        each: impl FnMut(&Message),
     ) -> io::Result<()> {
         let seq = self.send(&mut request, NLM_F_REQUEST | flags)?;
-        self.receive(seq, |m| match (m.error_code(), m.kind()) {
-            (Some(code), _) => Some(errno(code)),
-            (None, NLMSG_DONE) => Some(Ok(())),
-            (None, k) if k == kind => {
-                each(&m);
-                None
-            }
-            _ => None,
-        })
+        self.receive(seq, 0, answers_of(kind, each))
+    }
+}
+
+/// What ends an exchange: an error, an acknowledgement or the end of a
+/// dump; answers of `kind` before it go to `each`.
+fn answers_of(
+    kind: u16,
+    mut each: impl FnMut(&Message),
+) -> impl FnMut(Message) -> Option<io::Result<()>> {
+    move |m| match (m.error_code(), m.kind()) {
+        (Some(code), _) => Some(errno(code)),
+        (None, NLMSG_DONE) => Some(Ok(())),
+        (None, k) if k == kind => {
+            each(&m);
+            None
+        }
+        _ => None,
     }
 }

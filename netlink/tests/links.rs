@@ -107,3 +107,53 @@ fn settings_apply_and_the_watcher_sees_changes_and_removals() {
         "{again:?}"
     );
 }
+
+/// A dump sent without waiting and read as its answers arrive (what the
+/// nl80211 source does each sample) gives what the blocking dump gives.
+#[test]
+fn a_dump_read_without_waiting_equals_the_blocking_one() {
+    if !mimm_requires::root("a_dump_read_without_waiting_equals_the_blocking_one") {
+        return;
+    }
+    use mimm_netlink::wire::{RTM_GETLINK, RTM_NEWLINK, Request, ifinfo};
+    let ns = Namespace(format!("mimm-nlnb-{}", std::process::id()));
+    netns::add(&ns.0).unwrap();
+    let veths: Vec<String> = (0..40)
+        .map(|i| format!("link add a{i} type veth peer name b{i}"))
+        .collect();
+    netns::ip_batch(&ns.0, &veths).unwrap();
+    let _in = netns::enter(&ns.0).unwrap();
+    let mut rtnl = Rtnl::new().unwrap();
+    let blocking: Vec<String> = links::dump(&mut rtnl)
+        .unwrap()
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
+    assert_eq!(blocking.len(), 81, "lo and 40 pairs");
+    let request = Request::new(RTM_GETLINK, 0, &ifinfo(0, 0, 0, 0));
+    let seq = rtnl.start_dump(request).unwrap();
+    let mut names = Vec::new();
+    let mut reads = 0;
+    loop {
+        let mut fds = [rustix::event::PollFd::from_borrowed_fd(
+            // SAFETY: rtnl outlives this poll.
+            unsafe { std::os::fd::BorrowedFd::borrow_raw(rtnl.fd()) },
+            rustix::event::PollFlags::IN,
+        )];
+        rustix::event::poll(&mut fds, None).unwrap();
+        reads += 1;
+        let done = rtnl
+            .read_dump(seq, RTM_NEWLINK, |m| {
+                names.extend(links::parse_link(m).map(|l| l.name))
+            })
+            .unwrap();
+        if done {
+            break;
+        }
+    }
+    assert_eq!(names, blocking, "after {reads} reads");
+    // Nothing is waiting now: a read returns at once, and not as done.
+    let before = std::time::Instant::now();
+    assert!(!rtnl.read_dump(seq, RTM_NEWLINK, |_| ()).unwrap());
+    assert!(before.elapsed() < std::time::Duration::from_millis(100));
+}

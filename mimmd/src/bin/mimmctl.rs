@@ -123,6 +123,21 @@ fn render(status: &Status) -> String {
             t.stable
         );
     }
+    out.push('\n');
+    for i in &status.interfaces {
+        for s in i.sources.iter().filter(|s| s.kind != "none") {
+            let state = match (&s.error, s.waiting) {
+                (Some(e), _) => format!("failing: {e}"),
+                (None, true) => "asking".into(),
+                (None, false) => "ok".into(),
+            };
+            let _ = writeln!(
+                out,
+                "{:<12} {:<8} {} ({} updates, {} failures): {state}",
+                i.name, s.kind, s.detail, s.updates, s.failures
+            );
+        }
+    }
     let c = &status.counters;
     let _ = writeln!(
         out,

@@ -9,6 +9,7 @@ use mimm_uci::{Pos, Section};
 use mimm_uci::ConfigError;
 
 use crate::config::Fields;
+use crate::monitor::source::{self, KINDS, Kind};
 
 pub(crate) const GLOBAL_OPTIONS: &[&str] = &[
     "sample_ms",
@@ -96,30 +97,48 @@ impl Default for Globals {
     }
 }
 
-/// Where an interface's signal comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SignalSource {
-    None,
-    /// A trace file played in real time (`trace:FILE[:IFACE]`), for the
-    /// testbed and the demo.
-    Trace {
-        path: PathBuf,
-        iface: Option<String>,
-    },
-    /// `uqmi -d DEVICE --get-signal-info` (`uqmi:/dev/cdc-wdm0`).
-    Uqmi {
-        device: String,
-    },
-    /// `mmcli -m MODEM --signal-get -J` (`mmcli:0`).
-    Mmcli {
-        modem: String,
-    },
-    /// AT+CESQ / AT+CSQ on a serial port (`at:/dev/ttyUSB2`).
-    At {
-        port: PathBuf,
-    },
-    /// The Wi-Fi station's signal from nl80211 (`nl80211`).
-    Nl80211,
+/// Where an interface's signal comes from: a kind from
+/// [`crate::monitor::source::KINDS`] and what followed its `:`.
+#[derive(Clone)]
+pub struct SignalSource {
+    pub kind: &'static Kind,
+    pub arg: String,
+}
+
+impl SignalSource {
+    /// No signal source: the probes are the measure.
+    pub fn none() -> SignalSource {
+        SignalSource {
+            kind: &KINDS[0],
+            arg: String::new(),
+        }
+    }
+
+    pub fn is_none(&self) -> bool {
+        self.kind.name == "none"
+    }
+}
+
+/// As configured: `KIND[:ARG]`.
+impl std::fmt::Display for SignalSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self.arg.as_str() {
+            "" => f.write_str(self.kind.name),
+            arg => write!(f, "{}:{arg}", self.kind.name),
+        }
+    }
+}
+
+impl std::fmt::Debug for SignalSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+impl PartialEq for SignalSource {
+    fn eq(&self, other: &SignalSource) -> bool {
+        self.to_string() == other.to_string()
+    }
 }
 
 /// What an interface's probes ask.
@@ -154,47 +173,22 @@ pub struct IfaceDaemon {
 }
 
 fn parse_source(text: &str) -> Result<SignalSource, String> {
-    let (kind, arg) = text.split_once(':').unwrap_or((text, ""));
-    let need = |what: &str| {
-        if arg.is_empty() {
-            Err(format!("signal_source {kind} needs {what} after ':'"))
-        } else {
-            Ok(())
-        }
+    let (name, arg) = text.split_once(':').unwrap_or((text, ""));
+    let Some(kind) = source::kind(name) else {
+        let forms: Vec<&str> = KINDS.iter().map(|k| k.usage).collect();
+        return Err(format!(
+            "signal_source {name:?}: one of {}",
+            forms.join(", ")
+        ));
     };
-    Ok(match kind {
-        "none" => SignalSource::None,
-        "nl80211" => SignalSource::Nl80211,
-        "uqmi" => {
-            need("a device")?;
-            SignalSource::Uqmi { device: arg.into() }
-        }
-        "mmcli" => {
-            need("a modem index")?;
-            SignalSource::Mmcli { modem: arg.into() }
-        }
-        "at" => {
-            need("a serial port")?;
-            SignalSource::At { port: arg.into() }
-        }
-        "trace" => {
-            need("a file")?;
-            // The interface inside the trace may follow the file: FILE:IFACE.
-            let (path, iface) = match arg.rsplit_once(':') {
-                Some((p, i)) if !i.contains('/') && !p.is_empty() => (p, Some(i.to_string())),
-                _ => (arg, None),
-            };
-            SignalSource::Trace {
-                path: path.into(),
-                iface,
-            }
-        }
-        other => {
-            return Err(format!(
-                "signal_source {other:?}: none, nl80211, uqmi:DEV, mmcli:N, at:PORT or trace:FILE[:IFACE]"
-            ));
-        }
-    })
+    match (kind.arg, arg.is_empty()) {
+        (Some(what), true) => Err(format!("signal_source {name} needs {what} after ':'")),
+        (None, false) => Err(format!("signal_source {name} takes nothing after ':'")),
+        _ => Ok(SignalSource {
+            kind,
+            arg: arg.into(),
+        }),
+    }
 }
 
 fn parse_probe(text: &str) -> Result<ProbeTarget, String> {
@@ -322,7 +316,7 @@ impl Fields<'_> {
             })?),
         };
         let signal_source = match self.string(s, what, "signal_source")? {
-            None => SignalSource::None,
+            None => SignalSource::none(),
             Some(text) => parse_source(&text)
                 .map_err(|e| self.fail(at("signal_source"), format!("{what}: {e}")))?,
         };
@@ -385,27 +379,23 @@ mod tests {
 
     #[test]
     fn sources_and_probes_parse() {
-        assert_eq!(parse_source("none"), Ok(SignalSource::None));
+        assert_eq!(parse_source("none"), Ok(SignalSource::none()));
+        let shown = |text| parse_source(text).map(|s| (s.kind.name, s.arg));
         assert_eq!(
-            parse_source("trace:/tmp/a.csv:cell"),
-            Ok(SignalSource::Trace {
-                path: "/tmp/a.csv".into(),
-                iface: Some("cell".into())
-            })
+            shown("trace:/tmp/a.csv:cell"),
+            Ok(("trace", "/tmp/a.csv:cell".into()))
         );
-        assert_eq!(
-            parse_source("trace:/tmp/a.csv"),
-            Ok(SignalSource::Trace {
-                path: "/tmp/a.csv".into(),
-                iface: None
-            })
-        );
-        assert_eq!(
-            parse_source("mmcli:0"),
-            Ok(SignalSource::Mmcli { modem: "0".into() })
-        );
+        assert_eq!(shown("mmcli:0"), Ok(("mmcli", "0".into())));
         assert!(parse_source("uqmi").unwrap_err().contains("needs a device"));
-        assert!(parse_source("gps").is_err());
+        assert!(
+            parse_source("nl80211:x")
+                .unwrap_err()
+                .contains("takes nothing")
+        );
+        assert_eq!(
+            parse_source("gps").unwrap_err(),
+            "signal_source \"gps\": one of none, nl80211, uqmi:DEV, mmcli:N, at:PORT, trace:FILE[:IFACE]"
+        );
         assert_eq!(
             parse_probe("198.51.100.1"),
             Ok(ProbeTarget::Icmp(Ipv4Addr::new(198, 51, 100, 1)))

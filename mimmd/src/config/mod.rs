@@ -95,9 +95,10 @@ pub fn from_package(package: &Package, file: &Path) -> Result<MimmConfig, Config
                 reader.check_known(s, &known_iface, &format!("interface {name}"))?;
                 let daemon = reader.daemon_interface(s, name)?;
                 // Without a signal source, the probes are the measure.
-                let metric = match daemon.signal_source {
-                    SignalSource::None => Metric::Quality,
-                    _ => Metric::SignalDbm,
+                let metric = if daemon.signal_source.is_none() {
+                    Metric::Quality
+                } else {
+                    Metric::SignalDbm
                 };
                 mm_ifaces.push(reader.mm_interface(s, name, metric, default_averaging)?);
                 ifaces.push(daemon);

@@ -73,6 +73,25 @@ pub struct IfaceStatus {
     pub score: f64,
     /// The five thresholds the average is compared with.
     pub thresholds: Thresholds,
+    /// The signal source's and the probes' own state.
+    #[serde(default)]
+    pub sources: Vec<SourceStatus>,
+}
+
+/// A source's state (see `monitor::source`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SourceStatus {
+    /// `nl80211`, `uqmi`, `mmcli`, `at`, `trace`, `none` or `probes`.
+    pub kind: String,
+    /// What it reads (a device, a port, a file, the probe targets).
+    pub detail: String,
+    /// A question is open.
+    pub waiting: bool,
+    /// Readings it gave (for the probes: changes of reachability).
+    pub updates: u64,
+    pub failures: u64,
+    /// Why the last reading failed, until one succeeds again.
+    pub error: Option<String>,
 }
 
 /// The most recent switch of traffic.

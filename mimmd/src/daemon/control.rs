@@ -161,6 +161,7 @@ impl Daemon {
                         .and_then(|v| v.average)
                         .map(|a| (a * 100.0).round() / 100.0),
                     score: view.map_or(0.0, |v| (v.score * 100.0).round() / 100.0),
+                    sources: rt.sources_status(),
                 }
             })
             .collect();

@@ -29,7 +29,7 @@ use crate::config::{self, MimmConfig};
 use crate::control::proto::{Event, EventKind, MAX_REQUEST};
 use crate::logging::LogLevel;
 use crate::netlink::links::{LinkEvent, LinkWatcher};
-use state::IfaceRuntime;
+use state::{IfaceRuntime, SLOTS};
 
 const TIMER: Token = Token(0);
 const SIGNALS: Token = Token(1);
@@ -38,16 +38,18 @@ const LISTENER: Token = Token(3);
 const SERVER: Token = Token(4);
 const VSD_EVENTS: Token = Token(5);
 const CONN_BASE: usize = 100;
-const PROBE_BASE: usize = 1_000;
-const SOURCE_BASE: usize = 5_000;
+/// Each interface's sources' descriptors: `SOURCE_BASE + (iface * SLOTS +
+/// slot) * SOURCE_FDS + k`.
+const SOURCE_BASE: usize = 1_000;
+const SOURCE_FDS: usize = 4;
 const JOB_BASE: usize = 10_000;
 /// Events kept for `mimmctl events` without `--follow`.
 const RECENT_EVENTS: usize = 200;
 /// `mimmctl events --follow` clients at once (LuCI pages, scripts).
 const MAX_FOLLOWERS: usize = 256;
 
-fn probe_token(iface: usize, k: usize) -> Token {
-    Token(PROBE_BASE + iface * 4 + k)
+fn source_token(iface: usize, slot: usize, k: usize) -> Token {
+    Token(SOURCE_BASE + (iface * SLOTS + slot) * SOURCE_FDS + k.min(SOURCE_FDS - 1))
 }
 
 pub struct Daemon {
@@ -151,7 +153,7 @@ impl Daemon {
         // A VSD already carrying traffic keeps its member: no switch.
         daemon.follow_vsd();
         daemon.follow_primary();
-        daemon.register_probes();
+        daemon.watch_sources();
         Ok(daemon)
     }
 
@@ -222,14 +224,9 @@ impl Daemon {
             }
             SERVER => self.on_server(),
             VSD_EVENTS if self.vsd_events.read(self.poll.registry()) => self.sync_vsd(),
-            Token(t) if (SOURCE_BASE..JOB_BASE).contains(&t) => self.on_source(t - SOURCE_BASE),
-            Token(t) if (PROBE_BASE..SOURCE_BASE).contains(&t) => {
-                let i = (t - PROBE_BASE) / 4;
-                if let Some(rt) = self.ifaces.get_mut(i) {
-                    if let Some(reachable) = rt.prober.on_readable(now) {
-                        self.on_path(i, reachable);
-                    }
-                }
+            Token(t) if (SOURCE_BASE..JOB_BASE).contains(&t) => {
+                let n = (t - SOURCE_BASE) / SOURCE_FDS;
+                self.on_source_ready(n / SLOTS, n % SLOTS, now);
             }
             Token(t) if t >= JOB_BASE => {
                 let (done, next) = self.jobs.on_exit(t - JOB_BASE, now);
@@ -257,16 +254,11 @@ impl Daemon {
             let period = Nanos::from_ms(self.cfg.globals.sample_ms);
             self.next_sample = self.next_sample.saturating_add(period).max(now);
         }
-        for i in 0..self.ifaces.len() {
-            if let Some(reachable) = self.ifaces[i].prober.tick(now) {
-                self.on_path(i, reachable);
-            }
-        }
-        self.register_probes();
+        self.expire_sources(now);
+        self.watch_sources();
         for done in self.jobs.expire(now) {
             self.on_job_done(done);
         }
-        self.expire_sources(now);
         self.control.expire(now, self.poll.registry());
         let ms = self.ms(now);
         if self.mm.poll_timeout().is_some_and(|t| t <= ms) {
@@ -283,7 +275,11 @@ impl Daemon {
         ]
         .into_iter()
         .flatten()
-        .chain(self.ifaces.iter().filter_map(|rt| rt.prober.deadline()))
+        .chain(
+            self.ifaces
+                .iter()
+                .flat_map(|rt| (0..SLOTS).filter_map(|slot| rt.source(slot).deadline())),
+        )
         .min();
         let advice = advice::deadline(self.server.as_ref());
         for t in self.mm.poll_timeout().into_iter().chain(advice) {
@@ -312,8 +308,7 @@ impl Daemon {
         let ms = self.ms(now);
         let report = self.followers.any(|&samples| samples);
         for i in 0..self.ifaces.len() {
-            self.ifaces[i].read_source(ms);
-            self.ask_source(i, now);
+            self.ifaces[i].sample(now, ms);
             self.feed(i);
             tracing::debug!(
                 "{}: sample {:?}",
@@ -417,60 +412,43 @@ impl Daemon {
         self.follow_primary();
     }
 
-    /// Starts a modem query (its answer arrives through the loop).
-    fn ask_source(&mut self, i: usize, now: Nanos) {
-        use state::Source;
-        let asked = match &mut self.ifaces[i].source {
-            Source::Command(c) => c.start(now),
-            Source::At(a) => a.ask(now),
-            _ => Ok(None),
-        };
-        match asked {
-            Ok(Some(fd)) => {
-                let token = Token(SOURCE_BASE + i);
-                // A new descriptor (a tool run, a reopened port).
-                let _ =
-                    self.poll
-                        .registry()
-                        .register(&mut SourceFd(&fd), token, Interest::READABLE);
-            }
-            Ok(None) => {}
-            Err(e) => tracing::warn!("interface {}: signal: {e}", self.ifaces[i].name),
-        }
-    }
-
-    /// A modem tool exited or the AT port has data.
-    fn on_source(&mut self, i: usize) {
-        use state::Source;
+    /// A source's descriptor is readable (an answer, a tool that exited).
+    fn on_source_ready(&mut self, i: usize, slot: usize, now: Nanos) {
         let Some(rt) = self.ifaces.get_mut(i) else {
             return;
         };
-        let answer = match &mut rt.source {
-            Source::Command(c) => c.on_exit(),
-            Source::At(a) => a.on_readable(),
-            _ => None,
-        };
-        match answer {
-            Some(Ok(signal)) => rt.observed.signal_dbm = Some(signal.signal_dbm),
-            Some(Err(e)) => {
-                tracing::warn!("interface {}: signal: {e}", rt.name);
-                rt.observed.signal_dbm = None;
-            }
-            None => {}
+        let update = rt.source_mut(slot).on_readable(now);
+        if let Some(reachable) = rt.take(slot, update) {
+            self.on_path(i, reachable);
         }
     }
 
+    /// Overdue answers given up, due probes sent, lost ones counted.
     fn expire_sources(&mut self, now: Nanos) {
-        use state::Source;
-        for rt in &mut self.ifaces {
-            let late = match &mut rt.source {
-                Source::Command(c) => c.expire(now),
-                Source::At(a) => a.expire(now),
-                _ => None,
-            };
-            if let Some(e) = late {
-                tracing::warn!("interface {}: signal: {e}", rt.name);
-                rt.observed.signal_dbm = None;
+        for i in 0..self.ifaces.len() {
+            for slot in 0..SLOTS {
+                let rt = &mut self.ifaces[i];
+                let update = rt.source_mut(slot).expire(now);
+                if let Some(reachable) = rt.take(slot, update) {
+                    self.on_path(i, reachable);
+                }
+            }
+        }
+    }
+
+    /// Watches the descriptors sources opened (a tool run, a reopened
+    /// port, probe sockets for a device that appeared).
+    fn watch_sources(&mut self) {
+        for (i, rt) in self.ifaces.iter_mut().enumerate() {
+            for slot in 0..SLOTS {
+                for (k, fd) in rt.source_mut(slot).take_new_fds().into_iter().enumerate() {
+                    let token = source_token(i, slot, k);
+                    let _ = self.poll.registry().register(
+                        &mut SourceFd(&fd),
+                        token,
+                        Interest::READABLE,
+                    );
+                }
             }
         }
     }
@@ -498,7 +476,6 @@ impl Daemon {
     }
 
     fn on_path(&mut self, i: usize, reachable: bool) {
-        self.ifaces[i].observed.path = Some(self.ifaces[i].prober.stats());
         let detail = if reachable {
             "probes answered again"
         } else {
@@ -506,21 +483,6 @@ impl Daemon {
         };
         self.event(EventKind::Path, Some(i), detail.into());
         self.feed(i);
-    }
-
-    /// Registers probe sockets that were (re)opened.
-    fn register_probes(&mut self) {
-        for i in 0..self.ifaces.len() {
-            let rt = &mut self.ifaces[i];
-            rt.prober.ensure_sockets();
-            for (k, fd) in rt.prober.take_new_sockets().into_iter().enumerate() {
-                let _ = self.poll.registry().register(
-                    &mut SourceFd(&fd),
-                    probe_token(i, k),
-                    Interest::READABLE,
-                );
-            }
-        }
     }
 
     fn event(&mut self, kind: EventKind, iface: Option<usize>, detail: String) {
@@ -618,7 +580,7 @@ impl Daemon {
         if let Some(p) = self.mm.primary() {
             self.apply_route(p.index());
         }
-        self.register_probes();
+        self.watch_sources();
         let file = self.cfg.file.display().to_string();
         self.event(
             EventKind::Reload,

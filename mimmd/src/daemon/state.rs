@@ -4,65 +4,94 @@
 use mimm_io::clock::Nanos;
 use mimm_mm::Millis;
 
-use crate::config::{MimmConfig, SignalSource};
+use crate::config::MimmConfig;
 use crate::monitor::Observed;
-use crate::monitor::at::AtSource;
-use crate::monitor::command::CommandSource;
-use crate::monitor::nl80211::Nl80211;
 use crate::monitor::probe::{ProbeTiming, Prober};
-use crate::monitor::trace_source::TraceSource;
+use crate::monitor::source::{Ask, Opening, Source, SourceStatus, Tally, Update};
 
-pub(crate) enum Source {
-    None,
-    Trace(TraceSource),
-    /// uqmi or mmcli, run each sample period.
-    Command(CommandSource),
-    At(AtSource),
-    /// `None` while nl80211 cannot be reached (no Wi-Fi driver).
-    Nl80211(Option<Nl80211>),
-}
+/// An interface's sources: its signal source and its probes.
+pub const SLOTS: usize = 2;
+const SIGNAL: usize = 0;
+const PROBES: usize = 1;
 
 pub(crate) struct IfaceRuntime {
     pub name: String,
     pub device: String,
     pub observed: Observed,
     pub prober: Prober,
-    pub source: Source,
+    signal: Box<dyn Source>,
+    tallies: [Tally; SLOTS],
 }
 
 impl IfaceRuntime {
-    /// Takes the signal source's current values into `observed` (sources
-    /// that answer later are asked by the loop and answer through it).
-    pub fn read_source(&mut self, now: Millis) {
-        match &mut self.source {
-            Source::Trace(t) => {
-                let (signal, rate) = t.at(now);
-                self.observed.signal_dbm = signal;
-                self.observed.rate_kbps = rate;
-            }
-            Source::Nl80211(Some(nl)) => {
-                let station = self.observed.link.as_ref().map(|l| nl.station(l.index));
-                match station {
-                    Some(Ok(s)) => {
-                        self.observed.signal_dbm = s.signal_avg_dbm.or(s.signal_dbm);
-                        self.observed.rate_kbps = s.tx_bitrate_kbps;
-                    }
-                    Some(Err(e)) => {
-                        tracing::debug!("{}: {e}", self.name);
-                        self.observed.signal_dbm = None;
-                    }
-                    None => {}
-                }
-            }
-            _ => {}
+    pub fn source(&self, slot: usize) -> &dyn Source {
+        match slot {
+            SIGNAL => &*self.signal,
+            _ => &self.prober,
         }
+    }
+
+    pub fn source_mut(&mut self, slot: usize) -> &mut dyn Source {
+        match slot {
+            SIGNAL => &mut *self.signal,
+            _ => &mut self.prober,
+        }
+    }
+
+    /// Asks the sources for this sample; what the signal source answers
+    /// now is taken (the others answer through the loop).
+    pub fn sample(&mut self, now: Nanos, ms: Millis) {
+        let ask = Ask {
+            now,
+            ms,
+            link: self.observed.link.as_ref(),
+        };
+        let update = self.signal.sample(&ask);
+        self.take(SIGNAL, update);
+        self.read_path(now);
+    }
+
+    /// Counts what source `slot` said and keeps a signal reading; a change
+    /// of the path's reachability is returned for the loop to act on.
+    pub fn take(&mut self, slot: usize, update: Option<Update>) -> Option<bool> {
+        let update = update?;
+        let kind = self.source(slot).kind();
+        self.tallies[slot].note(&self.name, kind, &update);
+        match update {
+            Update::Signal(r) => {
+                self.observed.signal_dbm = r.signal_dbm;
+                self.observed.rate_kbps = r.rate_kbps;
+            }
+            Update::Failed(_) => {
+                self.observed.signal_dbm = None;
+                self.observed.rate_kbps = None;
+            }
+            Update::Path { reachable } => {
+                self.observed.path = Some(self.prober.stats());
+                return Some(reachable);
+            }
+        }
+        None
+    }
+
+    /// The probes' measurement now (the last one while they are paused).
+    fn read_path(&mut self, now: Nanos) {
         if self.prober.is_paused() {
-            self.observed.path = Some(self.prober.paused_stats(mimm_io::clock::now()));
+            self.observed.path = Some(self.prober.paused_stats(now));
         } else if let Some(path) = self.observed.path.as_mut() {
             *path = self.prober.stats();
         } else if self.prober.has_targets() {
             self.observed.path = Some(self.prober.stats());
         }
+    }
+
+    /// Each source's state, for `mimmctl status`; the probes only when
+    /// there are any.
+    pub fn sources_status(&self) -> Vec<SourceStatus> {
+        (0..SLOTS)
+            .filter(|&slot| slot != PROBES || self.prober.has_targets())
+            .map(|slot| self.tallies[slot].status(self.source(slot)))
+            .collect()
     }
 }
 
@@ -80,26 +109,12 @@ pub(crate) fn build(cfg: &MimmConfig, now: Millis) -> Result<Vec<IfaceRuntime>, 
         .iter()
         .enumerate()
         .map(|(i, d)| {
-            let source = match &d.signal_source {
-                SignalSource::None => Source::None,
-                SignalSource::Trace { path, iface } => {
-                    let name = iface.as_deref().unwrap_or(&d.name);
-                    Source::Trace(
-                        TraceSource::load(path, name, now)
-                            .map_err(|e| format!("interface {}: {e}", d.name))?,
-                    )
-                }
-                SignalSource::Uqmi { device } => Source::Command(CommandSource::uqmi(device)),
-                SignalSource::Mmcli { modem } => Source::Command(CommandSource::mmcli(modem)),
-                SignalSource::At { port } => Source::At(AtSource::new(port)),
-                SignalSource::Nl80211 => Source::Nl80211(match Nl80211::open() {
-                    Ok(n) => Some(n),
-                    Err(e) => {
-                        tracing::warn!("interface {}: {e}; probes only", d.name);
-                        None
-                    }
-                }),
+            let opening = Opening {
+                iface: &d.name,
+                now,
             };
+            let signal = (d.signal_source.kind.open)(&d.signal_source.arg, &opening)
+                .map_err(|e| format!("interface {}: {e}", d.name))?;
             Ok(IfaceRuntime {
                 name: d.name.clone(),
                 device: d.device.clone(),
@@ -113,7 +128,8 @@ pub(crate) fn build(cfg: &MimmConfig, now: Millis) -> Result<Vec<IfaceRuntime>, 
                     timing,
                     0x4d00 | i as u16,
                 ),
-                source,
+                signal,
+                tallies: Default::default(),
             })
         })
         .collect()

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use mimm_io::clock::Nanos;
 use rustix::fs::{Mode, OFlags};
 
+use crate::monitor::command::signal_update;
 use crate::monitor::modem::{ModemSignal, parse_cesq, parse_csq};
+use crate::monitor::source::{Ask, Source, Update};
 
 const TIMEOUT: Nanos = Nanos(3_000_000_000);
 
@@ -20,6 +22,8 @@ pub struct AtSource {
     buf: Vec<u8>,
     /// The modem knows +CESQ (until it says ERROR).
     cesq: bool,
+    /// The port was reopened and the loop does not watch it yet.
+    reopened: bool,
 }
 
 fn open_raw(port: &Path) -> Result<OwnedFd, String> {
@@ -45,31 +49,32 @@ impl AtSource {
             waiting: None,
             buf: Vec::new(),
             cesq: true,
+            reopened: false,
         }
     }
 
-    /// Asks for the signal unless a question is open; returns the port's fd
-    /// when it was (re)opened, for the loop to watch.
-    pub fn ask(&mut self, now: Nanos) -> Result<Option<RawFd>, String> {
+    /// Asks for the signal unless a question is open (opening the port
+    /// when it is not).
+    fn ask(&mut self, now: Nanos) -> Result<(), String> {
         if self.waiting.is_some() {
-            return Ok(None);
+            return Ok(());
         }
-        let opened = if self.fd.is_none() {
+        if self.fd.is_none() {
             self.fd = Some(open_raw(&self.port)?);
-            true
-        } else {
-            false
+            self.reopened = true;
+        }
+        let Some(fd) = self.fd.as_ref() else {
+            return Ok(());
         };
-        let fd = self.fd.as_ref().expect("open");
         let command: &[u8] = if self.cesq { b"AT+CESQ\r" } else { b"AT+CSQ\r" };
         rustix::io::write(fd, command).map_err(|e| format!("{}: {e}", self.port.display()))?;
         self.buf.clear();
         self.waiting = Some((self.cesq, now.saturating_add(TIMEOUT)));
-        Ok(opened.then(|| fd.as_raw_fd()))
+        Ok(())
     }
 
     /// Reads what the modem sent; the parsed signal once its answer is complete.
-    pub fn on_readable(&mut self) -> Option<Result<ModemSignal, String>> {
+    fn read_answer(&mut self) -> Option<Result<ModemSignal, String>> {
         let fd = self.fd.as_ref()?;
         let mut chunk = [0u8; 256];
         loop {
@@ -106,12 +111,50 @@ impl AtSource {
     }
 
     /// Gives up on an unanswered question (and reopens the port next time).
-    pub fn expire(&mut self, now: Nanos) -> Option<String> {
+    fn give_up_late(&mut self, now: Nanos) -> Option<String> {
         if self.waiting.is_some_and(|(_, deadline)| now >= deadline) {
             self.waiting = None;
             self.fd = None;
             return Some(format!("{}: no answer to AT", self.port.display()));
         }
         None
+    }
+}
+
+impl Source for AtSource {
+    fn kind(&self) -> &'static str {
+        "at"
+    }
+
+    fn detail(&self) -> String {
+        let command = if self.cesq { "AT+CESQ" } else { "AT+CSQ" };
+        format!("{command} on {}", self.port.display())
+    }
+
+    fn sample(&mut self, ask: &Ask) -> Option<Update> {
+        self.ask(ask.now).err().map(Update::Failed)
+    }
+
+    fn take_new_fds(&mut self) -> Vec<RawFd> {
+        match (std::mem::take(&mut self.reopened), &self.fd) {
+            (true, Some(fd)) => vec![fd.as_raw_fd()],
+            _ => Vec::new(),
+        }
+    }
+
+    fn on_readable(&mut self, _now: Nanos) -> Option<Update> {
+        Some(signal_update(self.read_answer()?))
+    }
+
+    fn deadline(&self) -> Option<Nanos> {
+        self.waiting.map(|(_, deadline)| deadline)
+    }
+
+    fn expire(&mut self, now: Nanos) -> Option<Update> {
+        self.give_up_late(now).map(Update::Failed)
+    }
+
+    fn waiting(&self) -> bool {
+        self.waiting.is_some()
     }
 }

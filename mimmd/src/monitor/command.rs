@@ -9,34 +9,43 @@ use std::process::{Child, Command, Stdio};
 use mimm_io::clock::Nanos;
 
 use crate::monitor::modem::ModemSignal;
+use crate::monitor::source::{Ask, Reading, Source, Update};
 
 /// A modem tool answers within this or is killed.
 const TIMEOUT: Nanos = Nanos(5_000_000_000);
 
 pub struct CommandSource {
+    /// `uqmi` or `mmcli`, as `mimmctl status` names it.
+    kind: &'static str,
     program: String,
     args: Vec<String>,
     parse: fn(&str) -> Result<ModemSignal, String>,
     running: Option<(Child, OwnedFd, Nanos)>,
+    /// The pidfd of a run the loop does not watch yet.
+    new_fd: Option<RawFd>,
 }
 
 impl CommandSource {
     pub fn new(
+        kind: &'static str,
         program: &str,
         args: &[&str],
         parse: fn(&str) -> Result<ModemSignal, String>,
     ) -> CommandSource {
         CommandSource {
+            kind,
             program: program.into(),
             args: args.iter().map(|a| a.to_string()).collect(),
             parse,
             running: None,
+            new_fd: None,
         }
     }
 
     /// `uqmi -d DEVICE --get-signal-info`.
     pub fn uqmi(device: &str) -> CommandSource {
         CommandSource::new(
+            "uqmi",
             "uqmi",
             &["-d", device, "--get-signal-info"],
             crate::monitor::modem::parse_uqmi,
@@ -47,15 +56,16 @@ impl CommandSource {
     pub fn mmcli(modem: &str) -> CommandSource {
         CommandSource::new(
             "mmcli",
+            "mmcli",
             &["-m", modem, "--signal-get", "-J"],
             crate::monitor::modem::parse_mmcli,
         )
     }
 
-    /// Starts a query unless one is under way; returns the pidfd to watch.
-    pub fn start(&mut self, now: Nanos) -> Result<Option<RawFd>, String> {
+    /// Starts a query unless one is under way.
+    fn start(&mut self, now: Nanos) -> Result<(), String> {
         if self.running.is_some() {
-            return Ok(None);
+            return Ok(());
         }
         let child = Command::new(&self.program)
             .args(&self.args)
@@ -67,13 +77,13 @@ impl CommandSource {
         let pid = rustix::process::Pid::from_raw(child.id() as i32).ok_or("bad pid")?;
         let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
             .map_err(|e| format!("pidfd: {e}"))?;
-        let fd = pidfd.as_raw_fd();
+        self.new_fd = Some(pidfd.as_raw_fd());
         self.running = Some((child, pidfd, now.saturating_add(TIMEOUT)));
-        Ok(Some(fd))
+        Ok(())
     }
 
     /// The tool may have exited: its answer, if it did.
-    pub fn on_exit(&mut self) -> Option<Result<ModemSignal, String>> {
+    fn on_exit(&mut self) -> Option<Result<ModemSignal, String>> {
         let (child, _, _) = self.running.as_mut()?;
         match child.try_wait() {
             Ok(None) => None,
@@ -96,7 +106,7 @@ impl CommandSource {
     }
 
     /// Kills a query past its deadline.
-    pub fn expire(&mut self, now: Nanos) -> Option<String> {
+    fn kill_late(&mut self, now: Nanos) -> Option<String> {
         if self
             .running
             .as_ref()
@@ -109,6 +119,51 @@ impl CommandSource {
             return Some(format!("{} did not answer in time", self.program));
         }
         None
+    }
+}
+
+impl Source for CommandSource {
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    fn detail(&self) -> String {
+        self.args.join(" ")
+    }
+
+    fn sample(&mut self, ask: &Ask) -> Option<Update> {
+        self.start(ask.now).err().map(Update::Failed)
+    }
+
+    fn take_new_fds(&mut self) -> Vec<RawFd> {
+        self.new_fd.take().into_iter().collect()
+    }
+
+    fn on_readable(&mut self, _now: Nanos) -> Option<Update> {
+        Some(signal_update(self.on_exit()?))
+    }
+
+    fn deadline(&self) -> Option<Nanos> {
+        self.running.as_ref().map(|(_, _, deadline)| *deadline)
+    }
+
+    fn expire(&mut self, now: Nanos) -> Option<Update> {
+        self.kill_late(now).map(Update::Failed)
+    }
+
+    fn waiting(&self) -> bool {
+        self.running.is_some()
+    }
+}
+
+/// A modem's answer as the loop takes it.
+pub fn signal_update(answer: Result<ModemSignal, String>) -> Update {
+    match answer {
+        Ok(s) => Update::Signal(Reading {
+            signal_dbm: Some(s.signal_dbm),
+            rate_kbps: None,
+        }),
+        Err(e) => Update::Failed(e),
     }
 }
 

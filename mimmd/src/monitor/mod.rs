@@ -6,7 +6,9 @@ pub mod at;
 pub mod command;
 pub mod modem;
 pub mod probe;
+pub mod source;
 pub mod trace_source;
+pub mod wifi;
 
 pub use mimm_netlink::nl80211;
 

@@ -19,6 +19,7 @@ use mimm_vsd::wire::checksum;
 use rustix::net::{AddressFamily, Protocol, SocketType};
 
 use crate::config::ProbeTarget;
+use crate::monitor::source::{Ask, Source, Update};
 
 /// Probes remembered while unanswered (more than a timeout's worth).
 const OUTSTANDING: usize = 16;
@@ -435,6 +436,54 @@ impl Prober {
             }
         }
         changed
+    }
+}
+
+/// The probes as the loop sees every source: sockets to watch, answers
+/// read when they arrive, losses counted at their deadline.
+impl Source for Prober {
+    fn kind(&self) -> &'static str {
+        "probes"
+    }
+
+    fn detail(&self) -> String {
+        let targets: Vec<String> = self
+            .targets
+            .iter()
+            .map(|t| match t {
+                ProbeTarget::Icmp(a) => format!("icmp {a}"),
+                ProbeTarget::Udp(a) => format!("udp {a}"),
+            })
+            .collect();
+        let paused = if self.paused { " (paused)" } else { "" };
+        format!("{} via {}{paused}", targets.join(", "), self.device)
+    }
+
+    /// The probes keep their own schedule; their stats are read at each
+    /// sample (see `IfaceRuntime::read_path`).
+    fn sample(&mut self, _: &Ask) -> Option<Update> {
+        None
+    }
+
+    fn take_new_fds(&mut self) -> Vec<RawFd> {
+        self.ensure_sockets();
+        self.take_new_sockets()
+    }
+
+    fn on_readable(&mut self, now: Nanos) -> Option<Update> {
+        Prober::on_readable(self, now).map(|reachable| Update::Path { reachable })
+    }
+
+    fn deadline(&self) -> Option<Nanos> {
+        Prober::deadline(self)
+    }
+
+    fn expire(&mut self, now: Nanos) -> Option<Update> {
+        self.tick(now).map(|reachable| Update::Path { reachable })
+    }
+
+    fn waiting(&self) -> bool {
+        self.outstanding.iter().any(Option::is_some)
     }
 }
 

@@ -6,14 +6,28 @@ use std::path::Path;
 use mimm_mm::Millis;
 use mimm_trace::Trace;
 
+use crate::monitor::source::{Ask, Opening, Reading, Source, Update};
+
 #[derive(Debug)]
 pub struct TraceSource {
     /// (time, signal_dbm, rate_kbps) of each row of the interface.
     rows: Vec<(Millis, Option<f64>, Option<f64>)>,
     start: Millis,
+    /// `FILE:IFACE`, as configured.
+    what: String,
 }
 
 impl TraceSource {
+    /// `FILE[:IFACE]` (the interface inside the trace defaults to the
+    /// configured one), playing from `at.now`.
+    pub fn open(arg: &str, at: &Opening) -> Result<TraceSource, String> {
+        let (path, iface) = match arg.rsplit_once(':') {
+            Some((p, i)) if !i.contains('/') && !p.is_empty() => (p, i),
+            _ => (arg, at.iface),
+        };
+        TraceSource::load(Path::new(path), iface, at.now)
+    }
+
     /// Loads `path` and keeps the rows of `iface`; plays from `start`.
     pub fn load(path: &Path, iface: &str, start: Millis) -> Result<TraceSource, String> {
         let trace = Trace::from_path(path).map_err(|e| e.to_string())?;
@@ -28,7 +42,8 @@ impl TraceSource {
                 trace.ifaces().join(", ")
             ));
         }
-        Ok(TraceSource { rows, start })
+        let what = format!("{}:{iface}", path.display());
+        Ok(TraceSource { rows, start, what })
     }
 
     /// The row in force at `now` (the first row before the trace starts, the
@@ -38,6 +53,24 @@ impl TraceSource {
         let i = self.rows.partition_point(|r| r.0 <= t).saturating_sub(1);
         let (_, signal, rate) = self.rows[i];
         (signal, rate)
+    }
+}
+
+impl Source for TraceSource {
+    fn kind(&self) -> &'static str {
+        "trace"
+    }
+
+    fn detail(&self) -> String {
+        self.what.clone()
+    }
+
+    fn sample(&mut self, ask: &Ask) -> Option<Update> {
+        let (signal_dbm, rate_kbps) = self.at(ask.ms);
+        Some(Update::Signal(Reading {
+            signal_dbm,
+            rate_kbps,
+        }))
     }
 }
 
