@@ -16,6 +16,39 @@
 use crate::error::{Error, Result};
 use crate::field::{Writer, u8_at, u16_at, u32_at};
 
+/// Where each extension's fields sit, from its type byte.
+mod field {
+    pub const TYPE: usize = 0;
+    pub const LENGTH: usize = 1;
+    /// What a one-byte length does not count.
+    pub const HEADER: usize = 2;
+
+    pub mod auth {
+        pub const SPI: usize = 2;
+        pub const AUTHENTICATOR: usize = 6;
+    }
+
+    /// CVSE and NVSE alike from the vendor on; the CVSE's length is two
+    /// bytes where the NVSE has two reserved ones.
+    pub mod vendor {
+        pub const CVSE_LENGTH: usize = 2;
+        pub const CVSE_HEADER: usize = 4;
+        pub const VENDOR: usize = 4;
+        pub const VENDOR_TYPE: usize = 8;
+        pub const VALUE: usize = 10;
+    }
+
+    pub mod udp_tunnel {
+        pub const SUB_TYPE: usize = 2;
+        pub const REPLY_CODE: usize = 3;
+        pub const REQUEST_FLAGS: usize = 4;
+        pub const ENCAPSULATION: usize = 5;
+        pub const REPLY_FLAGS: usize = 4;
+        pub const KEEPALIVE: usize = 6;
+        pub const LEN: usize = 8;
+    }
+}
+
 pub const MH_AUTH: u8 = 32;
 pub const CVSE: u8 = 38;
 pub const UDP_TUNNEL_REPLY: u8 = 44;
@@ -58,67 +91,71 @@ pub enum Extension<'a> {
 
 /// The extension at the start of `b` and its total length.
 pub fn parse(b: &[u8]) -> Result<(Extension<'_>, usize)> {
-    let kind = u8_at(b, 0)?;
+    use field::{auth, udp_tunnel, vendor};
+    let kind = u8_at(b, field::TYPE)?;
     if kind == CVSE {
-        let total = 4 + usize::from(u16_at(b, 2)?);
+        let total = vendor::CVSE_HEADER + usize::from(u16_at(b, vendor::CVSE_LENGTH)?);
         let body = b.get(..total).ok_or(Error::Truncated)?;
-        if total < 10 {
+        if total < vendor::VALUE {
             return Err(Error::BadValue("CVSE length"));
         }
-        let ext = Extension::Vendor {
-            critical: true,
-            vendor: u32_at(body, 4)?,
-            kind: u16_at(body, 8)?,
-            value: &body[10..],
-        };
-        return Ok((ext, total));
+        return Ok((vendor_extension(body, true)?, total));
     }
-    let total = 2 + usize::from(u8_at(b, 1)?);
+    let total = field::HEADER + usize::from(u8_at(b, field::LENGTH)?);
     let body = b.get(..total).ok_or(Error::Truncated)?;
+    let tunnel = |what| {
+        if total != udp_tunnel::LEN || body[udp_tunnel::SUB_TYPE] != 0 {
+            return Err(Error::BadValue(what));
+        }
+        Ok(())
+    };
     let ext = match kind {
         MH_AUTH => {
-            if total < 6 {
+            if total < auth::AUTHENTICATOR {
                 return Err(Error::BadValue("authentication extension length"));
             }
             Extension::MhAuth {
-                spi: u32_at(body, 2)?,
-                authenticator: &body[6..],
+                spi: u32_at(body, auth::SPI)?,
+                authenticator: &body[auth::AUTHENTICATOR..],
             }
         }
         NVSE => {
-            if total < 10 {
+            if total < vendor::VALUE {
                 return Err(Error::BadValue("NVSE length"));
             }
-            Extension::Vendor {
-                critical: false,
-                vendor: u32_at(body, 4)?,
-                kind: u16_at(body, 8)?,
-                value: &body[10..],
-            }
+            vendor_extension(body, false)?
         }
         UDP_TUNNEL_REQUEST => {
-            if total != 8 || body[2] != 0 {
-                return Err(Error::BadValue("UDP tunnel request extension"));
-            }
+            tunnel("UDP tunnel request extension")?;
             Extension::UdpTunnelRequest {
-                flags: body[4],
-                encapsulation: body[5],
+                flags: body[udp_tunnel::REQUEST_FLAGS],
+                encapsulation: body[udp_tunnel::ENCAPSULATION],
             }
         }
         UDP_TUNNEL_REPLY => {
-            if total != 8 || body[2] != 0 {
-                return Err(Error::BadValue("UDP tunnel reply extension"));
-            }
+            tunnel("UDP tunnel reply extension")?;
             Extension::UdpTunnelReply {
-                code: body[3],
-                flags: u16_at(body, 4)?,
-                keepalive: u16_at(body, 6)?,
+                code: body[udp_tunnel::REPLY_CODE],
+                flags: u16_at(body, udp_tunnel::REPLY_FLAGS)?,
+                keepalive: u16_at(body, udp_tunnel::KEEPALIVE)?,
             }
         }
         k if k < 128 => return Err(Error::UnknownCritical(k)),
         k => Extension::Skipped(k),
     };
     Ok((ext, total))
+}
+
+/// A CVSE's or NVSE's vendor, type and value (`body` holds at least the
+/// fixed part).
+fn vendor_extension(body: &[u8], critical: bool) -> Result<Extension<'_>> {
+    use field::vendor;
+    Ok(Extension::Vendor {
+        critical,
+        vendor: u32_at(body, vendor::VENDOR)?,
+        kind: u16_at(body, vendor::VENDOR_TYPE)?,
+        value: &body[vendor::VALUE..],
+    })
 }
 
 /// Every extension in `b` with its offset in `b`; the first error ends it.
@@ -152,31 +189,41 @@ pub fn emit_vendor(
     kind: u16,
     body: impl FnOnce(&mut Writer) -> Result<()>,
 ) -> Result<()> {
+    use field::vendor as f;
     let start = w.len();
-    if critical {
-        w.bytes(&[CVSE, 0, 0, 0])?;
-    } else {
-        w.bytes(&[NVSE, 0, 0, 0])?;
-    }
+    w.bytes(&[if critical { CVSE } else { NVSE }, 0, 0, 0])?;
     w.u32(vendor)?;
     w.u16(kind)?;
     body(w)?;
     if critical {
-        let len = u16::try_from(w.len() - start - 4).map_err(|_| Error::BadValue("CVSE length"))?;
-        w.patch(start + 2, &len.to_be_bytes())
+        let len = u16::try_from(w.len() - start - f::CVSE_HEADER)
+            .map_err(|_| Error::BadValue("CVSE length"))?;
+        w.patch(start + f::CVSE_LENGTH, &len.to_be_bytes())
     } else {
-        let len = u8::try_from(w.len() - start - 2)
+        let len = u8::try_from(w.len() - start - field::HEADER)
             .map_err(|_| Error::BadValue("NVSE length (at most 255)"))?;
-        w.patch(start + 1, &[len])
+        w.patch(start + field::LENGTH, &[len])
     }
 }
 
+/// The UDP tunnel extensions' length byte: what follows it.
+const TUNNEL_LENGTH: u8 = (field::udp_tunnel::LEN - field::HEADER) as u8;
+
 pub fn emit_udp_tunnel_request(w: &mut Writer, flags: u8, encapsulation: u8) -> Result<()> {
-    w.bytes(&[UDP_TUNNEL_REQUEST, 6, 0, 0, flags, encapsulation, 0, 0])
+    w.bytes(&[
+        UDP_TUNNEL_REQUEST,
+        TUNNEL_LENGTH,
+        0,
+        0,
+        flags,
+        encapsulation,
+        0,
+        0,
+    ])
 }
 
 pub fn emit_udp_tunnel_reply(w: &mut Writer, code: u8, flags: u16, keepalive: u16) -> Result<()> {
-    w.bytes(&[UDP_TUNNEL_REPLY, 6, 0, code])?;
+    w.bytes(&[UDP_TUNNEL_REPLY, TUNNEL_LENGTH, 0, code])?;
     w.u16(flags)?;
     w.u16(keepalive)
 }

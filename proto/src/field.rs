@@ -58,6 +58,16 @@ impl<'b> Writer<'b> {
         Ok(())
     }
 
+    /// The next `n` bytes, zeroed, for a view to fill in.
+    pub fn take(&mut self, n: usize) -> Result<&mut [u8]> {
+        let start = self.len;
+        let end = start.checked_add(n).ok_or(Error::BufferTooSmall)?;
+        let room = self.buf.get_mut(start..end).ok_or(Error::BufferTooSmall)?;
+        room.fill(0);
+        self.len = end;
+        Ok(room)
+    }
+
     pub fn u8(&mut self, v: u8) -> Result<()> {
         self.bytes(&[v])
     }

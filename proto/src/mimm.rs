@@ -25,6 +25,71 @@ use core::net::Ipv4Addr;
 use crate::error::{Error, Result};
 use crate::field::Writer;
 use crate::tlv::{self, i32_of, put, put_str, put_u8, put_u32, str_of, u8_of, u32_of};
+use tlv_type::{ack, handoff_advice, iface_report, reactive_advice, report, request_handoff};
+
+/// The TLV types inside each message, by message.
+pub mod tlv_type {
+    pub mod report {
+        pub const SEQUENCE: u8 = 1;
+        /// Repeated; see [`super::super::session`].
+        pub const SESSION: u8 = 2;
+    }
+    pub mod iface_report {
+        pub const NAME: u8 = 1;
+        pub const KIND: u8 = 2;
+        pub const NETWORK: u8 = 3;
+        pub const METRIC_X100: u8 = 4;
+        pub const RATE_KBPS: u8 = 5;
+        pub const LOAD_PCT: u8 = 6;
+        /// [`super::super::iface_flags`].
+        pub const FLAGS: u8 = 7;
+    }
+    pub mod request_handoff {
+        pub const TARGET_NETWORK: u8 = 1;
+        pub const TARGET_IFACE: u8 = 2;
+        pub const CARE_OF: u8 = 3;
+    }
+    pub mod handoff_advice {
+        /// [`super::super::verdict`].
+        pub const VERDICT: u8 = 1;
+        pub const RETRY_AFTER_S: u8 = 2;
+        pub const REASON: u8 = 3;
+        pub const ALTERNATIVE: u8 = 4;
+        pub const BINDING_DONE: u8 = 5;
+    }
+    pub mod reactive_advice {
+        pub const ID: u8 = 1;
+        pub const NETWORK: u8 = 2;
+        pub const REASON: u8 = 3;
+        pub const EXPIRY_S: u8 = 4;
+        pub const ALTERNATIVE: u8 = 5;
+    }
+    pub mod ack {
+        pub const ID: u8 = 1;
+    }
+}
+
+/// A Report's session TLV value: kind, realtime, kbps.
+pub mod session {
+    use core::ops::Range;
+    pub const KIND: usize = 0;
+    pub const REALTIME: usize = 1;
+    pub const KBPS: Range<usize> = 2..6;
+    pub const LEN: usize = KBPS.end;
+}
+
+/// The Interface report's flag bits.
+pub mod iface_flags {
+    pub const ATTACHED: u8 = 1;
+    pub const PRIMARY: u8 = 2;
+}
+
+/// Handoff Advice verdict codes.
+pub mod verdict {
+    pub const ALLOW: u8 = 0;
+    pub const DENY: u8 = 1;
+    pub const RETRY: u8 = 2;
+}
 
 pub const REPORT: u16 = 1;
 pub const IFACE_REPORT: u16 = 2;
@@ -140,148 +205,12 @@ impl<'a> Message<'a> {
     /// The message of vendor type `kind` in `value`.
     pub fn parse(kind: u16, value: &'a [u8]) -> Result<Message<'a>> {
         match kind {
-            REPORT => {
-                let mut sequence = None;
-                let mut sessions = heapless::Vec::new();
-                for item in tlv::walk(value) {
-                    match item? {
-                        (1, v) => sequence = Some(u32_of(v, "report sequence")?),
-                        (2, v) => {
-                            let s = <[u8; 6]>::try_from(v)
-                                .map_err(|_| Error::BadValue("report session"))?;
-                            let session = Session {
-                                kind: s[0],
-                                realtime: match s[1] {
-                                    0 => false,
-                                    1 => true,
-                                    _ => return Err(Error::BadValue("session realtime")),
-                                },
-                                kbps: u32::from_be_bytes([s[2], s[3], s[4], s[5]]),
-                            };
-                            sessions
-                                .push(session)
-                                .map_err(|_| Error::TooMany("sessions"))?;
-                        }
-                        _ => {}
-                    }
-                }
-                Ok(Message::Report(Report {
-                    sequence: required(sequence, "report sequence")?,
-                    sessions,
-                }))
-            }
-            IFACE_REPORT => {
-                let (mut name, mut ikind, mut network) = (None, None, None);
-                let (mut metric, mut rate, mut load, mut flags) = (None, None, None, None);
-                for item in tlv::walk(value) {
-                    match item? {
-                        (1, v) => name = Some(str_of(v, "interface name")?),
-                        (2, v) => ikind = Some(u8_of(v, "interface kind")?),
-                        (3, v) => network = Some(str_of(v, "network id")?),
-                        (4, v) => metric = Some(i32_of(v, "metric")?),
-                        (5, v) => rate = Some(u32_of(v, "rate")?),
-                        (6, v) => load = Some(u8_of(v, "load")?),
-                        (7, v) => flags = Some(u8_of(v, "interface flags")?),
-                        _ => {}
-                    }
-                }
-                let flags = flags.unwrap_or(0);
-                if flags & !3 != 0 {
-                    return Err(Error::BadValue("interface flags"));
-                }
-                Ok(Message::IfaceReport(IfaceReport {
-                    name: required(name, "interface name")?,
-                    kind: ikind.unwrap_or(0),
-                    network: network.unwrap_or(""),
-                    metric_x100: metric.unwrap_or(0),
-                    rate_kbps: rate.unwrap_or(0),
-                    load_pct: load.unwrap_or(0),
-                    attached: flags & 1 != 0,
-                    primary: flags & 2 != 0,
-                }))
-            }
-            REQUEST_HANDOFF => {
-                let (mut network, mut iface, mut care_of) = (None, None, None);
-                for item in tlv::walk(value) {
-                    match item? {
-                        (1, v) => network = Some(str_of(v, "target network")?),
-                        (2, v) => iface = Some(str_of(v, "target interface")?),
-                        (3, v) => {
-                            care_of = Some(Ipv4Addr::from(
-                                <[u8; 4]>::try_from(v).map_err(|_| Error::BadValue("care-of"))?,
-                            ))
-                        }
-                        _ => {}
-                    }
-                }
-                Ok(Message::RequestHandoff(RequestHandoff {
-                    target_network: required(network, "target network")?,
-                    target_iface: iface.unwrap_or(""),
-                    care_of: care_of.unwrap_or(Ipv4Addr::UNSPECIFIED),
-                }))
-            }
-            HANDOFF_ADVICE => {
-                let (mut verdict, mut retry, mut reason) = (None, None, None);
-                let (mut alternative, mut binding) = (None, false);
-                for item in tlv::walk(value) {
-                    match item? {
-                        (1, v) => verdict = Some(u8_of(v, "verdict")?),
-                        (2, v) => retry = Some(u32_of(v, "retry after")?),
-                        (3, v) => reason = Some(str_of(v, "reason")?),
-                        (4, v) => alternative = Some(str_of(v, "alternative")?),
-                        (5, v) => binding = u8_of(v, "binding done")? != 0,
-                        _ => {}
-                    }
-                }
-                let verdict = match (required(verdict, "verdict")?, retry) {
-                    (0, _) => Verdict::Allow,
-                    (1, _) => Verdict::Deny,
-                    (2, Some(s)) => Verdict::RetryAfter(s),
-                    _ => return Err(Error::BadValue("verdict")),
-                };
-                Ok(Message::HandoffAdvice(HandoffAdvice {
-                    verdict,
-                    reason: reason.unwrap_or(""),
-                    alternative,
-                    binding_done: binding,
-                }))
-            }
-            REACTIVE_ADVICE => {
-                let (mut id, mut network, mut reason) = (None, None, None);
-                let (mut expiry, mut alternative) = (None, None);
-                for item in tlv::walk(value) {
-                    match item? {
-                        (1, v) => id = Some(u32_of(v, "advice id")?),
-                        (2, v) => network = Some(str_of(v, "network")?),
-                        (3, v) => reason = Some(str_of(v, "reason")?),
-                        (4, v) => expiry = Some(i32_of(v, "expiry")?),
-                        (5, v) => alternative = Some(str_of(v, "alternative")?),
-                        _ => {}
-                    }
-                }
-                let expiry_s = required(expiry, "expiry")?;
-                if expiry_s < -1 {
-                    return Err(Error::BadValue("expiry"));
-                }
-                Ok(Message::ReactiveAdvice(ReactiveAdvice {
-                    id: required(id, "advice id")?,
-                    network: required(network, "network")?,
-                    reason: reason.unwrap_or(""),
-                    expiry_s,
-                    alternative,
-                }))
-            }
-            ACK => {
-                let mut id = None;
-                for item in tlv::walk(value) {
-                    if let (1, v) = item? {
-                        id = Some(u32_of(v, "ack id")?);
-                    }
-                }
-                Ok(Message::Ack {
-                    id: required(id, "ack id")?,
-                })
-            }
+            REPORT => parse_report(value).map(Message::Report),
+            IFACE_REPORT => parse_iface_report(value).map(Message::IfaceReport),
+            REQUEST_HANDOFF => parse_request_handoff(value).map(Message::RequestHandoff),
+            HANDOFF_ADVICE => parse_handoff_advice(value).map(Message::HandoffAdvice),
+            REACTIVE_ADVICE => parse_reactive_advice(value).map(Message::ReactiveAdvice),
+            ACK => parse_ack(value).map(|id| Message::Ack { id }),
             _ => Err(Error::BadValue("MIMM message type")),
         }
     }
@@ -289,61 +218,224 @@ impl<'a> Message<'a> {
     /// The TLVs of this message (the vendor extension's value).
     pub fn emit(&self, w: &mut Writer) -> Result<()> {
         match self {
-            Message::Report(r) => {
-                put_u32(w, 1, r.sequence)?;
-                for s in &r.sessions {
-                    let k = s.kbps.to_be_bytes();
-                    put(
-                        w,
-                        2,
-                        &[s.kind, u8::from(s.realtime), k[0], k[1], k[2], k[3]],
-                    )?;
-                }
-                Ok(())
-            }
-            Message::IfaceReport(i) => {
-                put_str(w, 1, i.name)?;
-                put_u8(w, 2, i.kind)?;
-                put_str(w, 3, i.network)?;
-                put_u32(w, 4, i.metric_x100 as u32)?;
-                put_u32(w, 5, i.rate_kbps)?;
-                put_u8(w, 6, i.load_pct)?;
-                put_u8(w, 7, u8::from(i.attached) | (u8::from(i.primary) << 1))
-            }
-            Message::RequestHandoff(r) => {
-                put_str(w, 1, r.target_network)?;
-                put_str(w, 2, r.target_iface)?;
-                put(w, 3, &r.care_of.octets())
-            }
-            Message::HandoffAdvice(a) => {
-                match a.verdict {
-                    Verdict::Allow => put_u8(w, 1, 0)?,
-                    Verdict::Deny => put_u8(w, 1, 1)?,
-                    Verdict::RetryAfter(s) => {
-                        put_u8(w, 1, 2)?;
-                        put_u32(w, 2, s)?;
-                    }
-                }
-                put_str(w, 3, a.reason)?;
-                if let Some(alt) = a.alternative {
-                    put_str(w, 4, alt)?;
-                }
-                put_u8(w, 5, u8::from(a.binding_done))
-            }
-            Message::ReactiveAdvice(a) => {
-                if a.expiry_s < -1 {
-                    return Err(Error::BadValue("expiry"));
-                }
-                put_u32(w, 1, a.id)?;
-                put_str(w, 2, a.network)?;
-                put_str(w, 3, a.reason)?;
-                put_u32(w, 4, a.expiry_s as u32)?;
-                if let Some(alt) = a.alternative {
-                    put_str(w, 5, alt)?;
-                }
-                Ok(())
-            }
-            Message::Ack { id } => put_u32(w, 1, *id),
+            Message::Report(r) => emit_report(r, w),
+            Message::IfaceReport(i) => emit_iface_report(i, w),
+            Message::RequestHandoff(r) => emit_request_handoff(r, w),
+            Message::HandoffAdvice(a) => emit_handoff_advice(a, w),
+            Message::ReactiveAdvice(a) => emit_reactive_advice(a, w),
+            Message::Ack { id } => put_u32(w, ack::ID, *id),
         }
     }
+}
+
+fn parse_session(v: &[u8]) -> Result<Session> {
+    let s = <[u8; session::LEN]>::try_from(v).map_err(|_| Error::BadValue("report session"))?;
+    let mut kbps = [0; 4];
+    kbps.copy_from_slice(&s[session::KBPS]);
+    Ok(Session {
+        kind: s[session::KIND],
+        realtime: match s[session::REALTIME] {
+            0 => false,
+            1 => true,
+            _ => return Err(Error::BadValue("session realtime")),
+        },
+        kbps: u32::from_be_bytes(kbps),
+    })
+}
+
+fn parse_report(value: &[u8]) -> Result<Report> {
+    let mut sequence = None;
+    let mut sessions = heapless::Vec::new();
+    for item in tlv::walk(value) {
+        match item? {
+            (report::SEQUENCE, v) => sequence = Some(u32_of(v, "report sequence")?),
+            (report::SESSION, v) => sessions
+                .push(parse_session(v)?)
+                .map_err(|_| Error::TooMany("sessions"))?,
+            _ => {}
+        }
+    }
+    Ok(Report {
+        sequence: required(sequence, "report sequence")?,
+        sessions,
+    })
+}
+
+fn emit_report(r: &Report, w: &mut Writer) -> Result<()> {
+    put_u32(w, report::SEQUENCE, r.sequence)?;
+    for s in &r.sessions {
+        let mut v = [0u8; session::LEN];
+        v[session::KIND] = s.kind;
+        v[session::REALTIME] = u8::from(s.realtime);
+        v[session::KBPS].copy_from_slice(&s.kbps.to_be_bytes());
+        put(w, report::SESSION, &v)?;
+    }
+    Ok(())
+}
+
+fn parse_iface_report(value: &[u8]) -> Result<IfaceReport<'_>> {
+    let (mut name, mut ikind, mut network) = (None, None, None);
+    let (mut metric, mut rate, mut load, mut flags) = (None, None, None, None);
+    for item in tlv::walk(value) {
+        match item? {
+            (iface_report::NAME, v) => name = Some(str_of(v, "interface name")?),
+            (iface_report::KIND, v) => ikind = Some(u8_of(v, "interface kind")?),
+            (iface_report::NETWORK, v) => network = Some(str_of(v, "network id")?),
+            (iface_report::METRIC_X100, v) => metric = Some(i32_of(v, "metric")?),
+            (iface_report::RATE_KBPS, v) => rate = Some(u32_of(v, "rate")?),
+            (iface_report::LOAD_PCT, v) => load = Some(u8_of(v, "load")?),
+            (iface_report::FLAGS, v) => flags = Some(u8_of(v, "interface flags")?),
+            _ => {}
+        }
+    }
+    let flags = flags.unwrap_or(0);
+    if flags & !(iface_flags::ATTACHED | iface_flags::PRIMARY) != 0 {
+        return Err(Error::BadValue("interface flags"));
+    }
+    Ok(IfaceReport {
+        name: required(name, "interface name")?,
+        kind: ikind.unwrap_or(0),
+        network: network.unwrap_or(""),
+        metric_x100: metric.unwrap_or(0),
+        rate_kbps: rate.unwrap_or(0),
+        load_pct: load.unwrap_or(0),
+        attached: flags & iface_flags::ATTACHED != 0,
+        primary: flags & iface_flags::PRIMARY != 0,
+    })
+}
+
+fn emit_iface_report(i: &IfaceReport, w: &mut Writer) -> Result<()> {
+    put_str(w, iface_report::NAME, i.name)?;
+    put_u8(w, iface_report::KIND, i.kind)?;
+    put_str(w, iface_report::NETWORK, i.network)?;
+    put_u32(w, iface_report::METRIC_X100, i.metric_x100 as u32)?;
+    put_u32(w, iface_report::RATE_KBPS, i.rate_kbps)?;
+    put_u8(w, iface_report::LOAD_PCT, i.load_pct)?;
+    let mut flags = 0;
+    if i.attached {
+        flags |= iface_flags::ATTACHED;
+    }
+    if i.primary {
+        flags |= iface_flags::PRIMARY;
+    }
+    put_u8(w, iface_report::FLAGS, flags)
+}
+
+fn parse_request_handoff(value: &[u8]) -> Result<RequestHandoff<'_>> {
+    let (mut network, mut iface, mut care_of) = (None, None, None);
+    for item in tlv::walk(value) {
+        match item? {
+            (request_handoff::TARGET_NETWORK, v) => network = Some(str_of(v, "target network")?),
+            (request_handoff::TARGET_IFACE, v) => iface = Some(str_of(v, "target interface")?),
+            (request_handoff::CARE_OF, v) => {
+                let octets = <[u8; 4]>::try_from(v).map_err(|_| Error::BadValue("care-of"))?;
+                care_of = Some(Ipv4Addr::from(octets));
+            }
+            _ => {}
+        }
+    }
+    Ok(RequestHandoff {
+        target_network: required(network, "target network")?,
+        target_iface: iface.unwrap_or(""),
+        care_of: care_of.unwrap_or(Ipv4Addr::UNSPECIFIED),
+    })
+}
+
+fn emit_request_handoff(r: &RequestHandoff, w: &mut Writer) -> Result<()> {
+    put_str(w, request_handoff::TARGET_NETWORK, r.target_network)?;
+    put_str(w, request_handoff::TARGET_IFACE, r.target_iface)?;
+    put(w, request_handoff::CARE_OF, &r.care_of.octets())
+}
+
+fn parse_handoff_advice(value: &[u8]) -> Result<HandoffAdvice<'_>> {
+    let (mut code, mut retry, mut reason) = (None, None, None);
+    let (mut alternative, mut binding_done) = (None, false);
+    for item in tlv::walk(value) {
+        match item? {
+            (handoff_advice::VERDICT, v) => code = Some(u8_of(v, "verdict")?),
+            (handoff_advice::RETRY_AFTER_S, v) => retry = Some(u32_of(v, "retry after")?),
+            (handoff_advice::REASON, v) => reason = Some(str_of(v, "reason")?),
+            (handoff_advice::ALTERNATIVE, v) => alternative = Some(str_of(v, "alternative")?),
+            (handoff_advice::BINDING_DONE, v) => binding_done = u8_of(v, "binding done")? != 0,
+            _ => {}
+        }
+    }
+    let verdict = match (required(code, "verdict")?, retry) {
+        (verdict::ALLOW, _) => Verdict::Allow,
+        (verdict::DENY, _) => Verdict::Deny,
+        (verdict::RETRY, Some(s)) => Verdict::RetryAfter(s),
+        _ => return Err(Error::BadValue("verdict")),
+    };
+    Ok(HandoffAdvice {
+        verdict,
+        reason: reason.unwrap_or(""),
+        alternative,
+        binding_done,
+    })
+}
+
+fn emit_handoff_advice(a: &HandoffAdvice, w: &mut Writer) -> Result<()> {
+    match a.verdict {
+        Verdict::Allow => put_u8(w, handoff_advice::VERDICT, verdict::ALLOW)?,
+        Verdict::Deny => put_u8(w, handoff_advice::VERDICT, verdict::DENY)?,
+        Verdict::RetryAfter(s) => {
+            put_u8(w, handoff_advice::VERDICT, verdict::RETRY)?;
+            put_u32(w, handoff_advice::RETRY_AFTER_S, s)?;
+        }
+    }
+    put_str(w, handoff_advice::REASON, a.reason)?;
+    if let Some(alt) = a.alternative {
+        put_str(w, handoff_advice::ALTERNATIVE, alt)?;
+    }
+    put_u8(w, handoff_advice::BINDING_DONE, u8::from(a.binding_done))
+}
+
+fn parse_reactive_advice(value: &[u8]) -> Result<ReactiveAdvice<'_>> {
+    let (mut id, mut network, mut reason) = (None, None, None);
+    let (mut expiry, mut alternative) = (None, None);
+    for item in tlv::walk(value) {
+        match item? {
+            (reactive_advice::ID, v) => id = Some(u32_of(v, "advice id")?),
+            (reactive_advice::NETWORK, v) => network = Some(str_of(v, "network")?),
+            (reactive_advice::REASON, v) => reason = Some(str_of(v, "reason")?),
+            (reactive_advice::EXPIRY_S, v) => expiry = Some(i32_of(v, "expiry")?),
+            (reactive_advice::ALTERNATIVE, v) => alternative = Some(str_of(v, "alternative")?),
+            _ => {}
+        }
+    }
+    let expiry_s = required(expiry, "expiry")?;
+    if expiry_s < -1 {
+        return Err(Error::BadValue("expiry"));
+    }
+    Ok(ReactiveAdvice {
+        id: required(id, "advice id")?,
+        network: required(network, "network")?,
+        reason: reason.unwrap_or(""),
+        expiry_s,
+        alternative,
+    })
+}
+
+fn emit_reactive_advice(a: &ReactiveAdvice, w: &mut Writer) -> Result<()> {
+    if a.expiry_s < -1 {
+        return Err(Error::BadValue("expiry"));
+    }
+    put_u32(w, reactive_advice::ID, a.id)?;
+    put_str(w, reactive_advice::NETWORK, a.network)?;
+    put_str(w, reactive_advice::REASON, a.reason)?;
+    put_u32(w, reactive_advice::EXPIRY_S, a.expiry_s as u32)?;
+    if let Some(alt) = a.alternative {
+        put_str(w, reactive_advice::ALTERNATIVE, alt)?;
+    }
+    Ok(())
+}
+
+fn parse_ack(value: &[u8]) -> Result<u32> {
+    let mut id = None;
+    for item in tlv::walk(value) {
+        if let (ack::ID, v) = item? {
+            id = Some(u32_of(v, "ack id")?);
+        }
+    }
+    required(id, "ack id")
 }
