@@ -18,6 +18,33 @@ pub fn identification(since_unix_epoch: Duration) -> u64 {
     (secs << 32) | frac
 }
 
+/// The wall clock now as an Identification.
+pub fn wall_identification() -> u64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    identification(since)
+}
+
+/// The two clocks a sender and a receiver of registrations need:
+/// monotonic milliseconds for their timers, and the wall clock as an
+/// Identification for replay checks and the messages they originate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Now {
+    pub mono: u64,
+    pub id: u64,
+}
+
+impl Now {
+    /// `mono` with the wall clock read now.
+    pub fn wall(mono: u64) -> Now {
+        Now {
+            mono,
+            id: wall_identification(),
+        }
+    }
+}
+
 /// The seconds part of an Identification.
 pub fn seconds(id: u64) -> u32 {
     (id >> 32) as u32

@@ -20,14 +20,8 @@ pub use mimm_io::clock::Millis;
 pub const MAX_DATAGRAM: usize = 1024;
 pub type Datagram = heapless::Vec<u8, MAX_DATAGRAM>;
 
-/// The two clocks the server needs: monotonic for its timers, and the
-/// wall clock as a registration Identification (NTP format) for replay
-/// checks and the messages it originates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Now {
-    pub mono: Millis,
-    pub id: u64,
-}
+/// Monotonic milliseconds and the wall clock as an Identification.
+pub use mimm_proto::replay::Now;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientKey {

@@ -4,7 +4,6 @@
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mimm_io::clock::{self, Nanos, Timer};
 use mimm_io::event_loop::LoopBase;
@@ -36,14 +35,6 @@ pub struct Loop {
     traps: Option<(UdpSocket, SnmpConfig)>,
     rts: Option<(UnixDatagram, PathBuf)>,
     start: Nanos,
-}
-
-fn wall_id() -> u64 {
-    mimm_proto::replay::identification(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO),
-    )
 }
 
 fn io_error(what: &str, e: io::Error) -> String {
@@ -168,10 +159,7 @@ impl Loop {
     }
 
     fn now(&self) -> Now {
-        Now {
-            mono: clock::now().millis_since(self.start),
-            id: wall_id(),
-        }
+        Now::wall(clock::now().millis_since(self.start))
     }
 
     /// Until SIGTERM or SIGINT.

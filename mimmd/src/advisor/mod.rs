@@ -29,13 +29,8 @@ const SEEN_PUSHES: usize = 32;
 /// Code-133 answers in a row for one request before it is given up.
 const MAX_RESYNC: u32 = 3;
 
-/// The two clocks: monotonic for timers, the wall clock as an RFC 5944
-/// Identification (NTP format) for replay protection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Now {
-    pub mono: Millis,
-    pub id: u64,
-}
+/// Monotonic milliseconds and the wall clock as an Identification.
+pub use mimm_proto::replay::Now;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {

@@ -4,7 +4,6 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mio::net::UdpSocket;
 use mio::{Interest, Registry, Token};
@@ -119,20 +118,9 @@ impl ServerLink {
     }
 }
 
-/// The wall clock as an RFC 5944 Identification.
-fn wall_id() -> u64 {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO);
-    mimm_proto::replay::identification(since)
-}
-
 impl Daemon {
     fn advice_now(&self) -> Now {
-        Now {
-            mono: self.ms(clock::now()),
-            id: wall_id(),
-        }
+        Now::wall(self.ms(clock::now()))
     }
 
     /// Each interface as the server hears of it; addresses only when
