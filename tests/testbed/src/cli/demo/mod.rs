@@ -115,16 +115,8 @@ fn follow(
     })
 }
 
-pub fn demo(args: DemoArgs) -> Result<(), String> {
-    if !mimm_testbed::netns::is_root() {
-        return Err("the demo needs root (network namespaces); try sudo".into());
-    }
-    // Before any thread or child exists, so Ctrl-C reaches only the waiter.
-    let stop = Arc::new(AtomicBool::new(false));
-    install_ctrl_c(stop.clone());
-    let vsd_bin = sibling("vsd")?;
-    let mimmd_bin = sibling("mimmd")?;
-    let server_bin = sibling("mimm-server")?;
+/// The drive, sped up, and its interfaces: (trace name, device).
+fn load_trace(args: &DemoArgs) -> Result<(Trace, Vec<(String, String)>), String> {
     let mut trace = match &args.trace {
         Some(p) => Trace::from_path(p).map_err(|e| e.to_string())?,
         None => Trace::parse(DRIVE).map_err(|e| e.to_string())?,
@@ -137,34 +129,231 @@ pub fn demo(args: DemoArgs) -> Result<(), String> {
     for row in &mut trace.rows {
         row.t_ms = (row.t_ms as f64 / args.speed).round() as u64;
     }
-    let names: Vec<String> = trace.ifaces().iter().map(|s| s.to_string()).collect();
+    let names = trace.ifaces();
     if names.len() < 2 {
         return Err("the demo needs a trace with two interfaces or more".into());
     }
-    let ifaces: Vec<(String, String)> = names
+    let ifaces = names
         .iter()
         .enumerate()
-        .map(|(i, n)| (n.clone(), format!("wwan{i}")))
+        .map(|(i, n)| (n.to_string(), format!("wwan{i}")))
         .collect();
-    let seconds = (trace.duration_ms() as f64 / 1000.0).ceil().max(10.0);
+    Ok((trace, ifaces))
+}
 
-    let dir = std::env::temp_dir().join(format!("mimm-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let _cleanup = RemoveDir(dir.clone());
-    let trace_path = dir.join("drive.csv");
-    // mimmd plays the trace with the interface names as UCI wants them.
-    let mut renamed = trace.clone();
-    for row in &mut renamed.rows {
-        row.iface = uci_name(&row.iface);
+/// The files the daemons read, in a directory removed at the end.
+struct Files {
+    dir: PathBuf,
+    /// The interfaces by their UCI names: (name, device).
+    uci: Vec<(String, String)>,
+    config: String,
+    server_config: String,
+    _cleanup: RemoveDir,
+}
+
+impl Files {
+    fn write(trace: &Trace, ifaces: &[(String, String)], expiry_s: u64) -> Result<Files, String> {
+        let dir = std::env::temp_dir().join(format!("mimm-demo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let cleanup = RemoveDir(dir.clone());
+        let write = |name: &str, text: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok::<String, String>(path.display().to_string())
+        };
+        // mimmd plays the trace with the interface names as UCI wants them.
+        let mut renamed = trace.clone();
+        for row in &mut renamed.rows {
+            row.iface = uci_name(&row.iface);
+        }
+        let trace_path = write("drive.csv", &renamed.to_csv())?;
+        let uci: Vec<(String, String)> = ifaces
+            .iter()
+            .map(|(n, d)| (uci_name(n), d.clone()))
+            .collect();
+        let config = write("mimm", &config(&dir, Path::new(&trace_path), &uci))?;
+        let networks: Vec<String> = uci.iter().map(|(n, _)| n.clone()).collect();
+        let server_config = write("mimm-server", &alarm::server_config(&networks, expiry_s))?;
+        Ok(Files {
+            dir,
+            uci,
+            config,
+            server_config,
+            _cleanup: cleanup,
+        })
     }
-    std::fs::write(&trace_path, renamed.to_csv()).map_err(|e| e.to_string())?;
-    let uci: Vec<(String, String)> = ifaces
-        .iter()
-        .map(|(n, d)| (uci_name(n), d.clone()))
-        .collect();
-    let config_path = dir.join("mimm");
-    std::fs::write(&config_path, config(&dir, &trace_path, &uci)).map_err(|e| e.to_string())?;
 
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+}
+
+/// Polls `ready` every 50 ms for up to 5 s; else fails with `what` and
+/// the daemon's log.
+fn wait_for(what: &str, daemon: &Daemon, mut ready: impl FnMut() -> bool) -> Result<(), String> {
+    let until = Instant::now() + Duration::from_secs(5);
+    while !ready() {
+        if Instant::now() > until {
+            return Err(format!("{what} did not come up:\n{}", daemon.log_text()));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+/// The three daemons, held to be stopped when dropped (mimmd first).
+struct Daemons {
+    _mimmd: Daemon,
+    _vsd: Daemon,
+    _server: Daemon,
+}
+
+/// The server in the core, the VSD on the router with the default route
+/// through it, then mimmd steering it.
+fn start_daemons(bed: &Testbed, files: &Files) -> Result<Daemons, String> {
+    let (vsd_bin, mimmd_bin, server_bin) =
+        (sibling("vsd")?, sibling("mimmd")?, sibling("mimm-server")?);
+    let server = Daemon::start(
+        &bed.ns("inet"),
+        &server_bin,
+        &["run", "-c", &files.server_config],
+        files.path("server.log"),
+    )?;
+    wait_for("mimm-server", &server, || {
+        server.log_text().contains("listening")
+    })?;
+    let router = bed.ns("router");
+    let run = ["run", "-c", &files.config];
+    let vsd = Daemon::start(&router, &vsd_bin, &run, files.path("vsd.log"))?;
+    let vsd_socket = files.path("vsd0.sock");
+    wait_for("the VSD", &vsd, || {
+        ask(&vsd_socket, r#"{"cmd":"status"}"#)
+            .is_some_and(|s| !s["ok"]["status"]["active"].is_null())
+    })?;
+    sh(
+        bed,
+        "router",
+        &["ip", "addr", "add", VSD_ADDR, "dev", "vsd0"],
+    )?;
+    let default = [
+        "ip",
+        "route",
+        "replace",
+        "default",
+        "via",
+        "10.200.0.1",
+        "dev",
+        "vsd0",
+    ];
+    sh(bed, "router", &default)?;
+    let mimmd = Daemon::start(&router, &mimmd_bin, &run, files.path("mimmd.log"))?;
+    let mimmd_socket = files.path("mimmd.sock");
+    wait_for("mimmd", &mimmd, || {
+        ask(&mimmd_socket, r#"{"cmd":"status"}"#).is_some()
+    })?;
+    Ok(Daemons {
+        _mimmd: mimmd,
+        _vsd: vsd,
+        _server: server,
+    })
+}
+
+/// A TCP download from the server side to the LAN, for `seconds`.
+fn start_download(
+    bed: &Testbed,
+    seconds: f64,
+) -> std::thread::JoinHandle<std::io::Result<std::process::Output>> {
+    let lan = bed.ns("lan");
+    let secs = format!("{}", seconds as u64);
+    std::thread::spawn(move || {
+        std::process::Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &lan,
+                "iperf3",
+                "-c",
+                "198.51.100.1",
+                "-R",
+                "-J",
+            ])
+            .args(["-C", "cubic", "-i", "1", "-t", &secs])
+            .output()
+    })
+}
+
+/// What the demo does to the system as it runs: a third of the way in, the
+/// operator's alarm for the active modem's network; near the end the active
+/// modem is unplugged for 5 s (the VSD's own failover).
+struct Script<'a> {
+    bed: &'a Testbed,
+    files: &'a Files,
+    alarm_at: Option<f64>,
+    expiry_s: u64,
+    unplug_at: f64,
+    /// The modem unplugged, until it is plugged back in (then empty).
+    unplugged: Option<String>,
+}
+
+impl Script<'_> {
+    fn active(&self) -> Option<String> {
+        let status = ask(&self.files.path("vsd0.sock"), r#"{"cmd":"status"}"#)?;
+        status["ok"]["status"]["active"]
+            .as_str()
+            .map(str::to_string)
+    }
+
+    fn step(&mut self, t: f64) -> Result<(), String> {
+        if self.alarm_at.is_some_and(|at| t >= at) {
+            let uci = &self.files.uci;
+            if let Some(k) = self
+                .active()
+                .and_then(|dev| uci.iter().position(|(_, d)| *d == dev))
+            {
+                println!(
+                    "{t:7.1} s  demo  SNMP linkDown trap for network {}, the active modem's: \
+                     the server advises avoiding it for {} s",
+                    uci[k].0, self.expiry_s
+                );
+                alarm::trap(self.bed, k)?;
+                self.alarm_at = None;
+            }
+        }
+        if self.unplugged.is_none() && t >= self.unplug_at {
+            if let Some(active) = self.active() {
+                println!("{t:7.1} s  demo  unplugging the active modem ({active}) for 5 s");
+                self.bed
+                    .set(&active, Change::CarrierOff)
+                    .map_err(|e| e.to_string())?;
+                self.unplugged = Some(active);
+            }
+        }
+        if let Some(dev) = self.unplugged.as_mut() {
+            if t >= self.unplug_at + 5.0 && !dev.is_empty() {
+                println!("{t:7.1} s  demo  {dev} plugged back in");
+                self.bed
+                    .set(dev, Change::CarrierOn)
+                    .map_err(|e| e.to_string())?;
+                dev.clear();
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn demo(args: DemoArgs) -> Result<(), String> {
+    if !mimm_testbed::netns::is_root() {
+        return Err("the demo needs root (network namespaces); try sudo".into());
+    }
+    // Before any thread or child exists, so Ctrl-C reaches only the waiter.
+    let stop = Arc::new(AtomicBool::new(false));
+    install_ctrl_c(stop.clone());
+    let (trace, ifaces) = load_trace(&args)?;
+    let seconds = (trace.duration_ms() as f64 / 1000.0).ceil().max(10.0);
+    // The server's alarm lasts 20 s of the drive.
+    let expiry_s = (20.0 / args.speed).round().max(5.0) as u64;
+    let files = Files::write(&trace, &ifaces, expiry_s)?;
+    let names: Vec<&str> = ifaces.iter().map(|(n, _)| n.as_str()).collect();
     println!(
         "mimm demo: {} modems ({}) behind vsd0, {seconds:.0} s of a real drive",
         ifaces.len(),
@@ -184,170 +373,40 @@ pub fn demo(args: DemoArgs) -> Result<(), String> {
             .collect(),
     };
     let bed = Testbed::up(&desc).map_err(|e| format!("testbed: {e}"))?;
-    // The server's alarm lasts 20 s of the drive.
-    let expiry_s = (20.0 / args.speed).round().max(5.0) as u64;
-    let networks: Vec<String> = uci.iter().map(|(n, _)| n.clone()).collect();
-    let server_path = dir.join("mimm-server");
-    std::fs::write(&server_path, alarm::server_config(&networks, expiry_s))
-        .map_err(|e| e.to_string())?;
-    let server_arg = server_path.display().to_string();
-    let server = Daemon::start(
-        &bed.ns("inet"),
-        &server_bin,
-        &["run", "-c", &server_arg],
-        dir.join("server.log"),
-    )?;
-    let until = Instant::now() + Duration::from_secs(5);
-    while !server.log_text().contains("listening") {
-        if Instant::now() > until {
-            return Err(format!(
-                "mimm-server did not come up:\n{}",
-                server.log_text()
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
     let traps = alarm::have_snmptrap();
     if !traps {
         println!("(snmptrap is not installed: no network alarm; apt-get install snmp)");
     }
-    let router = bed.ns("router");
-    let config_arg = config_path.display().to_string();
-    let vsd = Daemon::start(
-        &router,
-        &vsd_bin,
-        &["run", "-c", &config_arg],
-        dir.join("vsd.log"),
-    )?;
-    let vsd_socket = dir.join("vsd0.sock");
-    let until = Instant::now() + Duration::from_secs(5);
-    while ask(&vsd_socket, r#"{"cmd":"status"}"#)
-        .is_none_or(|s| s["ok"]["status"]["active"].is_null())
-    {
-        if Instant::now() > until {
-            return Err(format!("the VSD did not come up:\n{}", vsd.log_text()));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    sh(
-        &bed,
-        "router",
-        &["ip", "addr", "add", VSD_ADDR, "dev", "vsd0"],
-    )?;
-    sh(
-        &bed,
-        "router",
-        &[
-            "ip",
-            "route",
-            "replace",
-            "default",
-            "via",
-            "10.200.0.1",
-            "dev",
-            "vsd0",
-        ],
-    )?;
-    let mimmd = Daemon::start(
-        &router,
-        &mimmd_bin,
-        &["run", "-c", &config_arg],
-        dir.join("mimmd.log"),
-    )?;
+    let daemons = start_daemons(&bed, &files)?;
     // The links follow the same trace as mimmd's signal source.
-    let map: Vec<(String, String)> = ifaces.clone();
     bed.client()
-        .replay("drive", &trace, &map, 1.0, false)
+        .replay("drive", &trace, &ifaces, 1.0, false)
         .map_err(|e| format!("replay: {e}"))?;
-    let mimmd_socket = dir.join("mimmd.sock");
-    let until = Instant::now() + Duration::from_secs(5);
-    while ask(&mimmd_socket, r#"{"cmd":"status"}"#).is_none() {
-        if Instant::now() > until {
-            return Err(format!("mimmd did not come up:\n{}", mimmd.log_text()));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 
-    let stream = probe::start(
-        &bed.plan,
-        Options {
-            duration: Duration::from_secs_f64(seconds),
-            ..Options::default()
-        },
-    )
-    .map_err(|e| format!("loss meter: {e}"))?;
+    let options = Options {
+        duration: Duration::from_secs_f64(seconds),
+        ..Options::default()
+    };
+    let stream = probe::start(&bed.plan, options).map_err(|e| format!("loss meter: {e}"))?;
     // Every time below is on the stream's clock, as the report reads it.
     let started = Instant::now() - Duration::from_secs_f64(stream.elapsed_s());
-    let download = {
-        let lan = bed.ns("lan");
-        let secs = format!("{}", seconds as u64);
-        std::thread::spawn(move || {
-            std::process::Command::new("ip")
-                .args([
-                    "netns",
-                    "exec",
-                    &lan,
-                    "iperf3",
-                    "-c",
-                    "198.51.100.1",
-                    "-R",
-                    "-J",
-                    "-C",
-                    "cubic",
-                ])
-                .args(["-i", "1", "-t", &secs])
-                .output()
-        })
-    };
+    let download = start_download(&bed, seconds);
     let handoffs = Arc::new(Mutex::new(Vec::new()));
-    let mimmd_events = follow(mimmd_socket, "mimmd", started, handoffs.clone());
-    let vsd_events = follow(vsd_socket.clone(), "vsd", started, handoffs.clone());
+    let followers = [
+        follow(files.path("mimmd.sock"), "mimmd", started, handoffs.clone()),
+        follow(files.path("vsd0.sock"), "vsd", started, handoffs.clone()),
+    ];
     println!("   time  who   what (a TCP download and a 1 kHz stream run through the router)");
-
-    // A third of the way in, the operator's alarm for the active modem's
-    // network; near the end the active modem is unplugged: the VSD's own
-    // failover.
-    let alarm_at = seconds * 0.35;
-    let mut alarmed = !traps;
-    let unplug_at = (seconds - 12.0).max(seconds * 0.8);
-    let mut unplugged: Option<String> = None;
+    let mut script = Script {
+        bed: &bed,
+        files: &files,
+        alarm_at: traps.then_some(seconds * 0.35),
+        expiry_s,
+        unplug_at: (seconds - 12.0).max(seconds * 0.8),
+        unplugged: None,
+    };
     while started.elapsed().as_secs_f64() < seconds && !stop.load(Ordering::SeqCst) {
-        let t = started.elapsed().as_secs_f64();
-        if !alarmed && t >= alarm_at {
-            let status = ask(&vsd_socket, r#"{"cmd":"status"}"#);
-            let active = status
-                .as_ref()
-                .and_then(|s| s["ok"]["status"]["active"].as_str())
-                .and_then(|dev| uci.iter().position(|(_, d)| d == dev));
-            if let Some(k) = active {
-                println!(
-                    "{t:7.1} s  demo  SNMP linkDown trap for network {}, the active modem's: \
-                     the server advises avoiding it for {expiry_s} s",
-                    uci[k].0
-                );
-                alarm::trap(&bed, k)?;
-                alarmed = true;
-            }
-        }
-        if unplugged.is_none() && t >= unplug_at {
-            let status = ask(&vsd_socket, r#"{"cmd":"status"}"#);
-            if let Some(active) = status
-                .as_ref()
-                .and_then(|s| s["ok"]["status"]["active"].as_str())
-            {
-                println!("{t:7.1} s  demo  unplugging the active modem ({active}) for 5 s");
-                bed.set(active, Change::CarrierOff)
-                    .map_err(|e| e.to_string())?;
-                unplugged = Some(active.to_string());
-            }
-        }
-        if let Some(dev) = &unplugged {
-            if t >= unplug_at + 5.0 && !dev.is_empty() {
-                println!("{t:7.1} s  demo  {dev} plugged back in");
-                bed.set(dev, Change::CarrierOn).map_err(|e| e.to_string())?;
-                unplugged = Some(String::new());
-            }
-        }
+        script.step(started.elapsed().as_secs_f64())?;
         std::thread::sleep(Duration::from_millis(100));
     }
     let loss = stream.finish().map_err(|e| format!("loss meter: {e}"))?;
@@ -356,11 +415,10 @@ pub fn demo(args: DemoArgs) -> Result<(), String> {
         .map_err(|_| "iperf3 thread".to_string())?
         .map_err(|e| format!("iperf3: {e}"))?;
     let iperf: serde_json::Value = serde_json::from_slice(&download.stdout).unwrap_or_default();
-    drop(mimmd);
-    drop(vsd);
-    drop(server);
-    let _ = mimmd_events.join();
-    let _ = vsd_events.join();
+    drop(daemons);
+    for f in followers {
+        let _ = f.join();
+    }
     let handoffs = handoffs.lock().map(|h| h.clone()).unwrap_or_default();
     let summary = report::Summary::new(&trace, &ifaces, &handoffs, &loss.stream, &iperf);
     print!("{}", summary.to_text());
