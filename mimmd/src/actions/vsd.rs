@@ -7,7 +7,7 @@ use std::io;
 use std::path::PathBuf;
 
 use mimm_vsd::config::VsdConfig;
-use mimm_vsd::control::{self, Reply, Request};
+use mimm_vsd::control::{self, Request};
 
 pub struct VsdMode {
     pub name: String,
@@ -24,13 +24,8 @@ impl VsdMode {
 
     /// Makes `device` the active member (the VSD overlaps and announces).
     pub fn switch(&self, device: &str) -> io::Result<()> {
-        control::call(
-            &self.socket,
-            &Request::SetActive {
-                member: device.to_string(),
-            },
-        )
-        .map(|_| ())
+        let member = device.to_string();
+        control::command(&self.socket, &Request::SetActive { member })
     }
 
     pub fn socket(&self) -> &std::path::Path {
@@ -39,9 +34,6 @@ impl VsdMode {
 
     /// The member the VSD has active now.
     pub fn active(&self) -> io::Result<Option<String>> {
-        match control::call(&self.socket, &Request::Status)? {
-            Reply::Status(s) => Ok(s.active),
-            Reply::Done => Err(io::Error::other("the VSD answered status with done")),
-        }
+        control::active_member(&self.socket)
     }
 }

@@ -7,10 +7,13 @@ use mimm_mm::{Counters, Sample, Thresholds};
 /// Longest request line accepted.
 pub const MAX_REQUEST: usize = 4096;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Read through [`FlatRequest`], as the VSD's requests are (serde's reader
+/// for an internally tagged enum buffers the whole object and cost ~10 KiB).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "cmd", rename_all = "kebab-case")]
 pub enum Request {
     Status,
+    /// `iface` null or absent: no preference.
     Prefer {
         iface: Option<String>,
     },
@@ -23,16 +26,60 @@ pub enum Request {
     Netifd {
         action: String,
         iface: String,
-        #[serde(default)]
         device: Option<String>,
     },
     Events {
-        #[serde(default)]
         follow: bool,
         /// Also every sample of every interface, each sample period.
-        #[serde(default)]
         samples: bool,
     },
+}
+
+/// Every field any request has; fields a command does not take are ignored.
+#[derive(Deserialize)]
+struct FlatRequest {
+    cmd: String,
+    iface: Option<String>,
+    action: Option<String>,
+    device: Option<String>,
+    follow: Option<bool>,
+    samples: Option<bool>,
+}
+
+impl FlatRequest {
+    fn into_request(self) -> Result<Request, String> {
+        let cmd = self.cmd.as_str();
+        let iface = || self.iface.clone().ok_or(format!("{cmd} needs an iface"));
+        Ok(match cmd {
+            "status" => Request::Status,
+            "prefer" => Request::Prefer {
+                iface: self.iface.clone(),
+            },
+            "handoff" => Request::Handoff { iface: iface()? },
+            "reload" => Request::Reload,
+            "netifd" => Request::Netifd {
+                action: self.action.clone().ok_or("netifd needs an action")?,
+                iface: iface()?,
+                device: self.device.clone(),
+            },
+            "events" => Request::Events {
+                follow: self.follow.unwrap_or(false),
+                samples: self.samples.unwrap_or(false),
+            },
+            other => {
+                return Err(format!(
+                    "unknown cmd {other:?}: status, prefer, handoff, reload, netifd or events"
+                ));
+            }
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Request {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Request, D::Error> {
+        let flat = FlatRequest::deserialize(d)?;
+        flat.into_request().map_err(serde::de::Error::custom)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -211,8 +258,55 @@ pub struct Event {
 }
 
 #[cfg(test)]
-mod event_kind_tests {
-    use super::EventKind;
+mod tests {
+    use super::{EventKind, Request};
+
+    #[test]
+    fn requests_read_as_documented_and_refusals_say_what_is_missing() {
+        let read = |text: &str| serde_json::from_str::<Request>(text).map_err(|e| e.to_string());
+        assert_eq!(
+            read(r#"{"cmd":"prefer"}"#),
+            Ok(Request::Prefer { iface: None })
+        );
+        assert_eq!(
+            read(r#"{"cmd":"prefer","iface":null}"#),
+            Ok(Request::Prefer { iface: None })
+        );
+        assert_eq!(
+            read(r#"{"cmd":"netifd","action":"ifdown","iface":"wan"}"#),
+            Ok(Request::Netifd {
+                action: "ifdown".into(),
+                iface: "wan".into(),
+                device: None
+            })
+        );
+        assert_eq!(
+            read(r#"{"cmd":"events","follow":true}"#),
+            Ok(Request::Events {
+                follow: true,
+                samples: false
+            })
+        );
+        let refused = |text: &str| read(text).unwrap_err();
+        assert!(refused(r#"{"cmd":"handoff"}"#).starts_with("handoff needs an iface"));
+        assert!(refused(r#"{"cmd":"netifd","iface":"wan"}"#).starts_with("netifd needs an action"));
+        assert!(refused(r#"{"cmd":"fly"}"#).starts_with("unknown cmd \"fly\": status, prefer"));
+        assert!(refused(r#"{"iface":"wan"}"#).contains("missing field `cmd`"));
+        assert!(refused("[1]").contains("invalid type"));
+        // What mimmctl and rpcd send is what mimmd reads.
+        for r in [
+            Request::Status,
+            Request::Reload,
+            Request::Handoff {
+                iface: "lte".into(),
+            },
+            Request::Prefer {
+                iface: Some("wifi".into()),
+            },
+        ] {
+            assert_eq!(read(&serde_json::to_string(&r).unwrap()), Ok(r));
+        }
+    }
 
     #[test]
     fn kinds_serialise_as_their_names_and_readme_lists_them_all() {
