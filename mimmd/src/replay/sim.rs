@@ -114,80 +114,124 @@ fn step_ms(trace: &Trace, names: &[&str]) -> Millis {
     best.0
 }
 
-/// Replays `trace` through the chosen decider. The trace's interfaces are
-/// matched to the configuration by name; rows of other interfaces are ignored.
-pub fn run(trace: &Trace, cfg: &Config, options: Options) -> Result<Replay, String> {
-    cfg.validate().map_err(|e| e.to_string())?;
-    let mut decider = decider(cfg, options.policy)?;
-    let n = cfg.ifaces.len();
-    let names: Vec<&str> = cfg.ifaces.iter().map(|i| i.name.as_str()).collect();
-    if !trace.ifaces().iter().any(|t| names.contains(t)) {
-        return Err(format!(
-            "no interface of the trace ({}) is configured ({})",
-            trace.ifaces().join(", "),
-            names.join(", ")
-        ));
-    }
-    let has_rate = trace
-        .rows
-        .iter()
-        .any(|r| r.rate_kbps.is_some() && names.contains(&r.iface.as_str()));
-    let end = trace.duration_ms() + step_ms(trace, &names);
-    let mut averagers: Vec<Averager> = cfg
-        .ifaces
-        .iter()
-        .map(|i| Averager::new(i.averaging))
-        .collect();
-    let mut series = vec![Series::default(); n];
-    let mut links = vec![
-        LinkNow {
+/// An answer the harness owes the decider, due at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Due {
+    Activated,
+    Prepared,
+}
+
+/// The harness's state while it replays.
+struct Sim<'a> {
+    trace: &'a Trace,
+    cfg: &'a Config,
+    options: Options,
+    names: Vec<&'a str>,
+    decider: Box<dyn Decider>,
+    end: Millis,
+    /// The next trace row to take.
+    row: usize,
+    links: Vec<LinkNow>,
+    /// Each interface's latest row as a sample, and when it was last given
+    /// to the decider (`None`: a row arrived that it has not seen yet).
+    held: Vec<Option<Sample>>,
+    fed: Vec<Option<Millis>>,
+    next_tick: Millis,
+    /// Answers owed, in time order (the sequence keeps ties in order).
+    pending: BinaryHeap<Reverse<(Millis, u64, usize, Due)>>,
+    seq: u64,
+    averagers: Vec<Averager>,
+    series: Vec<Series>,
+    switches: Vec<Switch>,
+    spans: Vec<(Millis, Millis, IfaceId)>,
+    /// Kilobits delivered by the primary and by the best link so far, up to
+    /// `last_t`.
+    delivered: f64,
+    oracle: f64,
+    last_t: Millis,
+}
+
+impl<'a> Sim<'a> {
+    fn new(trace: &'a Trace, cfg: &'a Config, options: Options) -> Result<Sim<'a>, String> {
+        cfg.validate().map_err(|e| e.to_string())?;
+        let decider = decider(cfg, options.policy)?;
+        let n = cfg.ifaces.len();
+        let names: Vec<&str> = cfg.ifaces.iter().map(|i| i.name.as_str()).collect();
+        if !trace.ifaces().iter().any(|t| names.contains(t)) {
+            return Err(format!(
+                "no interface of the trace ({}) is configured ({})",
+                trace.ifaces().join(", "),
+                names.join(", ")
+            ));
+        }
+        let end = trace.duration_ms() + step_ms(trace, &names);
+        let up = LinkNow {
             rate: None,
-            up: true
+            up: true,
         };
-        n
-    ];
-    let mut pending: BinaryHeap<Reverse<(Millis, u64, usize, u8)>> = BinaryHeap::new();
-    let mut seq = 0u64;
-    let mut switches = Vec::new();
-    let mut spans: Vec<(Millis, Millis, IfaceId)> = Vec::new();
-    let mut delivered = 0.0f64;
-    let mut oracle = 0.0f64;
-    let mut last_t: Millis = 0;
-    let mut row = 0usize;
-    let sample_ms = options.sample_ms.max(1);
-    // Each interface's latest row, and when it was last given to the decider
-    // (`None`: a row arrived that it has not seen yet).
-    let mut held: Vec<Option<Sample>> = vec![None; n];
-    let mut fed: Vec<Option<Millis>> = vec![None; n];
-    let mut next_tick: Millis = trace.rows.first().map_or(0, |r| r.t_ms);
-    loop {
-        let next_row = trace.rows.get(row).map(|r| r.t_ms);
-        let next_ack = pending.peek().map(|Reverse((t, ..))| *t);
-        let next_timeout = decider.poll_timeout().filter(|&t| t < end);
-        let next_sample = Some(next_tick).filter(|&t| t < end && held.iter().any(Option::is_some));
-        let Some(now) = [next_row, next_ack, next_timeout, next_sample]
+        Ok(Sim {
+            trace,
+            cfg,
+            options,
+            names,
+            decider,
+            end,
+            row: 0,
+            links: vec![up; n],
+            held: vec![None; n],
+            fed: vec![None; n],
+            next_tick: trace.rows.first().map_or(0, |r| r.t_ms),
+            pending: BinaryHeap::new(),
+            seq: 0,
+            averagers: cfg
+                .ifaces
+                .iter()
+                .map(|i| Averager::new(i.averaging))
+                .collect(),
+            series: vec![Series::default(); n],
+            switches: Vec::new(),
+            spans: Vec::new(),
+            delivered: 0.0,
+            oracle: 0.0,
+            last_t: 0,
+        })
+    }
+
+    /// The next time anything happens: a row, an answer, a timer, a sample.
+    fn next_event(&self) -> Option<Millis> {
+        let next_row = self.trace.rows.get(self.row).map(|r| r.t_ms);
+        let next_answer = self.pending.peek().map(|Reverse((t, ..))| *t);
+        let next_timeout = self.decider.poll_timeout().filter(|&t| t < self.end);
+        let next_sample =
+            Some(self.next_tick).filter(|&t| t < self.end && self.held.iter().any(Option::is_some));
+        [next_row, next_answer, next_timeout, next_sample]
             .into_iter()
             .flatten()
             .min()
-        else {
-            break;
-        };
-        // Throughput between the last event and this one.
-        let (d, o) = throughput(&links, decider.primary(), now.saturating_sub(last_t));
-        delivered += d;
-        oracle += o;
-        last_t = now;
-        while let Some(r) = trace.rows.get(row).filter(|r| r.t_ms == now) {
-            row += 1;
-            let Some(i) = names.iter().position(|n| *n == r.iface) else {
+    }
+
+    /// Credits the throughput between the last event and `now`.
+    fn account(&mut self, now: Millis) {
+        let span = now.saturating_sub(self.last_t);
+        let (d, o) = throughput(&self.links, self.decider.primary(), span);
+        self.delivered += d;
+        self.oracle += o;
+        self.last_t = now;
+    }
+
+    /// The rows of `now`: each interface's link and held sample.
+    fn take_rows(&mut self, now: Millis) {
+        while let Some(r) = self.trace.rows.get(self.row).filter(|r| r.t_ms == now) {
+            self.row += 1;
+            let Some(i) = self.names.iter().position(|n| *n == r.iface) else {
                 continue;
             };
             let up = r.up.unwrap_or(true);
-            links[i] = LinkNow {
+            self.links[i] = LinkNow {
                 rate: r.rate_kbps,
                 up,
             };
-            held[i] = Some(Sample {
+            self.held[i] = Some(Sample {
                 signal_dbm: r.signal_dbm,
                 rate_kbps: r.rate_kbps,
                 rtt_ms: r.rtt_ms,
@@ -195,113 +239,139 @@ pub fn run(trace: &Trace, cfg: &Config, options: Options) -> Result<Replay, Stri
                 carrier: Some(up),
                 reachable: None,
             });
-            fed[i] = None;
+            self.fed[i] = None;
         }
-        // Every interface with news, or due for its periodic sample.
-        let tick = now >= next_tick;
+    }
+
+    /// Every interface with news, or due for its periodic sample.
+    fn feed_samples(&mut self, now: Millis) {
+        let tick = now >= self.next_tick;
         if tick {
-            next_tick = now - now % sample_ms + sample_ms;
+            let period = self.options.sample_ms.max(1);
+            self.next_tick = now - now % period + period;
         }
-        for i in 0..n {
-            let Some(sample) = held[i] else { continue };
-            if fed[i] == Some(now) || (fed[i].is_some() && !tick) {
+        for i in 0..self.held.len() {
+            let Some(sample) = self.held[i] else { continue };
+            if self.fed[i] == Some(now) || (self.fed[i].is_some() && !tick) {
                 continue;
             }
-            fed[i] = Some(now);
+            self.fed[i] = Some(now);
             let up = sample.carrier.unwrap_or(true);
-            let raw = cfg.ifaces[i].metric.value(&sample).filter(|_| up);
+            let raw = self.cfg.ifaces[i].metric.value(&sample).filter(|_| up);
+            let averager = &mut self.averagers[i];
             if !up {
-                averagers[i].reset();
+                averager.reset();
             }
-            let avg = raw.map(|v| averagers[i].push(v)).or(averagers[i].value());
-            series[i].points.push((now, raw, avg));
-            decider.handle(
-                now,
-                Input::Sample {
-                    iface: IfaceId(i as u8),
-                    sample,
-                },
-            );
-        }
-        while let Some(Reverse((_, _, i, kind))) =
-            pending.peek().copied().filter(|Reverse((t, ..))| *t == now)
-        {
-            pending.pop();
+            let avg = raw.map(|v| averager.push(v)).or(averager.value());
+            self.series[i].points.push((now, raw, avg));
             let iface = IfaceId(i as u8);
-            let up = links[i].up;
-            let input = match kind {
-                0 => Input::Activated { iface, ok: up },
-                _ => Input::Prepared { iface, ok: up },
+            self.decider.handle(now, Input::Sample { iface, sample });
+        }
+    }
+
+    /// The answers due at `now`: an activation or preparation succeeds if
+    /// the link is up by then.
+    fn answer(&mut self, now: Millis) {
+        while let Some(Reverse((_, _, i, due))) = self
+            .pending
+            .peek()
+            .copied()
+            .filter(|Reverse((t, ..))| *t == now)
+        {
+            self.pending.pop();
+            let (iface, ok) = (IfaceId(i as u8), self.links[i].up);
+            let input = match due {
+                Due::Activated => Input::Activated { iface, ok },
+                Due::Prepared => Input::Prepared { iface, ok },
             };
-            decider.handle(now, input);
+            self.decider.handle(now, input);
         }
-        if decider.poll_timeout().is_some_and(|t| t <= now) {
-            decider.handle_timeout(now);
-        }
-        while let Some(action) = decider.poll_action() {
+    }
+
+    fn owe(&mut self, at: Millis, iface: IfaceId, due: Due) {
+        self.seq += 1;
+        self.pending
+            .push(Reverse((at, self.seq, iface.index(), due)));
+    }
+
+    /// Carries out what the decider asked, as a shell would.
+    fn act(&mut self, now: Millis) {
+        while let Some(action) = self.decider.poll_action() {
             match action {
                 Action::Activate { iface, .. } => {
-                    seq += 1;
-                    pending.push(Reverse((
-                        now + options.activation_ms,
-                        seq,
-                        iface.index(),
-                        0,
-                    )));
+                    self.owe(now + self.options.activation_ms, iface, Due::Activated)
                 }
                 Action::Prepare { iface, .. } => {
-                    seq += 1;
-                    pending.push(Reverse((now + options.prepare_ms, seq, iface.index(), 1)));
+                    self.owe(now + self.options.prepare_ms, iface, Due::Prepared)
                 }
                 Action::RequestAdvice { iface, .. } => {
                     // No server in a replay: every handoff is allowed.
-                    decider.handle(
-                        now,
-                        Input::Advice(mimm_mm::Advice::Handoff {
-                            iface,
-                            verdict: mimm_mm::Verdict::Allow,
-                        }),
-                    );
+                    let verdict = mimm_mm::Verdict::Allow;
+                    let advice = mimm_mm::Advice::Handoff { iface, verdict };
+                    self.decider.handle(now, Input::Advice(advice));
                 }
                 // The replay answers every switch ok: none is reverted.
                 Action::Deactivate { .. } | Action::Reverted { .. } => {}
                 Action::Switch { from, to, reason } => {
-                    switches.push(Switch {
+                    self.switches.push(Switch {
                         t_ms: now,
                         from,
                         to,
                         reason,
                     });
-                    if let Some(last) = spans.last_mut() {
+                    if let Some(last) = self.spans.last_mut() {
                         last.1 = now;
                     }
-                    spans.push((now, end, to));
-                    decider.handle(
-                        now,
-                        Input::Switched {
-                            iface: to,
-                            ok: true,
-                        },
-                    );
+                    self.spans.push((now, self.end, to));
+                    let switched = Input::Switched {
+                        iface: to,
+                        ok: true,
+                    };
+                    self.decider.handle(now, switched);
                 }
             }
         }
     }
-    let (d, o) = throughput(&links, decider.primary(), end.saturating_sub(last_t));
-    delivered += d;
-    oracle += o;
-    spans.retain(|(s, e, _)| e > s);
-    let rates = has_rate.then_some((delivered / end as f64, oracle / end as f64));
-    let summary = summarize(cfg, &switches, &spans, rates);
-    let counters = decider.counters();
-    Ok(Replay {
-        policy: options.policy,
-        config: cfg.clone(),
-        switches,
-        series,
-        spans,
-        end_ms: end,
-        summary,
-        counters,
-    })
+
+    fn step(&mut self, now: Millis) {
+        self.account(now);
+        self.take_rows(now);
+        self.feed_samples(now);
+        self.answer(now);
+        if self.decider.poll_timeout().is_some_and(|t| t <= now) {
+            self.decider.handle_timeout(now);
+        }
+        self.act(now);
+    }
+
+    fn finish(mut self) -> Replay {
+        self.account(self.end);
+        self.spans.retain(|(s, e, _)| e > s);
+        let names = &self.names;
+        let has_rate = (self.trace.rows.iter())
+            .any(|r| r.rate_kbps.is_some() && names.contains(&r.iface.as_str()));
+        let end = self.end as f64;
+        let rates = has_rate.then_some((self.delivered / end, self.oracle / end));
+        let summary = summarize(self.cfg, &self.switches, &self.spans, rates);
+        Replay {
+            policy: self.options.policy,
+            config: self.cfg.clone(),
+            counters: self.decider.counters(),
+            switches: self.switches,
+            series: self.series,
+            spans: self.spans,
+            end_ms: self.end,
+            summary,
+        }
+    }
+}
+
+/// Replays `trace` through the chosen decider. The trace's interfaces are
+/// matched to the configuration by name; rows of other interfaces are ignored.
+pub fn run(trace: &Trace, cfg: &Config, options: Options) -> Result<Replay, String> {
+    let mut sim = Sim::new(trace, cfg, options)?;
+    while let Some(now) = sim.next_event() {
+        sim.step(now);
+    }
+    Ok(sim.finish())
 }
