@@ -78,9 +78,7 @@ pub struct Daemon {
     /// Networks the server advised to avoid, until when (MM time; `None`:
     /// until mimmd restarts).
     avoided: Vec<(String, Option<Millis>)>,
-    /// Vsd mode: the VSD did not answer last time (logged once).
-    vsd_silent: bool,
-    /// Vsd mode: the VSD's events, followed.
+    /// Vsd mode: the VSD's events, followed, and whether it answers.
     vsd_events: vsd_events::VsdEvents,
     stop: bool,
 }
@@ -142,7 +140,6 @@ impl Daemon {
             log: None,
             server,
             avoided: Vec::new(),
-            vsd_silent: false,
             vsd_events: vsd_events::VsdEvents::default(),
             stop: false,
         };
@@ -358,9 +355,9 @@ impl Daemon {
             Ok(true) => self.sync_vsd(),
             Ok(false) => {}
             Err(e) => {
-                if !self.vsd_silent {
+                if !self.vsd_events.silent {
                     tracing::warn!("vsd {}: {}: {e}", vsd.name, socket.display());
-                    self.vsd_silent = true;
+                    self.vsd_events.silent = true;
                 }
             }
         }
@@ -375,16 +372,16 @@ impl Daemon {
         };
         let active = match vsd.active() {
             Ok(a) => {
-                if self.vsd_silent {
+                if self.vsd_events.silent {
                     tracing::info!("vsd {} answers again", vsd.name);
-                    self.vsd_silent = false;
+                    self.vsd_events.silent = false;
                 }
                 a
             }
             Err(e) => {
-                if !self.vsd_silent {
+                if !self.vsd_events.silent {
                     tracing::warn!("vsd {}: {e}", vsd.name);
-                    self.vsd_silent = true;
+                    self.vsd_events.silent = true;
                 }
                 return;
             }

@@ -22,6 +22,8 @@ const MAX_LINE: usize = 64 * 1024;
 pub struct VsdEvents {
     stream: Option<UnixStream>,
     buf: Vec<u8>,
+    /// The VSD did not answer last time (logged once, until it does).
+    pub silent: bool,
 }
 
 impl VsdEvents {

@@ -136,10 +136,10 @@ impl Engine {
             .collect();
         Status {
             name: self.cfg.name.clone(),
-            mac: format_mac(&self.vsd_mac),
+            mac: format_mac(&self.tap.mac),
             mtu: self.cfg.mtu,
             mac_policy: self.cfg.mac_policy.name().into(),
-            offloads: self.offloads,
+            offloads: self.tap.offloads,
             active: name(self.switch.active()),
             prepared: name(self.switch.prepared()),
             switches: self.switches,

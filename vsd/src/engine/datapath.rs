@@ -18,7 +18,7 @@ impl Engine {
             self.tx_batch.clear();
             let mut drained = false;
             while let Some(slot) = self.tx_batch.next_slot() {
-                match self.tap.recv(slot) {
+                match self.tap.dev.recv(slot) {
                     Ok(n) => self.tx_batch.commit(n),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         drained = true;
@@ -101,7 +101,7 @@ impl Engine {
                     c.rx_dropped += 1;
                     continue;
                 }
-                match self.tap.send(frame) {
+                match self.tap.dev.send(frame) {
                     Ok(_) => {
                         c.rx_packets += 1;
                         c.rx_bytes += (frame.len() - VNET_HDR_LEN) as u64;

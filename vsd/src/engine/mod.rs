@@ -86,10 +86,14 @@ fn refuse_before_changing(cfg: &VsdConfig, existing: &[Link]) -> Result<(), Stri
 
 /// The VSD's TAP, up, with its shadow MAC and MTU.
 struct Tap {
-    tap: TunTap,
+    dev: TunTap,
     index: u32,
+    /// The kernel takes GSO frames from it (off once a member cannot).
     offloads: bool,
+    /// The MAC members on one segment take.
     shadow: Mac,
+    /// The TAP's own MAC now.
+    mac: Mac,
 }
 
 fn open_tap(cfg: &VsdConfig, rtnl: &mut Rtnl) -> Result<Tap, String> {
@@ -121,10 +125,11 @@ fn open_tap(cfg: &VsdConfig, rtnl: &mut Rtnl) -> Result<Tap, String> {
     .apply(rtnl, tap_link.index)
     .map_err(|e| io(&cfg.name, e))?;
     Ok(Tap {
-        tap,
+        dev: tap,
         index: tap_link.index,
         offloads,
         shadow,
+        mac: shadow,
     })
 }
 
@@ -133,9 +138,7 @@ pub struct Engine {
     /// Where SIGHUP re-reads the configuration from (`None`: it stops).
     config_file: Option<PathBuf>,
     poll: Poll,
-    tap: TunTap,
-    tap_index: u32,
-    offloads: bool,
+    tap: Tap,
     rtnl: Rtnl,
     links: LinkWatcher,
     signals: Signals,
@@ -147,14 +150,11 @@ pub struct Engine {
     /// Configured members whose device does not exist yet, with priority.
     waiting: Vec<(String, i32)>,
     switch: Switch,
-    shadow: Mac,
-    vsd_mac: Mac,
     tx_batch: Batch,
     rx_batch: Batch,
     /// Frames from the TAP with no member to carry them.
     no_member_drops: u64,
     switches: u64,
-    carrier_checked: Nanos,
     /// Whether frames move densely enough to poll the carrier between them.
     traffic: traffic::TrafficMeter,
     start: Nanos,
@@ -191,7 +191,7 @@ impl Engine {
         let tap = open_tap(&cfg, &mut rtnl)?;
         let registry = poll.registry();
         registry
-            .register(&mut SourceFd(&tap.tap.as_raw_fd()), TAP, Interest::READABLE)
+            .register(&mut SourceFd(&tap.dev.as_raw_fd()), TAP, Interest::READABLE)
             .and_then(|()| registry.register(&mut SourceFd(&links.fd()), LINKS, Interest::READABLE))
             .map_err(|e| io("poll", e))?;
         // Answers are written from the data path's loop: block less.
@@ -208,9 +208,7 @@ impl Engine {
             cfg,
             config_file: None,
             poll,
-            tap: tap.tap,
-            tap_index: tap.index,
-            offloads: tap.offloads,
+            tap,
             rtnl,
             links,
             signals,
@@ -219,13 +217,10 @@ impl Engine {
             followers: Followers::new(RECENT_EVENTS, MAX_FOLLOWERS),
             members: Vec::new(),
             waiting: Vec::new(),
-            shadow: tap.shadow,
-            vsd_mac: tap.shadow,
             tx_batch: Batch::new(batch, SLOT_LEN),
             rx_batch: Batch::new(batch, SLOT_LEN),
             no_member_drops: 0,
             switches: 0,
-            carrier_checked: Nanos(0),
             traffic: traffic::TrafficMeter::default(),
             start: clock::now(),
             stop: false,
@@ -272,12 +267,12 @@ impl Engine {
             ));
         }
         let member = members::take(&mut self.rtnl, &self.cfg.name, link)?;
-        if self.offloads && member.socket.vnet_hdr_emulated() {
+        if self.tap.offloads && member.socket.vnet_hdr_emulated() {
             // Its socket cannot send offloaded frames (see crate::packet):
             // from now on the TAP hands over whole, checksummed ones.
-            match self.tap.set_offloads(false) {
+            match self.tap.dev.set_offloads(false) {
                 Ok(()) => {
-                    self.offloads = false;
+                    self.tap.offloads = false;
                     tracing::warn!("{}: offloads off for member {}", self.cfg.name, link.name);
                 }
                 Err(e) => tracing::warn!("{e}; frames asking for offloads are dropped"),
@@ -336,20 +331,20 @@ impl Engine {
         let active_original = active
             .and_then(|a| self.members.get(a).and_then(Option::as_ref))
             .map(|m| m.original);
-        let want_vsd = macs::vsd_mac(policy, self.shadow, active_original);
-        if want_vsd != self.vsd_mac {
+        let want_vsd = macs::vsd_mac(policy, self.tap.shadow, active_original);
+        if want_vsd != self.tap.mac {
             let change = LinkChange {
                 mac: Some(want_vsd),
                 ..LinkChange::default()
             };
-            match change.apply(&mut self.rtnl, self.tap_index) {
-                Ok(()) => self.vsd_mac = want_vsd,
+            match change.apply(&mut self.rtnl, self.tap.index) {
+                Ok(()) => self.tap.mac = want_vsd,
                 Err(e) => tracing::error!("{}: set mac: {e}", self.cfg.name),
             }
         }
         for (id, slot) in self.members.iter_mut().enumerate() {
             let Some(m) = slot else { continue };
-            let want = macs::member_mac(policy, self.shadow, m.original, active == Some(id));
+            let want = macs::member_mac(policy, self.tap.shadow, m.original, active == Some(id));
             if want != m.mac {
                 let change = LinkChange {
                     mac: Some(want),
@@ -393,7 +388,7 @@ impl Engine {
 
     /// One round of announcements of the VSD's addresses on `member`.
     fn announce(&mut self, id: usize, round: u32) {
-        let addresses = match mimm_netlink::addresses::of_link(&mut self.rtnl, self.tap_index) {
+        let addresses = match mimm_netlink::addresses::of_link(&mut self.rtnl, self.tap.index) {
             Ok(a) => a,
             Err(e) => {
                 tracing::warn!("{}: addresses: {e}", self.cfg.name);
@@ -401,7 +396,7 @@ impl Engine {
             }
         };
         let (arp, na) = (round < self.cfg.num_grat_arp, round < self.cfg.num_unsol_na);
-        let mac = self.vsd_mac;
+        let mac = self.tap.mac;
         let Some(member) = self.members.get_mut(id).and_then(Option::as_mut) else {
             return;
         };
@@ -446,10 +441,9 @@ impl Engine {
     /// [`CARRIER_CHECK`]): while traffic flows, a loss is acted on within
     /// about a millisecond instead of when rtnetlink gets round to it.
     fn check_active_carrier(&mut self, now: Nanos) {
-        if now.saturating_sub(self.carrier_checked) < CARRIER_CHECK {
+        if !self.traffic.carrier_due(now, CARRIER_CHECK) {
             return;
         }
-        self.carrier_checked = now;
         let Some(id) = self.switch.tx() else { return };
         let lost = self
             .members
@@ -492,10 +486,10 @@ impl Engine {
         tracing::info!(
             "{} running: mac {}, {} member(s), policy {}, offloads {}, control socket {}",
             self.cfg.name,
-            format_mac(&self.vsd_mac),
+            format_mac(&self.tap.mac),
             self.members.iter().flatten().count(),
             self.cfg.mac_policy.name(),
-            if self.offloads { "on" } else { "off" },
+            if self.tap.offloads { "on" } else { "off" },
             self.cfg.socket.display()
         );
         let mut events = Events::with_capacity(64);

@@ -18,6 +18,7 @@ pub struct TrafficMeter {
     window_start: Nanos,
     frames: u32,
     dense_until: Nanos,
+    carrier_checked: Nanos,
 }
 
 impl TrafficMeter {
@@ -34,6 +35,16 @@ impl TrafficMeter {
 
     pub fn dense(&self, now: Nanos) -> bool {
         now < self.dense_until
+    }
+
+    /// Whether the carrier is due to be read again (at most once `every`);
+    /// if so, it counts as read now.
+    pub fn carrier_due(&mut self, now: Nanos, every: Nanos) -> bool {
+        if now.saturating_sub(self.carrier_checked) < every {
+            return false;
+        }
+        self.carrier_checked = now;
+        true
     }
 }
 
