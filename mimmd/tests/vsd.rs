@@ -17,15 +17,6 @@ const DEAD_CARRIER_LOST: f64 = 2.0;
 const BLACKHOLE_GAP_MS: f64 = 645.0;
 const BLACKHOLE_LOST: f64 = 644.0;
 
-fn run(bed: &Testbed, args: &[&str]) {
-    let out = bed.exec("router", args).unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Two ether members behind vsd0 on the upstream segment, the VSD running
 /// with vsd0's address and the default route, and mimmd's configuration
 /// for vsd mode (not started): (bed, scratch, config, mimmd's socket, VSD).
@@ -67,23 +58,7 @@ fn vsd_bed(
         ),
     );
     let vsd = VsdProcess::start(&bed, &config, &vsd_socket, &dir.0.join("vsd.log"));
-    run(
-        &bed,
-        &["ip", "addr", "add", "10.200.0.50/24", "dev", "vsd0"],
-    );
-    run(
-        &bed,
-        &[
-            "ip",
-            "route",
-            "replace",
-            "default",
-            "via",
-            "10.200.0.1",
-            "dev",
-            "vsd0",
-        ],
-    );
+    bed.route_through_vsd("vsd0").unwrap();
 
     (bed, dir, config, socket, vsd)
 }

@@ -313,9 +313,10 @@ fn tshark_sees_the_announcements_on_the_new_member() {
     let text = String::from_utf8_lossy(&out.stdout);
     let mac = vsd.status().mac;
     let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(',').collect()).collect();
+    let addr = mimm_testbed::plan::VSD_ADDR.to_string();
     let arp: Vec<f64> = rows
         .iter()
-        .filter(|r| r.len() >= 4 && r[1] == mac && r[2] == common::VSD_ADDR && r[3] == "1")
+        .filter(|r| r.len() >= 4 && r[1] == mac && r[2] == addr && r[3] == "1")
         .map(|r| r[0].parse().unwrap())
         .collect();
     let na: Vec<f64> = rows

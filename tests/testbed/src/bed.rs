@@ -338,6 +338,29 @@ impl Testbed {
             .output()
     }
 
+    /// Gives the router's VSD `dev` the VSD's address on the upstream
+    /// segment and sends everything through it.
+    pub fn route_through_vsd(&self, dev: &str) -> Result<(), String> {
+        let addr = format!("{}/24", plan::VSD_ADDR);
+        let gateway = plan::UPSTREAM_GW.to_string();
+        let commands: [&[&str]; 2] = [
+            &["ip", "addr", "add", &addr, "dev", dev],
+            &[
+                "ip", "route", "replace", "default", "via", &gateway, "dev", dev,
+            ],
+        ];
+        for args in commands {
+            let out = self
+                .exec("router", args)
+                .map_err(|e| format!("{args:?}: {e}"))?;
+            if !out.status.success() {
+                let why = String::from_utf8_lossy(&out.stderr);
+                return Err(format!("{args:?}: {}", why.trim()));
+            }
+        }
+        Ok(())
+    }
+
     pub fn client(&self) -> Client {
         Client::new(self.id())
     }

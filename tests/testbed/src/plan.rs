@@ -28,6 +28,9 @@ pub const INET_ADDR: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
 pub const ROUTER_LAN_ADDR: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 1);
 pub const LAN_ADDR: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 100);
 pub const UPSTREAM_GW: Ipv4Addr = Ipv4Addr::new(10, 200, 0, 1);
+/// The address a VSD on the router takes on the upstream segment (its
+/// members carry none).
+pub const VSD_ADDR: Ipv4Addr = Ipv4Addr::new(10, 200, 0, 50);
 /// The router's LAN device, and the client's device in `lan`.
 pub const ROUTER_LAN_DEV: &str = "lan0";
 pub const LAN_DEV: &str = "eth0";

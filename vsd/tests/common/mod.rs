@@ -11,8 +11,6 @@ use mimm_testbed::{Description, LinkSpec, LinkType, Testbed};
 use mimm_vsd::control::{self, Reply, Request, Status};
 
 pub const VSD: &str = env!("CARGO_BIN_EXE_vsd");
-/// The VSD's address on the upstream segment (10.200.0.0/24, gateway .1).
-pub const VSD_ADDR: &str = "10.200.0.50";
 
 /// Timing-sensitive tests run one at a time.
 pub fn serial() -> MutexGuard<'static, ()> {
@@ -95,32 +93,7 @@ impl Vsd {
             dir,
         };
         vsd.wait_for(Duration::from_secs(5), |s| s.active.is_some());
-        run(
-            bed,
-            "router",
-            &[
-                "ip",
-                "addr",
-                "add",
-                &format!("{VSD_ADDR}/24"),
-                "dev",
-                "vsd0",
-            ],
-        );
-        run(
-            bed,
-            "router",
-            &[
-                "ip",
-                "route",
-                "replace",
-                "default",
-                "via",
-                "10.200.0.1",
-                "dev",
-                "vsd0",
-            ],
-        );
+        bed.route_through_vsd("vsd0").unwrap();
         vsd
     }
 

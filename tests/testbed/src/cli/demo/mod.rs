@@ -23,8 +23,6 @@ pub use report::Handoff;
 
 /// The shipped trace (see its header for where it comes from).
 const DRIVE: &str = include_str!("../../../demo/drive.csv");
-/// The VSD's address on the upstream segment.
-const VSD_ADDR: &str = "10.200.0.50/24";
 
 pub struct DemoArgs {
     pub trace: Option<PathBuf>,
@@ -59,18 +57,6 @@ fn uci_name(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect()
-}
-
-fn sh(bed: &Testbed, role: &str, args: &[&str]) -> Result<(), String> {
-    let out = bed.exec(role, args).map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
 }
 
 /// One JSON request to a daemon's control socket.
@@ -230,22 +216,7 @@ fn start_daemons(bed: &Testbed, files: &Files) -> Result<Daemons, String> {
         ask(&vsd_socket, r#"{"cmd":"status"}"#)
             .is_some_and(|s| !s["ok"]["status"]["active"].is_null())
     })?;
-    sh(
-        bed,
-        "router",
-        &["ip", "addr", "add", VSD_ADDR, "dev", "vsd0"],
-    )?;
-    let default = [
-        "ip",
-        "route",
-        "replace",
-        "default",
-        "via",
-        "10.200.0.1",
-        "dev",
-        "vsd0",
-    ];
-    sh(bed, "router", &default)?;
+    bed.route_through_vsd("vsd0")?;
     let mimmd = Daemon::start(&router, &mimmd_bin, &run, files.path("mimmd.log"))?;
     let mimmd_socket = files.path("mimmd.sock");
     wait_for("mimmd", &mimmd, || {
