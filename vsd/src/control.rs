@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 pub const MAX_REQUEST: usize = 4096;
 
 /// Read through [`FlatRequest`] (see there why).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "cmd", rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "kebab-case", try_from = "FlatRequest")]
 pub enum Request {
     Status,
     Add {
@@ -67,27 +67,29 @@ struct FlatRequest {
     recent: Option<bool>,
 }
 
-impl FlatRequest {
-    fn into_request(self) -> Result<Request, String> {
-        let cmd = self.cmd;
-        let member = || self.member.clone().ok_or(format!("{cmd} needs a member"));
+impl TryFrom<FlatRequest> for Request {
+    type Error = String;
+
+    fn try_from(flat: FlatRequest) -> Result<Request, String> {
+        let cmd = flat.cmd;
+        let member = || flat.member.clone().ok_or(format!("{cmd} needs a member"));
         Ok(match cmd.as_str() {
             "status" => Request::Status,
             "add" => Request::Add {
                 member: member()?,
-                priority: self.priority,
+                priority: flat.priority,
             },
             "remove" => Request::Remove { member: member()? },
             "priority" => Request::Priority {
                 member: member()?,
-                priority: self.priority.ok_or("priority needs a priority")?,
+                priority: flat.priority.ok_or("priority needs a priority")?,
             },
             "prepare" => Request::Prepare { member: member()? },
             "commit" => Request::Commit,
             "set-active" => Request::SetActive { member: member()? },
             "events" => Request::Events {
-                follow: self.follow.unwrap_or(false),
-                recent: self.recent.unwrap_or(true),
+                follow: flat.follow.unwrap_or(false),
+                recent: flat.recent.unwrap_or(true),
             },
             other => {
                 return Err(format!(
@@ -95,13 +97,6 @@ impl FlatRequest {
                 ));
             }
         })
-    }
-}
-
-impl<'de> Deserialize<'de> for Request {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Request, D::Error> {
-        let flat = FlatRequest::deserialize(d)?;
-        flat.into_request().map_err(serde::de::Error::custom)
     }
 }
 

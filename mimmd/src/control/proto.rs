@@ -9,8 +9,8 @@ pub const MAX_REQUEST: usize = 4096;
 
 /// Read through [`FlatRequest`], as the VSD's requests are (serde's reader
 /// for an internally tagged enum buffers the whole object and cost ~10 KiB).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "cmd", rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "kebab-case", try_from = "FlatRequest")]
 pub enum Request {
     Status,
     /// `iface` null or absent: no preference.
@@ -46,25 +46,27 @@ struct FlatRequest {
     samples: Option<bool>,
 }
 
-impl FlatRequest {
-    fn into_request(self) -> Result<Request, String> {
-        let cmd = self.cmd.as_str();
-        let iface = || self.iface.clone().ok_or(format!("{cmd} needs an iface"));
+impl TryFrom<FlatRequest> for Request {
+    type Error = String;
+
+    fn try_from(flat: FlatRequest) -> Result<Request, String> {
+        let cmd = flat.cmd.as_str();
+        let iface = || flat.iface.clone().ok_or(format!("{cmd} needs an iface"));
         Ok(match cmd {
             "status" => Request::Status,
             "prefer" => Request::Prefer {
-                iface: self.iface.clone(),
+                iface: flat.iface.clone(),
             },
             "handoff" => Request::Handoff { iface: iface()? },
             "reload" => Request::Reload,
             "netifd" => Request::Netifd {
-                action: self.action.clone().ok_or("netifd needs an action")?,
+                action: flat.action.clone().ok_or("netifd needs an action")?,
                 iface: iface()?,
-                device: self.device.clone(),
+                device: flat.device.clone(),
             },
             "events" => Request::Events {
-                follow: self.follow.unwrap_or(false),
-                samples: self.samples.unwrap_or(false),
+                follow: flat.follow.unwrap_or(false),
+                samples: flat.samples.unwrap_or(false),
             },
             other => {
                 return Err(format!(
@@ -72,13 +74,6 @@ impl FlatRequest {
                 ));
             }
         })
-    }
-}
-
-impl<'de> Deserialize<'de> for Request {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Request, D::Error> {
-        let flat = FlatRequest::deserialize(d)?;
-        flat.into_request().map_err(serde::de::Error::custom)
     }
 }
 
