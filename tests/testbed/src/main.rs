@@ -2,11 +2,14 @@
 
 mod cli;
 
-use clap::Parser;
-
 fn main() {
-    let args = cli::Args::parse();
-    if let Err(e) = cli::run(args) {
+    let result = cli::parse(std::env::args_os().skip(1)).and_then(cli::run);
+    if let Err(e) = result {
+        // Help and version are asked for, not errors.
+        if e == cli::USAGE || e.starts_with("mimm-testbed ") {
+            println!("{e}");
+            return;
+        }
         eprintln!("mimm-testbed: {e}");
         std::process::exit(1);
     }
