@@ -112,7 +112,11 @@ mod tests {
         assert_eq!(w.accept(5 + WINDOW), Verdict::Fresh);
         assert_eq!(w.accept(5), Verdict::TooOld);
         assert_eq!(w.accept(6), Verdict::Fresh, "the oldest in the window");
-        assert_eq!(w.accept(u64::MAX), Verdict::Fresh, "a jump clears the window");
+        assert_eq!(
+            w.accept(u64::MAX),
+            Verdict::Fresh,
+            "a jump clears the window"
+        );
         assert_eq!(w.accept(6 + WINDOW), Verdict::TooOld);
         assert_eq!(w.accept(u64::MAX - 1), Verdict::Fresh);
         assert_eq!(w.accept(u64::MAX), Verdict::Duplicate);
