@@ -4,6 +4,7 @@
 //! thin UDP loop around it.
 
 pub mod admission;
+pub mod anchor;
 pub mod config;
 pub mod core;
 pub mod rts;

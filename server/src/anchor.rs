@@ -1,0 +1,265 @@
+//! The anchor's binding cache (the Mobile IP home agent of RFC 5944), a
+//! sans-IO core: it is given authenticated Registration Requests with the
+//! client's SPI and the source they came from, and time; it answers with a
+//! reply code and keeps, per client, one home address and its bindings to
+//! care-of addresses. The shell tunnels downlink packets for a home address
+//! to the bindings' observed sources (NAT-mapped, RFC 3519) and accepts
+//! uplink packets only from them.
+//!
+//! - A client is its SPI: it gets one home address, configured or the next
+//!   free one of the pool, and keeps it while it is bound (and after, until
+//!   the pool runs short) — a client can never take another's.
+//! - Without the S flag a registration replaces the client's bindings; with
+//!   it the care-of address is added beside them (make-before-break and
+//!   duplication), up to [`MAX_BINDINGS`].
+//! - Lifetime 0 deregisters: the care-of address named, or every binding
+//!   when it names the home address. Granted lifetimes are capped.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use mimm_io::clock::Millis;
+use mimm_proto::registration::{Flags, RequestHeader, code};
+
+/// Care-of addresses bound at once per client (one per member).
+pub const MAX_BINDINGS: usize = 4;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnchorConfig {
+    /// Home addresses handed out in order, `first..=last`.
+    pub pool: (Ipv4Addr, Ipv4Addr),
+    /// Clients (by SPI) with a home address of their own, outside the pool.
+    pub fixed: BTreeMap<u32, Ipv4Addr>,
+    /// The longest lifetime granted, seconds.
+    pub max_lifetime_s: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Binding {
+    pub care_of: Ipv4Addr,
+    /// Where the registration came from: the care-of address behind a NAT
+    /// is seen as the NAT's mapping, and tunnel packets go there.
+    pub source: SocketAddrV4,
+    pub expires: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ClientBindings {
+    pub home: Option<Ipv4Addr>,
+    pub bindings: Vec<Binding>,
+}
+
+/// What a registration came to: the reply's code, home address and the
+/// lifetime granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answer {
+    pub code: u8,
+    pub home: Ipv4Addr,
+    pub lifetime_s: u16,
+}
+
+impl Answer {
+    fn refused(code: u8, home: Ipv4Addr) -> Answer {
+        Answer {
+            code,
+            home,
+            lifetime_s: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AnchorCounters {
+    pub registrations: u64,
+    pub deregistrations: u64,
+    /// Refused: another client's home address, a full pool, too many bindings.
+    pub refused: u64,
+    pub expired: u64,
+}
+
+#[derive(Debug)]
+pub struct Anchor {
+    cfg: AnchorConfig,
+    clients: BTreeMap<u32, ClientBindings>,
+    /// Which client holds each home address.
+    owners: BTreeMap<Ipv4Addr, u32>,
+    counters: AnchorCounters,
+}
+
+impl Anchor {
+    pub fn new(cfg: AnchorConfig) -> Anchor {
+        let owners = cfg.fixed.iter().map(|(&spi, &home)| (home, spi)).collect();
+        Anchor {
+            cfg,
+            clients: BTreeMap::new(),
+            owners,
+            counters: AnchorCounters::default(),
+        }
+    }
+
+    pub fn counters(&self) -> AnchorCounters {
+        self.counters
+    }
+
+    pub fn client(&self, spi: u32) -> Option<&ClientBindings> {
+        self.clients.get(&spi)
+    }
+
+    /// The client a home address belongs to, with its bindings (downlink).
+    pub fn bindings_of(&self, home: Ipv4Addr) -> Option<(u32, &[Binding])> {
+        let spi = *self.owners.get(&home)?;
+        let client = self.clients.get(&spi)?;
+        Some((spi, &client.bindings))
+    }
+
+    /// An authenticated Registration Request from client `spi`, received
+    /// from `source`.
+    pub fn register(
+        &mut self,
+        now: Millis,
+        spi: u32,
+        req: &RequestHeader,
+        source: SocketAddrV4,
+    ) -> Answer {
+        self.expire(now);
+        if req.lifetime == 0 {
+            // A deregistration never takes an address for a client.
+            let home = self.own_home(spi).unwrap_or(req.home_address);
+            let others = self
+                .owners
+                .get(&req.home_address)
+                .is_some_and(|&o| o != spi);
+            if others || (home != req.home_address && !req.home_address.is_unspecified()) {
+                self.counters.refused += 1;
+                return Answer::refused(code::ADMINISTRATIVELY_PROHIBITED, req.home_address);
+            }
+            self.deregister(spi, home, req.care_of);
+            return Answer {
+                code: code::ACCEPTED,
+                home,
+                lifetime_s: 0,
+            };
+        }
+        let home = match self.home_for(spi, req.home_address) {
+            Ok(home) => home,
+            Err(code) => {
+                self.counters.refused += 1;
+                return Answer::refused(code, req.home_address);
+            }
+        };
+        let lifetime_s = req.lifetime.min(self.cfg.max_lifetime_s);
+        let binding = Binding {
+            care_of: req.care_of,
+            source,
+            expires: now.saturating_add(u64::from(lifetime_s) * 1000),
+        };
+        let client = self.clients.entry(spi).or_default();
+        client.home = Some(home);
+        let bindings = &mut client.bindings;
+        if !req.flags.has(Flags::S) {
+            bindings.clear();
+        }
+        match bindings.iter().position(|b| b.care_of == req.care_of) {
+            Some(i) => bindings[i] = binding,
+            None if bindings.len() < MAX_BINDINGS => bindings.push(binding),
+            None => {
+                self.counters.refused += 1;
+                return Answer::refused(code::INSUFFICIENT_RESOURCES, home);
+            }
+        }
+        self.owners.insert(home, spi);
+        self.counters.registrations += 1;
+        Answer {
+            code: code::ACCEPTED,
+            home,
+            lifetime_s,
+        }
+    }
+
+    /// The home address `spi` may register: the one asked for if it is its
+    /// own (or free in the pool), else its own, else the next free one.
+    fn home_for(&self, spi: u32, asked: Ipv4Addr) -> Result<Ipv4Addr, u8> {
+        let own = self.own_home(spi);
+        if asked.is_unspecified() {
+            return own
+                .or_else(|| self.free_in_pool())
+                .ok_or(code::INSUFFICIENT_RESOURCES);
+        }
+        match self.owners.get(&asked) {
+            Some(&owner) if owner == spi => Ok(asked),
+            // Another client's: never handed over.
+            Some(_) => Err(code::ADMINISTRATIVELY_PROHIBITED),
+            None if own.is_none() && self.in_pool(asked) => Ok(asked),
+            None => Err(code::ADMINISTRATIVELY_PROHIBITED),
+        }
+    }
+
+    /// The client's home address: configured, or the pool's it still holds.
+    fn own_home(&self, spi: u32) -> Option<Ipv4Addr> {
+        self.cfg.fixed.get(&spi).copied().or_else(|| {
+            let home = self.clients.get(&spi)?.home?;
+            (self.owners.get(&home) == Some(&spi)).then_some(home)
+        })
+    }
+
+    fn in_pool(&self, a: Ipv4Addr) -> bool {
+        let (first, last) = self.cfg.pool;
+        (u32::from(first)..=u32::from(last)).contains(&u32::from(a))
+            && !self.cfg.fixed.values().any(|&f| f == a)
+    }
+
+    fn free_in_pool(&self) -> Option<Ipv4Addr> {
+        let (first, last) = self.cfg.pool;
+        (u32::from(first)..=u32::from(last))
+            .map(Ipv4Addr::from)
+            .find(|a| !self.owners.contains_key(a) && self.in_pool(*a))
+    }
+
+    fn deregister(&mut self, spi: u32, home: Ipv4Addr, care_of: Ipv4Addr) {
+        let Some(client) = self.clients.get_mut(&spi) else {
+            return;
+        };
+        let before = client.bindings.len();
+        if care_of == home {
+            client.bindings.clear();
+        } else {
+            client.bindings.retain(|b| b.care_of != care_of);
+        }
+        self.counters.deregistrations += (before - client.bindings.len()) as u64;
+    }
+
+    /// Drops bindings whose lifetime ran out; a pool address stays with its
+    /// client until another needs it (it may come back on a new link).
+    pub fn expire(&mut self, now: Millis) {
+        for client in self.clients.values_mut() {
+            let before = client.bindings.len();
+            client.bindings.retain(|b| b.expires > now);
+            self.counters.expired += (before - client.bindings.len()) as u64;
+        }
+        let idle: Vec<Ipv4Addr> = self
+            .owners
+            .iter()
+            .filter(|(home, spi)| {
+                !self.cfg.fixed.values().any(|f| f == *home)
+                    && self.clients.get(spi).is_none_or(|c| c.bindings.is_empty())
+            })
+            .map(|(home, _)| *home)
+            .collect();
+        // Idle pool addresses are released only when the pool is full.
+        if self.free_in_pool().is_none() {
+            for home in idle {
+                self.owners.remove(&home);
+            }
+        }
+    }
+
+    /// When the next binding runs out.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        (self.clients.values())
+            .flat_map(|c| c.bindings.iter().map(|b| b.expires))
+            .min()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,226 @@
+use super::*;
+
+const A: u32 = 0x100;
+const B: u32 = 0x200;
+const FIXED: u32 = 0x300;
+
+fn anchor() -> Anchor {
+    Anchor::new(AnchorConfig {
+        pool: (Ipv4Addr::new(10, 64, 0, 2), Ipv4Addr::new(10, 64, 0, 4)),
+        fixed: [(FIXED, Ipv4Addr::new(10, 64, 0, 3))].into(),
+        max_lifetime_s: 600,
+    })
+}
+
+fn request(home: [u8; 4], care_of: [u8; 4], lifetime: u16, simultaneous: bool) -> RequestHeader {
+    RequestHeader {
+        flags: Flags(if simultaneous {
+            Flags::S | Flags::D
+        } else {
+            Flags::D
+        }),
+        lifetime,
+        home_address: home.into(),
+        home_agent: Ipv4Addr::new(192, 0, 2, 1),
+        care_of: care_of.into(),
+        identification: 1,
+    }
+}
+
+fn from(ip: [u8; 4], port: u16) -> SocketAddrV4 {
+    SocketAddrV4::new(ip.into(), port)
+}
+
+const ANY: [u8; 4] = [0, 0, 0, 0];
+const LTE: [u8; 4] = [100, 64, 1, 7];
+const WIFI: [u8; 4] = [192, 168, 8, 20];
+
+#[test]
+fn homes_come_from_the_pool_skip_fixed_ones_and_stay_with_their_client() {
+    let mut a = anchor();
+    let got = a.register(0, A, &request(ANY, LTE, 300, false), from(LTE, 434));
+    assert_eq!(
+        got,
+        Answer {
+            code: 0,
+            home: Ipv4Addr::new(10, 64, 0, 2),
+            lifetime_s: 300
+        }
+    );
+    // The pool's .3 is FIXED's own: B gets .4.
+    let b = a.register(0, B, &request(ANY, WIFI, 300, false), from(WIFI, 434));
+    assert_eq!(b.home, Ipv4Addr::new(10, 64, 0, 4));
+    let again = a.register(10, A, &request(ANY, WIFI, 300, false), from(WIFI, 5000));
+    assert_eq!(again.home, Ipv4Addr::new(10, 64, 0, 2));
+    let fixed = a.register(0, FIXED, &request(ANY, LTE, 300, false), from(LTE, 9));
+    assert_eq!(fixed.home, Ipv4Addr::new(10, 64, 0, 3));
+    // The pool is now empty for a fourth client.
+    let full = a.register(0, 0x400, &request(ANY, LTE, 300, false), from(LTE, 1));
+    assert_eq!(full.code, code::INSUFFICIENT_RESOURCES);
+}
+
+#[test]
+fn a_client_never_takes_another_clients_home_address_or_bindings() {
+    let mut a = anchor();
+    let home = a
+        .register(0, A, &request(ANY, LTE, 300, false), from(LTE, 434))
+        .home;
+    let before = a.client(A).cloned();
+    for (asked, lifetime) in [
+        (home.octets(), 300),
+        (home.octets(), 0),
+        ([10, 64, 0, 3], 300),
+    ] {
+        let got = a.register(5, B, &request(asked, WIFI, lifetime, false), from(WIFI, 1));
+        assert_eq!(
+            got.code,
+            code::ADMINISTRATIVELY_PROHIBITED,
+            "{asked:?} {lifetime}"
+        );
+    }
+    assert_eq!(a.client(A).cloned(), before);
+    assert_eq!(
+        a.bindings_of(home).map(|(spi, b)| (spi, b.len())),
+        Some((A, 1))
+    );
+    assert_eq!(a.counters().refused, 3);
+    // A client that has a home cannot ask for another one either.
+    let other = a.register(
+        5,
+        A,
+        &request([10, 64, 0, 4], LTE, 300, false),
+        from(LTE, 434),
+    );
+    assert_eq!(other.code, code::ADMINISTRATIVELY_PROHIBITED);
+}
+
+#[test]
+fn simultaneous_bindings_add_without_s_they_replace_and_deregistration_removes() {
+    let mut a = anchor();
+    let home = a
+        .register(
+            0,
+            A,
+            &request(ANY, LTE, 300, false),
+            from([203, 0, 113, 9], 40000),
+        )
+        .home;
+    let h = home.octets();
+    a.register(1, A, &request(h, WIFI, 300, true), from(WIFI, 434));
+    let bound = |a: &Anchor| -> Vec<Ipv4Addr> {
+        a.bindings_of(home)
+            .unwrap()
+            .1
+            .iter()
+            .map(|b| b.care_of)
+            .collect()
+    };
+    assert_eq!(bound(&a), [Ipv4Addr::from(LTE), WIFI.into()]);
+    // The NAT's mapping is where tunnel packets go.
+    assert_eq!(
+        a.bindings_of(home).unwrap().1[0].source,
+        from([203, 0, 113, 9], 40000)
+    );
+    // Re-registering a bound care-of address refreshes it in place.
+    a.register(
+        2,
+        A,
+        &request(h, LTE, 300, true),
+        from([203, 0, 113, 9], 40001),
+    );
+    assert_eq!(bound(&a).len(), 2);
+    assert_eq!(a.bindings_of(home).unwrap().1[0].source.port(), 40001);
+    // Without S, the new care-of address is the only one.
+    a.register(3, A, &request(h, WIFI, 300, false), from(WIFI, 434));
+    assert_eq!(bound(&a), [Ipv4Addr::from(WIFI)]);
+    a.register(4, A, &request(h, LTE, 300, true), from(LTE, 434));
+    // Lifetime 0 for one care-of address, then for the home address: all.
+    let gone = a.register(5, A, &request(h, WIFI, 0, true), from(WIFI, 434));
+    assert_eq!((gone.code, gone.lifetime_s), (0, 0));
+    assert_eq!(bound(&a), [Ipv4Addr::from(LTE)]);
+    a.register(6, A, &request(h, LTE, 300, true), from(LTE, 434));
+    a.register(7, A, &request(h, h, 0, false), from(LTE, 434));
+    assert!(bound(&a).is_empty());
+    assert_eq!(a.counters().deregistrations, 2);
+}
+
+#[test]
+fn bindings_are_capped_in_number_and_lifetime_and_expire() {
+    let mut a = anchor();
+    let home = a.register(0, A, &request(ANY, [1, 0, 0, 1], 5000, false), from(LTE, 1));
+    assert_eq!(home.lifetime_s, 600, "capped");
+    let h = home.home.octets();
+    for i in 2..=MAX_BINDINGS as u8 {
+        assert_eq!(
+            a.register(0, A, &request(h, [1, 0, 0, i], 10, true), from(LTE, 1))
+                .code,
+            0
+        );
+    }
+    let over = a.register(0, A, &request(h, [1, 0, 0, 99], 10, true), from(LTE, 1));
+    assert_eq!(over.code, code::INSUFFICIENT_RESOURCES);
+    assert_eq!(a.poll_timeout(), Some(10_000));
+    a.expire(10_000);
+    assert_eq!(
+        a.bindings_of(home.home).unwrap().1.len(),
+        1,
+        "the 600 s one is left"
+    );
+    assert_eq!(a.counters().expired, 3);
+    a.expire(600_000);
+    assert_eq!(a.poll_timeout(), None);
+    // Unbound, A keeps its pool address while the pool has others...
+    let b = a.register(600_001, B, &request(ANY, WIFI, 10, false), from(WIFI, 1));
+    assert_ne!(b.home, home.home);
+    let again = a.register(600_002, A, &request(ANY, LTE, 10, false), from(LTE, 1));
+    assert_eq!(again.home, home.home);
+}
+
+#[test]
+fn an_idle_pool_address_goes_to_another_client_only_when_the_pool_is_full() {
+    let mut a = anchor();
+    let first = a
+        .register(0, A, &request(ANY, LTE, 10, false), from(LTE, 1))
+        .home;
+    a.register(0, B, &request(ANY, LTE, 10, false), from(LTE, 2));
+    a.expire(10_000);
+    // C needs an address: the pool is full of idle ones, so A's goes.
+    let c = a.register(10_001, 0x400, &request(ANY, WIFI, 10, false), from(WIFI, 3));
+    assert_eq!(c.code, 0);
+    assert!(a.bindings_of(c.home).is_some_and(|(spi, _)| spi == 0x400));
+    assert!(c.home == first || c.home == Ipv4Addr::new(10, 64, 0, 4));
+}
+
+proptest::proptest! {
+    /// Whatever three clients (and a fourth with no room) send, in any
+    /// order: no home address has two owners, every client's bindings are
+    /// under its own home address, and none has more than the cap.
+    #[test]
+    fn no_sequence_of_registrations_gives_one_home_to_two_clients(
+        steps in proptest::collection::vec(
+            (0usize..4, 0u8..6, 0u8..4, proptest::bool::ANY, 0u16..3, 0u64..20_000),
+            1..120,
+        )
+    ) {
+        let spis = [A, B, FIXED, 0x400];
+        let mut a = anchor();
+        let mut now = 0;
+        for (who, home, care_of, s, lifetime, dt) in steps {
+            now += dt;
+            let home = if home == 5 { ANY } else { [10, 64, 0, home] };
+            let req = request(home, [1, 0, 0, care_of], lifetime * 10, s);
+            a.register(now, spis[who], &req, from(LTE, 1));
+            let mut seen = std::collections::BTreeMap::new();
+            for &spi in &spis {
+                let Some(c) = a.client(spi) else { continue };
+                proptest::prop_assert!(c.bindings.len() <= MAX_BINDINGS);
+                if c.bindings.is_empty() {
+                    continue;
+                }
+                let home = c.home.expect("a bound client has a home");
+                proptest::prop_assert_eq!(seen.insert(home, spi), None, "two owners of {}", home);
+                proptest::prop_assert_eq!(a.bindings_of(home).map(|(o, _)| o), Some(spi));
+            }
+        }
+    }
+}
