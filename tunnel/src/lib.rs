@@ -1,6 +1,10 @@
 //! The anchored mode's data plane, sans-IO: what the VSD (the mobile node)
-//! and the anchor (its home agent) do to each tunnel packet, fed bytes and
-//! sequence numbers, with no sockets. Built up by the anchored-mode issue;
-//! so far the receive side's anti-replay window.
+//! and the anchor (its home agent) do to each tunnel packet, given bytes
+//! and keys, with no sockets: the packet format (RFC 3519 tunnel data,
+//! sealed with ChaCha20-Poly1305), per-binding keys, sealing and opening in
+//! place, and the receive side's anti-replay window.
 
+pub mod keys;
+pub mod packet;
 pub mod replay_window;
+pub mod seal;
