@@ -83,16 +83,32 @@ pub struct Anchor {
     clients: BTreeMap<u32, ClientBindings>,
     /// Which client holds each home address.
     owners: BTreeMap<Ipv4Addr, u32>,
+    /// Pool addresses nobody holds, and where the search for one resumes:
+    /// a new client costs a short search, not a walk over the pool.
+    pool_free: usize,
+    cursor: u32,
+    /// No binding runs out before this (a lower bound: refreshed bindings
+    /// only move the true time later), so a registration does not walk
+    /// every client.
+    next_expiry: Millis,
     counters: AnchorCounters,
 }
 
 impl Anchor {
     pub fn new(cfg: AnchorConfig) -> Anchor {
         let owners = cfg.fixed.iter().map(|(&spi, &home)| (home, spi)).collect();
+        let (first, last) = (u32::from(cfg.pool.0), u32::from(cfg.pool.1));
+        let fixed_inside = (cfg.fixed.values())
+            .filter(|&&f| (first..=last).contains(&u32::from(f)))
+            .count();
+        let size = (last.saturating_sub(first) as usize + 1).saturating_sub(fixed_inside);
         Anchor {
             cfg,
             clients: BTreeMap::new(),
             owners,
+            pool_free: if first <= last { size } else { 0 },
+            cursor: first,
+            next_expiry: Millis::MAX,
             counters: AnchorCounters::default(),
         }
     }
@@ -141,7 +157,10 @@ impl Anchor {
             };
         }
         let home = match self.home_for(spi, req.home_address) {
-            Ok(home) => home,
+            Ok(home) => {
+                self.cursor = u32::from(home).wrapping_add(1);
+                home
+            }
             Err(code) => {
                 self.counters.refused += 1;
                 return Answer::refused(code, req.home_address);
@@ -167,7 +186,10 @@ impl Anchor {
                 return Answer::refused(code::INSUFFICIENT_RESOURCES, home);
             }
         }
-        self.owners.insert(home, spi);
+        self.next_expiry = self.next_expiry.min(binding.expires);
+        if self.owners.insert(home, spi).is_none() && self.in_pool(home) {
+            self.pool_free -= 1;
+        }
         self.counters.registrations += 1;
         Answer {
             code: code::ACCEPTED,
@@ -209,8 +231,13 @@ impl Anchor {
     }
 
     fn free_in_pool(&self) -> Option<Ipv4Addr> {
-        let (first, last) = self.cfg.pool;
-        (u32::from(first)..=u32::from(last))
+        if self.pool_free == 0 {
+            return None;
+        }
+        let (first, last) = (u32::from(self.cfg.pool.0), u32::from(self.cfg.pool.1));
+        let cursor = self.cursor.clamp(first, last);
+        (cursor..=last)
+            .chain(first..cursor)
             .map(Ipv4Addr::from)
             .find(|a| !self.owners.contains_key(a) && self.in_pool(*a))
     }
@@ -231,33 +258,38 @@ impl Anchor {
     /// Drops bindings whose lifetime ran out; a pool address stays with its
     /// client until another needs it (it may come back on a new link).
     pub fn expire(&mut self, now: Millis) {
-        for client in self.clients.values_mut() {
-            let before = client.bindings.len();
-            client.bindings.retain(|b| b.expires > now);
-            self.counters.expired += (before - client.bindings.len()) as u64;
+        if now >= self.next_expiry {
+            self.next_expiry = Millis::MAX;
+            for client in self.clients.values_mut() {
+                let before = client.bindings.len();
+                client.bindings.retain(|b| b.expires > now);
+                self.counters.expired += (before - client.bindings.len()) as u64;
+                let soonest = client.bindings.iter().map(|b| b.expires).min();
+                self.next_expiry = self.next_expiry.min(soonest.unwrap_or(Millis::MAX));
+            }
+        }
+        // Idle pool addresses are released only when the pool is full.
+        if self.pool_free > 0 {
+            return;
         }
         let idle: Vec<Ipv4Addr> = self
             .owners
             .iter()
             .filter(|(home, spi)| {
-                !self.cfg.fixed.values().any(|f| f == *home)
-                    && self.clients.get(spi).is_none_or(|c| c.bindings.is_empty())
+                self.in_pool(**home) && self.clients.get(spi).is_none_or(|c| c.bindings.is_empty())
             })
             .map(|(home, _)| *home)
             .collect();
-        // Idle pool addresses are released only when the pool is full.
-        if self.free_in_pool().is_none() {
-            for home in idle {
-                self.owners.remove(&home);
-            }
+        for home in idle {
+            self.owners.remove(&home);
+            self.pool_free += 1;
         }
     }
 
-    /// When the next binding runs out.
+    /// When to call [`Anchor::expire`] next (perhaps early: a binding
+    /// refreshed since is found still alive).
     pub fn poll_timeout(&self) -> Option<Millis> {
-        (self.clients.values())
-            .flat_map(|c| c.bindings.iter().map(|b| b.expires))
-            .min()
+        (self.next_expiry != Millis::MAX).then_some(self.next_expiry)
     }
 }
 

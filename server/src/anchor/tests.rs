@@ -210,6 +210,12 @@ proptest::proptest! {
             let home = if home == 5 { ANY } else { [10, 64, 0, home] };
             let req = request(home, [1, 0, 0, care_of], lifetime * 10, s);
             a.register(now, spis[who], &req, from(LTE, 1));
+            let (first, last) = (u32::from(a.cfg.pool.0), u32::from(a.cfg.pool.1));
+            let free = (first..=last)
+                .map(Ipv4Addr::from)
+                .filter(|h| a.in_pool(*h) && !a.owners.contains_key(h))
+                .count();
+            proptest::prop_assert_eq!(a.pool_free, free, "the free count is the pool's");
             let mut seen = std::collections::BTreeMap::new();
             for &spi in &spis {
                 let Some(c) = a.client(spi) else { continue };
