@@ -13,6 +13,8 @@ use std::time::Instant;
 use mimm_proto::registration::{Flags, RequestHeader};
 use mimm_server::anchor::{Anchor, AnchorConfig};
 
+const KEY: &[u8] = b"0123456789abcdef";
+
 fn request(home: Ipv4Addr, care_of: Ipv4Addr, simultaneous: bool) -> RequestHeader {
     RequestHeader {
         flags: Flags(if simultaneous {
@@ -42,7 +44,7 @@ fn run(clients: u32, rounds: u32) {
         let req = request(Ipv4Addr::UNSPECIFIED, lte(c), false);
         homes.push(
             anchor
-                .register(0, 1000 + c, &req, SocketAddrV4::new(lte(c), 434))
+                .register(0, 1000 + c, KEY, &req, SocketAddrV4::new(lte(c), 434))
                 .home,
         );
     }
@@ -55,7 +57,7 @@ fn run(clients: u32, rounds: u32) {
             let (add, home) = (round % 2 == 0, homes[c as usize]);
             let to = if add { wifi(c) } else { lte(c) };
             let req = request(home, to, add);
-            let got = anchor.register(now, 1000 + c, &req, SocketAddrV4::new(to, 434));
+            let got = anchor.register(now, 1000 + c, KEY, &req, SocketAddrV4::new(to, 434));
             assert_eq!(got.code, 0);
         }
     }

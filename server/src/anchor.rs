@@ -20,6 +20,11 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use mimm_io::clock::Millis;
 use mimm_proto::registration::{Flags, RequestHeader, code};
+use mimm_tunnel::packet::SEALED_HEADER;
+use mimm_tunnel::seal::{Dropped, SealError};
+
+mod tunnels;
+use tunnels::Tunnels;
 
 /// Care-of addresses bound at once per client (one per member).
 pub const MAX_BINDINGS: usize = 4;
@@ -41,6 +46,8 @@ pub struct Binding {
     /// is seen as the NAT's mapping, and tunnel packets go there.
     pub source: SocketAddrV4,
     pub expires: Millis,
+    /// The registration that made or last refreshed it (its tunnel keys).
+    pub identification: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -75,6 +82,38 @@ pub struct AnchorCounters {
     /// Refused: another client's home address, a full pool, too many bindings.
     pub refused: u64,
     pub expired: u64,
+    pub uplink: u64,
+    pub downlink: u64,
+    /// Tunnel packets from a source no binding has.
+    pub unknown_source: u64,
+    /// Uplink packets whose inner source is not the client's home address.
+    pub spoofed: u64,
+    /// Dropped by a tunnel's opener (clear, malformed, replayed, forged...;
+    /// each tunnel counts which).
+    pub unopened: u64,
+    /// Downlink packets for an address without a binding.
+    pub no_binding: u64,
+}
+
+/// Why the anchor dropped a tunnel packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnchorDrop {
+    UnknownSource,
+    Tunnel(Dropped),
+    /// The inner packet is not IPv4 from (uplink) or to (downlink) a
+    /// client's home address.
+    NotIpv4,
+    Spoofed,
+    NoBinding,
+    Seal(SealError),
+}
+
+/// An IPv4 packet's source and destination.
+fn ipv4_ends(packet: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr)> {
+    let header = packet.get(..20).filter(|h| h[0] >> 4 == 4)?;
+    let addr =
+        |at: usize| Ipv4Addr::new(header[at], header[at + 1], header[at + 2], header[at + 3]);
+    Some((addr(12), addr(16)))
 }
 
 #[derive(Debug)]
@@ -87,6 +126,7 @@ pub struct Anchor {
     /// a new client costs a short search, not a walk over the pool.
     pool_free: usize,
     cursor: u32,
+    tunnels: Tunnels,
     /// No binding runs out before this (a lower bound: refreshed bindings
     /// only move the true time later), so a registration does not walk
     /// every client.
@@ -108,6 +148,7 @@ impl Anchor {
             owners,
             pool_free: if first <= last { size } else { 0 },
             cursor: first,
+            tunnels: Tunnels::default(),
             next_expiry: Millis::MAX,
             counters: AnchorCounters::default(),
         }
@@ -128,9 +169,23 @@ impl Anchor {
         Some((spi, &client.bindings))
     }
 
-    /// An authenticated Registration Request from client `spi`, received
-    /// from `source`.
+    /// An authenticated Registration Request from client `spi` (whose MN-HA
+    /// key is `key`), received from `source`.
     pub fn register(
+        &mut self,
+        now: Millis,
+        spi: u32,
+        key: &[u8],
+        req: &RequestHeader,
+        source: SocketAddrV4,
+    ) -> Answer {
+        let answer = self.update_bindings(now, spi, req, source);
+        let client = self.clients.get(&spi);
+        self.tunnels.sync(spi, client, key, Some(source));
+        answer
+    }
+
+    fn update_bindings(
         &mut self,
         now: Millis,
         spi: u32,
@@ -171,6 +226,7 @@ impl Anchor {
             care_of: req.care_of,
             source,
             expires: now.saturating_add(u64::from(lifetime_s) * 1000),
+            identification: req.identification,
         };
         let client = self.clients.entry(spi).or_default();
         client.home = Some(home);
@@ -267,6 +323,9 @@ impl Anchor {
                 let soonest = client.bindings.iter().map(|b| b.expires).min();
                 self.next_expiry = self.next_expiry.min(soonest.unwrap_or(Millis::MAX));
             }
+            for (&spi, client) in &self.clients {
+                self.tunnels.forget_gone(spi, Some(client));
+            }
         }
         // Idle pool addresses are released only when the pool is full.
         if self.pool_free > 0 {
@@ -284,6 +343,78 @@ impl Anchor {
             self.owners.remove(&home);
             self.pool_free += 1;
         }
+    }
+
+    /// A tunnel data packet from `source`: the inner packet, when it comes
+    /// over a binding, opens, is fresh and is from that client's home
+    /// address (a client can send as itself only).
+    pub fn uplink<'a>(
+        &mut self,
+        source: SocketAddrV4,
+        packet: &'a mut [u8],
+    ) -> Result<&'a [u8], AnchorDrop> {
+        let result = self.open_uplink(source, packet);
+        let c = &mut self.counters;
+        match result {
+            Ok(_) => c.uplink += 1,
+            Err(AnchorDrop::UnknownSource) => c.unknown_source += 1,
+            Err(AnchorDrop::Spoofed | AnchorDrop::NotIpv4) => c.spoofed += 1,
+            Err(_) => c.unopened += 1,
+        }
+        result
+    }
+
+    fn open_uplink<'a>(
+        &mut self,
+        source: SocketAddrV4,
+        packet: &'a mut [u8],
+    ) -> Result<&'a [u8], AnchorDrop> {
+        let tunnel = self.tunnels.get(source).ok_or(AnchorDrop::UnknownSource)?;
+        let home = tunnel.home;
+        let inner = tunnel.opener.open(packet).map_err(AnchorDrop::Tunnel)?;
+        match ipv4_ends(inner) {
+            Some((from, _)) if from == home => Ok(inner),
+            Some(_) => Err(AnchorDrop::Spoofed),
+            None => Err(AnchorDrop::NotIpv4),
+        }
+    }
+
+    /// Seals an IPv4 packet written at `buf[SEALED_HEADER..][..inner_len]`
+    /// for the client its destination belongs to, over its most recent
+    /// binding: where to send it and the sealed length.
+    pub fn downlink(
+        &mut self,
+        buf: &mut [u8],
+        inner_len: usize,
+    ) -> Result<(SocketAddrV4, usize), AnchorDrop> {
+        let inner = buf
+            .get(SEALED_HEADER..SEALED_HEADER + inner_len)
+            .ok_or(AnchorDrop::Seal(SealError::TooSmall))?;
+        let (_, to) = ipv4_ends(inner).ok_or(AnchorDrop::NotIpv4)?;
+        let owner = self
+            .bindings_of(to)
+            .and_then(|(spi, bindings)| Some((spi, bindings.last()?.source)));
+        // The tunnel must still be this client's: a NAT mapping another
+        // client's registration took is not a way to it.
+        let tunnel = owner.and_then(|(spi, source)| {
+            let t = self.tunnels.get(source).filter(|t| t.spi == spi)?;
+            Some((t, source))
+        });
+        let Some((tunnel, to)) = tunnel else {
+            self.counters.no_binding += 1;
+            return Err(AnchorDrop::NoBinding);
+        };
+        let len = tunnel
+            .sealer
+            .seal(buf, inner_len)
+            .map_err(AnchorDrop::Seal)?;
+        self.counters.downlink += 1;
+        Ok((to, len))
+    }
+
+    /// Tunnels up (one per binding that has its source).
+    pub fn tunnels(&self) -> usize {
+        self.tunnels.len()
     }
 
     /// When to call [`Anchor::expire`] next (perhaps early: a binding

@@ -1,0 +1,120 @@
+//! The anchor's tunnel per binding: keys derived at registration, the
+//! downlink sealer and the uplink opener with its replay window, found by
+//! the source packets come from. Kept in step with the binding cache by
+//! [`Tunnels::sync`] after every change to a client's bindings, touching
+//! that client's tunnels only.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use mimm_tunnel::keys::derive;
+use mimm_tunnel::seal::{Opener, Sealer};
+
+use super::ClientBindings;
+
+pub(super) struct Tunnel {
+    pub spi: u32,
+    pub home: Ipv4Addr,
+    pub care_of: Ipv4Addr,
+    /// The registration whose Identification salted the keys.
+    pub identification: u64,
+    pub sealer: Sealer,
+    pub opener: Opener,
+}
+
+#[derive(Default)]
+pub(super) struct Tunnels {
+    by_source: BTreeMap<SocketAddrV4, Tunnel>,
+    /// Each client's tunnels, by source.
+    of_client: BTreeMap<u32, Vec<SocketAddrV4>>,
+}
+
+/// Keys and windows are not printed: which sources have a tunnel is.
+impl std::fmt::Debug for Tunnels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.by_source.keys()).finish()
+    }
+}
+
+impl Tunnels {
+    /// The tunnel of the binding whose packets come from (and go to) `source`.
+    pub fn get(&mut self, source: SocketAddrV4) -> Option<&mut Tunnel> {
+        self.by_source.get_mut(&source)
+    }
+
+    /// Makes client `spi`'s tunnels match its bindings: gone bindings lose
+    /// theirs, a binding made or refreshed by another registration gets
+    /// fresh keys (and sequence numbers); `key` is the client's MN-HA key.
+    /// A source held by another client's binding is taken only by the
+    /// registration that just came from it (the NAT gave the mapping away);
+    /// otherwise the holder keeps it.
+    pub fn sync(
+        &mut self,
+        spi: u32,
+        client: Option<&ClientBindings>,
+        key: &[u8],
+        registered_from: Option<SocketAddrV4>,
+    ) {
+        self.forget_gone(spi, client);
+        let Some(client) = client else { return };
+        let Some(home) = client.home else { return };
+        let mut mine = self.of_client.remove(&spi).unwrap_or_default();
+        for b in &client.bindings {
+            match self.by_source.get(&b.source) {
+                Some(t) if t.spi == spi => continue,
+                Some(_) if registered_from != Some(b.source) => continue,
+                Some(taken) => {
+                    let loser = taken.spi;
+                    if let Some(list) = self.of_client.get_mut(&loser) {
+                        list.retain(|s| *s != b.source);
+                    }
+                }
+                None => {}
+            }
+            let keys = derive(key, b.identification, home, b.care_of);
+            let tunnel = Tunnel {
+                spi,
+                home,
+                care_of: b.care_of,
+                identification: b.identification,
+                sealer: Sealer::new(&keys.downlink),
+                opener: Opener::new(&keys.uplink),
+            };
+            self.by_source.insert(b.source, tunnel);
+            mine.push(b.source);
+        }
+        if !mine.is_empty() {
+            self.of_client.insert(spi, mine);
+        }
+    }
+
+    /// Drops client `spi`'s tunnels whose binding is gone (or was made
+    /// again by a newer registration); needs no key.
+    pub fn forget_gone(&mut self, spi: u32, client: Option<&ClientBindings>) {
+        let bindings = client.map_or(&[][..], |c| &c.bindings);
+        let Some(sources) = self.of_client.remove(&spi) else {
+            return;
+        };
+        let mut kept = Vec::new();
+        for source in sources {
+            let Some(t) = self.by_source.get(&source).filter(|t| t.spi == spi) else {
+                continue;
+            };
+            let current = bindings.iter().any(|b| {
+                b.source == source && b.care_of == t.care_of && b.identification == t.identification
+            });
+            if current {
+                kept.push(source);
+            } else {
+                self.by_source.remove(&source);
+            }
+        }
+        if !kept.is_empty() {
+            self.of_client.insert(spi, kept);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_source.len()
+    }
+}
