@@ -64,6 +64,18 @@ impl Sealer {
     }
 }
 
+impl Sealer {
+    /// Copies `inner` after the header in `out` and seals it there (for
+    /// packets not already read into place: keepalives, tests).
+    pub fn seal_into(&mut self, inner: &[u8], out: &mut [u8]) -> Result<usize, SealError> {
+        let room = out
+            .get_mut(SEALED_HEADER..SEALED_HEADER + inner.len())
+            .ok_or(SealError::TooSmall)?;
+        room.copy_from_slice(inner);
+        self.seal(out, inner.len())
+    }
+}
+
 /// Why a packet was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dropped {

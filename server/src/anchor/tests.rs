@@ -291,8 +291,7 @@ mod data {
 
     fn sealed(sealer: &mut Sealer, inner: &[u8]) -> Vec<u8> {
         let mut buf = vec![0u8; inner.len() + SEALED_OVERHEAD];
-        buf[SEALED_HEADER..SEALED_HEADER + inner.len()].copy_from_slice(inner);
-        let len = sealer.seal(&mut buf, inner.len()).unwrap();
+        let len = sealer.seal_into(inner, &mut buf).unwrap();
         buf.truncate(len);
         buf
     }
