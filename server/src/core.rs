@@ -7,12 +7,14 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use mimm_proto::auth::Algorithm;
 use mimm_proto::error::Error;
+use mimm_proto::ext::{Extension, TUNNEL_REPLY_F};
 use mimm_proto::message::{self, Builder, Keys, Registration};
 use mimm_proto::mimm::{HandoffAdvice, Message, ReactiveAdvice, Verdict};
 use mimm_proto::registration::{Flags, Header, ReplyHeader, RequestHeader, code};
 use mimm_proto::replay::{self, Guard};
 
 use crate::admission::{self, Decision, NetworkLoad};
+use crate::anchor::{self, Anchor, AnchorConfig};
 
 pub use mimm_io::clock::Millis;
 
@@ -53,6 +55,9 @@ pub struct ServerConfig {
     /// While an alarm lasts, clients still reported on its network are
     /// advised again this often (0: only on events and their reports).
     pub advice_repeat_ms: u64,
+    /// The anchor (home agent) beside the server: registrations with a UDP
+    /// Tunnel Request extension make bindings (see [`crate::anchor`]).
+    pub anchor: Option<AnchorConfig>,
 }
 
 impl Default for ServerConfig {
@@ -67,6 +72,7 @@ impl Default for ServerConfig {
             retransmit_max_ms: 8000,
             advice_tries: 8,
             advice_repeat_ms: 60_000,
+            anchor: None,
         }
     }
 }
@@ -149,6 +155,7 @@ pub struct Server {
     next_repeat: Option<Millis>,
     counters: Counters,
     out: VecDeque<(SocketAddr, Datagram)>,
+    anchor: Option<Anchor>,
 }
 
 impl Keyring {
@@ -166,7 +173,6 @@ impl Server {
     pub fn new(cfg: ServerConfig) -> Server {
         let keys = Keyring::of(&cfg);
         Server {
-            cfg,
             keys,
             clients: HashMap::new(),
             client_load: HashMap::new(),
@@ -177,7 +183,15 @@ impl Server {
             next_repeat: None,
             counters: Counters::default(),
             out: VecDeque::new(),
+            anchor: cfg.anchor.clone().map(Anchor::new),
+            cfg,
         }
+    }
+
+    /// The anchor, when configured: its shell hands it tunnel data packets
+    /// (type 4 on the same port) and inner packets for home addresses.
+    pub fn anchor_mut(&mut self) -> Option<&mut Anchor> {
+        self.anchor.as_mut()
     }
 
     /// A new configuration for the running server (SIGHUP). What it knows
@@ -208,6 +222,11 @@ impl Server {
             }
         }
         self.keys = keys;
+        // Bindings outlive a reload unless the anchor's own settings
+        // changed (then clients bind again at their next registration).
+        if cfg.anchor != self.cfg.anchor {
+            self.anchor = cfg.anchor.clone().map(Anchor::new);
+        }
         self.cfg = cfg;
         kept.len()
     }
@@ -233,7 +252,12 @@ impl Server {
     pub fn poll_timeout(&self) -> Option<Millis> {
         let retransmit = self.pending.iter().map(|p| p.next_at);
         let expiry = self.alarms.iter().filter_map(|a| a.until);
-        retransmit.chain(expiry).chain(self.next_repeat).min()
+        let bindings = self.anchor.as_ref().and_then(Anchor::poll_timeout);
+        retransmit
+            .chain(expiry)
+            .chain(self.next_repeat)
+            .chain(bindings)
+            .min()
     }
 
     /// A network's load, less client `except`'s own share (it is the one
@@ -305,7 +329,8 @@ impl Server {
             return;
         }
         let handoff = self.record(from, h, reg);
-        self.answer(from, h, reg.spi, handoff.as_deref());
+        let binding = self.bind(now, from, h, reg);
+        self.answer(from, h, reg.spi, handoff.as_deref(), binding);
         self.advise_if_alarmed(now, reg.spi);
     }
 
@@ -382,8 +407,35 @@ impl Server {
         handoff
     }
 
-    /// The accepted reply, with Handoff Advice when a move was asked for.
-    fn answer(&mut self, from: SocketAddr, h: &RequestHeader, spi: u32, handoff: Option<&str>) {
+    /// A registration that asks for a UDP tunnel is also a binding, when
+    /// the anchor runs here: what the binding cache made of it.
+    fn bind(
+        &mut self,
+        now: Now,
+        from: SocketAddr,
+        h: &RequestHeader,
+        reg: &Registration,
+    ) -> Option<anchor::Answer> {
+        let wants_tunnel = matches!(reg.udp_tunnel, Some(Extension::UdpTunnelRequest { .. }));
+        let SocketAddr::V4(source) = from else {
+            return None;
+        };
+        let key = self.keys.0.get(&reg.spi).map(|(_, k)| k.as_slice())?;
+        let anchor = self.anchor.as_mut().filter(|_| wants_tunnel)?;
+        Some(anchor.register(now.mono, reg.spi, key, h, source))
+    }
+
+    /// The accepted reply, with Handoff Advice when a move was asked for
+    /// (and, for a binding, the anchor's code, home address, lifetime and
+    /// UDP Tunnel Reply).
+    fn answer(
+        &mut self,
+        from: SocketAddr,
+        h: &RequestHeader,
+        spi: u32,
+        handoff: Option<&str>,
+        binding: Option<anchor::Answer>,
+    ) {
         let admitted = handoff.map(|target| {
             self.counters.handoff_requests += 1;
             let decision = self.admit(spi, target);
@@ -394,16 +446,27 @@ impl Server {
             }
             decision
         });
+        let bound = binding.is_some_and(|b| b.code == code::ACCEPTED);
         let advice = admitted.as_ref().map(|(verdict, reason, alternative)| {
             Message::HandoffAdvice(HandoffAdvice {
                 verdict: *verdict,
                 reason,
                 alternative: alternative.as_deref(),
-                binding_done: false,
+                binding_done: bound,
             })
         });
-        let reply = reply_header(h, code::ACCEPTED, h.identification);
-        self.reply(from, spi, &reply, advice.as_ref());
+        let mut reply = reply_header(h, code::ACCEPTED, h.identification);
+        if let (Header::Reply(r), Some(b)) = (&mut reply, binding) {
+            r.code = b.code;
+            r.home_address = b.home;
+            r.lifetime = b.lifetime_s;
+        }
+        let tunnel = binding.map(|_| TunnelReply {
+            code: 0,
+            flags: TUNNEL_REPLY_F,
+            keepalive_s: KEEPALIVE_S,
+        });
+        self.reply_with(from, spi, &reply, advice.as_ref(), tunnel);
     }
 
     /// A client that just reported being on an alarmed network hears of it
@@ -550,6 +613,9 @@ impl Server {
     }
 
     pub fn handle_timeout(&mut self, now: Now) {
+        if let Some(anchor) = self.anchor.as_mut() {
+            anchor.expire(now.mono);
+        }
         self.alarms.retain(|a| a.until.is_none_or(|u| u > now.mono));
         if self.alarms.is_empty() {
             self.next_repeat = None;
@@ -606,6 +672,17 @@ impl Server {
     }
 
     fn reply(&mut self, to: SocketAddr, spi: u32, header: &Header, advice: Option<&Message>) {
+        self.reply_with(to, spi, header, advice, None);
+    }
+
+    fn reply_with(
+        &mut self,
+        to: SocketAddr,
+        spi: u32,
+        header: &Header,
+        advice: Option<&Message>,
+        tunnel: Option<TunnelReply>,
+    ) {
         let Some((algorithm, key)) = self.keys.key(spi) else {
             return;
         };
@@ -613,6 +690,9 @@ impl Server {
         let signed = Builder::new(&mut buf, header, self.cfg.vendor).and_then(|mut b| {
             if let Some(m) = advice {
                 b.mimm(m)?;
+            }
+            if let Some(t) = tunnel {
+                b.udp_tunnel_reply(t.code, t.flags, t.keepalive_s)?;
             }
             b.sign(spi, algorithm, key)
         });
@@ -628,6 +708,18 @@ impl Server {
         }
     }
 }
+
+/// The UDP Tunnel Reply extension a binding's reply carries (RFC 3519).
+#[derive(Debug, Clone, Copy)]
+struct TunnelReply {
+    code: u8,
+    flags: u16,
+    keepalive_s: u16,
+}
+
+/// How often a bound client must send something to keep its NAT mapping
+/// (RFC 3519's keepalive interval, in the reply).
+const KEEPALIVE_S: u16 = 20;
 
 fn reply_header(h: &RequestHeader, code: u8, identification: u64) -> Header {
     Header::Reply(ReplyHeader {
