@@ -1,6 +1,7 @@
 //! mimm's virtual subnet device: one TAP NIC carrying the router's address,
 //! bonding member links behind it and switching the active one.
 
+pub mod anchored;
 pub mod announce;
 pub mod carrier;
 pub mod config;

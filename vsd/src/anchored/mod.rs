@@ -1,0 +1,5 @@
+//! Anchored mode: the VSD is a TUN carrying the home address, and every
+//! member, whatever its kind (PPP, raw-IP, Ethernet, Wi-Fi on its own ISP),
+//! reaches the anchor through a UDP tunnel of its own.
+
+pub mod registrar;
