@@ -3,3 +3,4 @@
 //! reaches the anchor through a UDP tunnel of its own.
 
 pub mod registrar;
+pub mod tunnel;
