@@ -1,4 +1,5 @@
-//! UDP helpers shared by the loss meter and the inet services.
+//! UDP helpers shared by the daemons, the loss meter and the inet services:
+//! draining a socket, binding one to a device, marking its packets.
 
 use std::io;
 use std::net::SocketAddr;
@@ -16,4 +17,44 @@ pub fn recv(socket: &UdpSocket, buf: &mut [u8]) -> Option<(usize, SocketAddr)> {
             Err(_) => continue,
         }
     }
+}
+
+/// Sends and receives of socket `fd` only through `device` (SO_BINDTODEVICE):
+/// route lookups then see only that device's routes.
+pub fn bind_to_device(fd: std::os::fd::RawFd, device: &str) -> io::Result<()> {
+    // SAFETY: the name is passed with its length; the fd is open.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_BINDTODEVICE,
+            device.as_ptr().cast(),
+            device.len() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(e.kind(), format!("bind to {device}: {e}")));
+    }
+    Ok(())
+}
+
+/// Marks every packet socket `fd` sends with `mark` (SO_MARK), for policy
+/// rules and nftables to tell them apart.
+pub fn set_mark(fd: std::os::fd::RawFd, mark: u32) -> io::Result<()> {
+    // SAFETY: one u32 is passed with its size; the fd is open.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_MARK,
+            (&mark as *const u32).cast(),
+            std::mem::size_of::<u32>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(e.kind(), format!("mark {mark:#x}: {e}")));
+    }
+    Ok(())
 }

@@ -5,8 +5,13 @@
 //! client's downlink path), so every member, backups too, gets its own
 //! round-trip time and loss. The router never hands them to its kernel.
 //!
+//! A keepalive marked *primary* also tells the anchor that this path now
+//! carries the router's traffic: downlink moves to it. The router sends one
+//! the moment it switches, so the downlink follows within half a round trip
+//! even when no uplink packet would have shown the way.
+//!
 //! ```text
-//! IPv4 (20, protocol 1) | type 8/0 | code 0 | checksum | id | seq | path (2) | pad (6)
+//! IPv4 (20, protocol 1) | type 8/0 | code 0 | checksum | id | seq | path (2) | flags (1) | pad (5)
 //! ```
 
 use std::net::Ipv4Addr;
@@ -27,6 +32,7 @@ mod field {
     pub const ID: Range<usize> = 24..26;
     pub const SEQ: Range<usize> = 26..28;
     pub const PATH: Range<usize> = 28..30;
+    pub const FLAGS: usize = 30;
 }
 
 /// A keepalive's length: headers and an 8-byte payload.
@@ -34,6 +40,7 @@ pub const ECHO_LEN: usize = 36;
 const ECHO_REQUEST: u8 = 8;
 const ECHO_REPLY: u8 = 0;
 const PROTOCOL_ICMP: u8 = 1;
+const FLAG_PRIMARY: u8 = 1;
 /// Every keepalive carries this ICMP identifier ("mm"): a ping of the
 /// anchor's address that an application sends through the tunnel has its
 /// own, and the anchor's kernel answers that one.
@@ -63,9 +70,17 @@ fn fix_checksums(p: &mut [u8]) {
     p[field::ICMP_CHECKSUM].copy_from_slice(&icmp.to_be_bytes());
 }
 
-/// Writes the keepalive of path `path`, number `seq`, into `out`
-/// (at least [`ECHO_LEN`] bytes); its length.
-pub fn request(out: &mut [u8], home: Ipv4Addr, anchor: Ipv4Addr, path: u16, seq: u16) -> usize {
+/// One keepalive: which path of the router sent it, its number, and
+/// whether that path carries the router's traffic now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keepalive {
+    pub path: u16,
+    pub seq: u16,
+    pub primary: bool,
+}
+
+/// Writes keepalive `k` into `out` (at least [`ECHO_LEN`] bytes); its length.
+pub fn request(out: &mut [u8], home: Ipv4Addr, anchor: Ipv4Addr, k: Keepalive) -> usize {
     let p = &mut out[..ECHO_LEN];
     p.fill(0);
     p[field::VERSION_IHL] = 0x45;
@@ -76,8 +91,9 @@ pub fn request(out: &mut [u8], home: Ipv4Addr, anchor: Ipv4Addr, path: u16, seq:
     p[field::DESTINATION].copy_from_slice(&anchor.octets());
     p[field::ICMP_TYPE] = ECHO_REQUEST;
     p[field::ID].copy_from_slice(&IDENTIFIER.to_be_bytes());
-    p[field::SEQ].copy_from_slice(&seq.to_be_bytes());
-    p[field::PATH].copy_from_slice(&path.to_be_bytes());
+    p[field::SEQ].copy_from_slice(&k.seq.to_be_bytes());
+    p[field::PATH].copy_from_slice(&k.path.to_be_bytes());
+    p[field::FLAGS] = if k.primary { FLAG_PRIMARY } else { 0 };
     fix_checksums(p);
     ECHO_LEN
 }
@@ -94,30 +110,38 @@ fn is_keepalive(p: &[u8], kind: u8) -> bool {
         && checksum(&p[field::ICMP..]) == 0
 }
 
+fn read(p: &[u8]) -> Keepalive {
+    let be = |r: core::ops::Range<usize>| u16::from_be_bytes([p[r.start], p[r.start + 1]]);
+    Keepalive {
+        path: be(field::PATH),
+        seq: be(field::SEQ),
+        primary: p[field::FLAGS] & FLAG_PRIMARY != 0,
+    }
+}
+
 /// The anchor's side: when `packet` is a keepalive from `home` to `own`,
-/// turns it into its answer in place and says so.
-pub fn answer_in_place(packet: &mut [u8], home: Ipv4Addr, own: Ipv4Addr) -> bool {
+/// turns it into its answer in place and returns what it said.
+pub fn answer_in_place(packet: &mut [u8], home: Ipv4Addr, own: Ipv4Addr) -> Option<Keepalive> {
     if !is_keepalive(packet, ECHO_REQUEST)
         || addr(&packet[field::SOURCE]) != home
         || addr(&packet[field::DESTINATION]) != own
     {
-        return false;
+        return None;
     }
+    let k = read(packet);
     packet[field::SOURCE].copy_from_slice(&own.octets());
     packet[field::DESTINATION].copy_from_slice(&home.octets());
     packet[field::ICMP_TYPE] = ECHO_REPLY;
     fix_checksums(packet);
-    true
+    Some(k)
 }
 
-/// The router's side: (path, seq) of the anchor's answer to a keepalive.
-pub fn answered(packet: &[u8], home: Ipv4Addr, anchor: Ipv4Addr) -> Option<(u16, u16)> {
+/// The router's side: the keepalive the anchor answered with `packet`.
+pub fn answered(packet: &[u8], home: Ipv4Addr, anchor: Ipv4Addr) -> Option<Keepalive> {
     let ok = is_keepalive(packet, ECHO_REPLY)
         && addr(&packet[field::SOURCE]) == anchor
         && addr(&packet[field::DESTINATION]) == home;
-    let be =
-        |r: core::ops::Range<usize>| u16::from_be_bytes([packet[r.start], packet[r.start + 1]]);
-    ok.then(|| (be(field::PATH), be(field::SEQ)))
+    ok.then(|| read(packet))
 }
 
 #[cfg(test)]
@@ -130,21 +154,25 @@ mod tests {
     #[test]
     fn a_keepalive_is_answered_once_and_read_back() {
         let mut p = [0u8; 64];
-        let len = request(&mut p, HOME, ANCHOR, 2, 77);
+        let k = Keepalive {
+            path: 2,
+            seq: 77,
+            primary: true,
+        };
+        let len = request(&mut p, HOME, ANCHOR, k);
         let p = &mut p[..len];
         assert_eq!(answered(p, HOME, ANCHOR), None, "a request is no answer");
-        assert!(
-            !answer_in_place(p, Ipv4Addr::new(10, 64, 0, 3), ANCHOR),
-            "not from home"
-        );
-        assert!(answer_in_place(p, HOME, ANCHOR));
-        assert!(
-            !answer_in_place(p, HOME, ANCHOR),
+        let elsewhere = Ipv4Addr::new(10, 64, 0, 3);
+        assert_eq!(answer_in_place(p, elsewhere, ANCHOR), None, "not from home");
+        assert_eq!(answer_in_place(p, HOME, ANCHOR), Some(k));
+        assert_eq!(
+            answer_in_place(p, HOME, ANCHOR),
+            None,
             "an answer is not answered"
         );
-        assert_eq!(answered(p, HOME, ANCHOR), Some((2, 77)));
+        assert_eq!(answered(p, HOME, ANCHOR), Some(k));
         let mut broken = p.to_vec();
-        broken[30] ^= 1;
+        broken[31] ^= 1;
         assert_eq!(answered(&broken, HOME, ANCHOR), None, "checksum");
         assert_eq!(answered(&p[..20], HOME, ANCHOR), None);
     }

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use mimm_uci::{ConfigError, Package, Reader, Section};
 
+use crate::anchored::config::{self as anchored, AnchoredConfig};
 use crate::macs::MacPolicy;
 use crate::switch::SwitchConfig;
 use crate::wire::Mac;
@@ -47,6 +48,9 @@ pub struct VsdConfig {
     pub socket: PathBuf,
     /// Frames moved per system call.
     pub batch: usize,
+    /// `option mode 'anchored'`: a TUN with the home address, members
+    /// tunnelled to an anchor (see [`crate::anchored::config`]).
+    pub anchored: Option<AnchoredConfig>,
 }
 
 impl VsdConfig {
@@ -62,6 +66,7 @@ impl VsdConfig {
             switch: SwitchConfig::default(),
             socket: default_socket(name),
             batch: 16,
+            anchored: None,
         }
     }
 }
@@ -102,7 +107,8 @@ fn read(r: &Reader, s: &Section, name: &str) -> Result<VsdConfig, ConfigError> {
     let what = format!("vsd {name}");
     let what = what.as_str();
     let at = |option: &str| s.option(option).map_or(s.pos, |o| o.pos);
-    r.check_known(s, OPTIONS, what)?;
+    let known: Vec<&str> = OPTIONS.iter().chain(anchored::OPTIONS).copied().collect();
+    r.check_known(s, &known, what)?;
     if !device_name_ok(name) {
         return Err(r.fail(
             s.pos,
@@ -177,6 +183,19 @@ fn read(r: &Reader, s: &Section, name: &str) -> Result<VsdConfig, ConfigError> {
             return Err(r.fail(at("batch"), format!("{what}: batch {v} must be 1..64")));
         }
         cfg.batch = v;
+    }
+    cfg.anchored = anchored::read(r, s, what)?;
+    if cfg.anchored.is_some() {
+        // A TUN has no MAC: the shadow-MAC options mean nothing there.
+        if let Some(o) = ["mac", "mac_policy"].iter().find(|o| s.option(o).is_some()) {
+            return Err(r.fail(
+                at(o),
+                format!("{what}: option {o} has no meaning in mode anchored"),
+            ));
+        }
+        if s.option("mtu").is_none() {
+            cfg.mtu = anchored::DEFAULT_MTU;
+        }
     }
     Ok(cfg)
 }
@@ -301,6 +320,62 @@ mod tests {
             assert!(got.starts_with(want), "\n got: {got}\nwant: {want}");
         }
         assert_eq!(parse_mac("02:00:00:00:00"), None);
+        let anchored = "config vsd 'vsd0'\n\toption mode anchored\n\toption anchor 203.0.113.10\n\
+                        \toption home_agent 10.64.0.1\n\toption spi 1000\n\
+                        \toption key 00112233445566778899aabbccddeeff\n";
+        for (extra, want) in [
+            (
+                "\toption mac_policy by_active\n",
+                "7:2: vsd vsd0: option mac_policy has no meaning in mode anchored",
+            ),
+            ("\toption spi 7\n", "7:2: vsd vsd0: spi 7 is reserved"),
+            (
+                "\toption key 0011\n",
+                "7:2: vsd vsd0: key must be at least 32 hex digits",
+            ),
+            (
+                "\toption anchor anchor.example\n",
+                "7:2: vsd vsd0: anchor \"anchor.example\" must be an IPv4",
+            ),
+            (
+                "\toption keepalive_ms 5\n",
+                "7:2: vsd vsd0: keepalive_ms 5 must be 50..60000",
+            ),
+            (
+                "\toption mark 0xzz\n",
+                "7:2: vsd vsd0: mark \"0xzz\" must be a number",
+            ),
+            (
+                "\toption mode tunnel\n",
+                "7:2: vsd vsd0: mode \"tunnel\" must be shadow or anchored",
+            ),
+        ] {
+            let got = parse(&format!("{anchored}{extra}")).unwrap_err();
+            assert!(got.contains(want), "\n got: {got}\nwant: {want}");
+        }
+        let got =
+            parse("config vsd 'vsd0'\n\toption mode anchored\n\toption anchor 203.0.113.10\n")
+                .unwrap_err();
+        assert!(
+            got.starts_with(
+                "/etc/config/mimm:1:1: vsd vsd0: mode anchored needs option home_agent"
+            ),
+            "{got}"
+        );
+        let got = parse("config vsd 'vsd0'\n\toption spi 1000\n").unwrap_err();
+        assert!(
+            got.starts_with(
+                "/etc/config/mimm:2:2: vsd vsd0: option spi needs option mode 'anchored'"
+            ),
+            "{got}"
+        );
+        let v = &parse(anchored).unwrap()[0];
+        let a = v.anchored.as_ref().unwrap();
+        assert_eq!(
+            (v.mtu, a.anchor.port(), a.lifetime_s, a.keepalive_ms, a.mark),
+            (1420, 434, 600, 1000, 0x6d6d)
+        );
+        assert!(a.home.is_unspecified());
         assert_eq!(parse_mac("02:00:00:00:00:00:00"), None);
         assert_eq!(parse_mac("2:00:00:00:00:00"), None);
     }

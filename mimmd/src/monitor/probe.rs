@@ -43,24 +43,6 @@ pub struct ProbeTiming {
     pub ok: u32,
 }
 
-fn bind_to_device(fd: RawFd, device: &str) -> io::Result<()> {
-    // SAFETY: the name is passed with its length; the fd is open.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_BINDTODEVICE,
-            device.as_ptr().cast(),
-            device.len() as libc::socklen_t,
-        )
-    };
-    if rc < 0 {
-        let e = io::Error::last_os_error();
-        return Err(io::Error::new(e.kind(), format!("bind to {device}: {e}")));
-    }
-    Ok(())
-}
-
 fn icmp_echo(id: u16, seq: u16, sent: Nanos) -> [u8; 16] {
     let mut m = [0u8; 16];
     m[0] = 8; // echo request
@@ -217,7 +199,7 @@ impl Prober {
                 rustix::net::SocketFlags::NONBLOCK | rustix::net::SocketFlags::CLOEXEC,
                 proto,
             )?;
-            bind_to_device(fd.as_raw_fd(), &self.device)?;
+            mimm_io::udp::bind_to_device(fd.as_raw_fd(), &self.device)?;
             Ok(fd)
         };
         let wants_udp = self

@@ -2,5 +2,6 @@
 //! member, whatever its kind (PPP, raw-IP, Ethernet, Wi-Fi on its own ISP),
 //! reaches the anchor through a UDP tunnel of its own.
 
+pub mod config;
 pub mod registrar;
 pub mod tunnel;
