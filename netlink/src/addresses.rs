@@ -1,10 +1,18 @@
-//! The addresses a link carries (what the VSD announces after a switch).
+//! The addresses a link carries (what the VSD announces after a switch),
+//! and giving one to a link or taking it off (the anchor's TUN).
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use rustix::io::Errno;
+
 use crate::Rtnl;
-use crate::wire::{IFA_ADDRESS, IFA_LOCAL, IFADDR_LEN, Message, RTM_GETADDR, RTM_NEWADDR, Request};
+use crate::wire::{
+    IFA_ADDRESS, IFA_LOCAL, IFADDR_LEN, Message, NLM_F_CREATE, NLM_F_REPLACE, RTM_DELADDR,
+    RTM_GETADDR, RTM_NEWADDR, Request,
+};
+
+const AF_INET: u8 = rustix::net::AddressFamily::INET.as_raw() as u8;
 
 fn ip(bytes: &[u8]) -> Option<IpAddr> {
     match bytes.len() {
@@ -44,4 +52,64 @@ pub fn of_link(rtnl: &mut Rtnl, index: u32) -> io::Result<Vec<IpAddr>> {
         .filter(|(i, _)| *i == index)
         .map(|(_, a)| a)
         .collect())
+}
+
+/// `struct ifaddrmsg` of an IPv4 address with its prefix on link `index`:
+/// family, prefix length, flags, scope (universe); index.
+fn ifaddrmsg(index: u32, prefix_len: u8) -> [u8; IFADDR_LEN] {
+    let mut b = [0u8; IFADDR_LEN];
+    b[0] = AF_INET;
+    b[1] = prefix_len;
+    b[4..8].copy_from_slice(&index.to_ne_bytes());
+    b
+}
+
+/// The request for `addr/prefix_len` on link `index`: the local address and,
+/// as the kernel reads a peer-less one, the same as IFA_ADDRESS.
+fn address(kind: u16, flags: u16, index: u32, addr: Ipv4Addr, prefix_len: u8) -> Request {
+    Request::new(kind, flags, &ifaddrmsg(index, prefix_len))
+        .attr(IFA_LOCAL, &addr.octets())
+        .attr(IFA_ADDRESS, &addr.octets())
+}
+
+/// Gives link `index` the address `addr/prefix_len` (replacing the same
+/// address with another prefix).
+pub fn add(rtnl: &mut Rtnl, index: u32, addr: Ipv4Addr, prefix_len: u8) -> io::Result<()> {
+    let flags = NLM_F_CREATE | NLM_F_REPLACE;
+    rtnl.request(address(RTM_NEWADDR, flags, index, addr, prefix_len))
+}
+
+/// Takes `addr/prefix_len` off link `index` (no error if it is not there).
+pub fn remove(rtnl: &mut Rtnl, index: u32, addr: Ipv4Addr, prefix_len: u8) -> io::Result<()> {
+    match rtnl.request(address(RTM_DELADDR, 0, index, addr, prefix_len)) {
+        Err(e)
+            if [Errno::NOENT, Errno::ADDRNOTAVAIL]
+                .iter()
+                .any(|a| e.raw_os_error() == Some(a.raw_os_error())) =>
+        {
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_request_carries_local_and_address() {
+        let addr = Ipv4Addr::new(10, 64, 0, 1);
+        let r = address(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, 7, addr, 32);
+        let m = Message::new_checked(r.as_bytes()).unwrap();
+        assert_eq!(m.kind(), RTM_NEWADDR);
+        assert_eq!(m.payload()[..4], [AF_INET, 32, 0, 0]);
+        assert_eq!(parse_address(&m), Some((7, IpAddr::V4(addr))));
+        let attrs = m.attributes(IFADDR_LEN);
+        assert_eq!(attrs.clone().find(IFA_LOCAL), Some(&addr.octets()[..]));
+        assert_eq!(attrs.clone().find(IFA_ADDRESS), Some(&addr.octets()[..]));
+        assert_eq!(attrs.count(), 2);
+        let flags = u16::from_ne_bytes(r.as_bytes()[6..8].try_into().unwrap());
+        assert_eq!(flags, NLM_F_CREATE | NLM_F_REPLACE);
+    }
 }

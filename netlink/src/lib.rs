@@ -1,7 +1,8 @@
-//! The kernel through netlink, shared by mimmd and the VSD: one codec
+//! The kernel through netlink, shared by mimmd, the VSD and the anchor: one codec
 //! ([`wire`]) and one request/answer socket for rtnetlink, generic netlink
 //! and netfilter; the links and their state, a watcher that turns the
-//! kernel's link announcements into events; nl80211's station info;
+//! kernel's link announcements into events; addresses and routes (route
+//! mode's table and rules, the anchor's TUN); nl80211's station info;
 //! connection tracking's flush. Messages are parsed
 //! tolerantly: one that does not decode is skipped (and logged), never
 //! fatal, so the daemons also run where the kernel sends attributes the
@@ -11,6 +12,7 @@ pub mod addresses;
 pub mod conntrack;
 pub mod links;
 pub mod nl80211;
+pub mod routes;
 pub mod settings;
 mod socket;
 pub mod wire;

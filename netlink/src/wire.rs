@@ -20,6 +20,7 @@ pub const RTM_DELLINK: u16 = 17;
 pub const RTM_GETLINK: u16 = 18;
 pub const RTM_SETLINK: u16 = 19;
 pub const RTM_NEWADDR: u16 = 20;
+pub const RTM_DELADDR: u16 = 21;
 pub const RTM_GETADDR: u16 = 22;
 pub const RTM_NEWROUTE: u16 = 24;
 pub const RTM_DELROUTE: u16 = 25;
@@ -50,6 +51,7 @@ pub const IFA_LOCAL: u16 = 2;
 
 /// `struct rtmsg` and `struct fib_rule_hdr` (12 bytes each) and theirs.
 pub const RTMSG_LEN: usize = 12;
+pub const RTA_DST: u16 = 1;
 pub const RTA_OIF: u16 = 4;
 pub const RTA_GATEWAY: u16 = 5;
 pub const RTA_TABLE: u16 = 15;
