@@ -137,6 +137,9 @@ pub struct MemberStatus {
     /// active, prepared, leaving, backup or down.
     pub state: String,
     pub counters: Counters,
+    /// In anchored mode: the member's path to the anchor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<crate::anchored::paths::PathStatus>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -154,6 +157,17 @@ pub struct Status {
     pub members: Vec<MemberStatus>,
     /// Configured members whose device does not exist (yet).
     pub waiting: Vec<String>,
+    /// In anchored mode: the binding with the anchor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchored: Option<AnchoredStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnchoredStatus {
+    pub anchor: String,
+    pub home: Option<std::net::Ipv4Addr>,
+    /// Packets from the TUN that no path could carry.
+    pub no_path_drops: u64,
 }
 
 /// What a VSD event is about, serialised as the name `events` streams.

@@ -3,5 +3,12 @@
 //! reaches the anchor through a UDP tunnel of its own.
 
 pub mod config;
+pub mod engine;
+pub mod paths;
 pub mod registrar;
 pub mod tunnel;
+
+mod control;
+mod datapath;
+
+use crate::engine::existing_links;

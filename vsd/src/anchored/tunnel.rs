@@ -39,6 +39,8 @@ pub struct TunnelCounters {
     pub replayed: u64,
     /// Uplink packets with no binding to carry them.
     pub unbound: u64,
+    /// Sealed but refused by the socket (full, or no route).
+    pub unsent: u64,
 }
 
 #[derive(Default)]

@@ -1,36 +1,71 @@
 //! Serving the control socket: status, members, priorities, prepare /
 //! commit / set-active, event subscriptions.
 
-use mimm_io::control::Request as Incoming;
+use mimm_io::control::{Client, Request as Incoming};
+use mimm_io::followers::Followers;
 
 use crate::config::format_mac;
-use crate::control::{EventKind, MemberStatus, Reply, Request, Response, Status};
+use crate::control::{Event, EventKind, MemberStatus, Reply, Request, Response, Status};
 use crate::engine::Engine;
+use crate::switch::Switch;
+
+/// Reads one request: a bad one is answered with its error, an event
+/// subscription is handed to `followers`; any other is the caller's to
+/// answer. Both modes' engines serve their sockets with it.
+pub(crate) fn read_request(
+    incoming: Incoming,
+    followers: &mut Followers<Event>,
+) -> Option<(Client, Request)> {
+    let Incoming { mut client, line } = incoming;
+    let request = match serde_json::from_slice::<Request>(&line) {
+        Ok(r) => r,
+        Err(e) => {
+            client.answer(&Response::Error(format!("bad request: {e}")));
+            return None;
+        }
+    };
+    if let Request::Events { follow, recent } = request {
+        if (!recent || followers.replay(&mut client)) && follow {
+            if let Err(mut refused) = followers.follow(client, ()) {
+                let full = format!("{} clients follow already", followers.len());
+                refused.answer(&Response::Error(full));
+            }
+        }
+        return None;
+    }
+    Some((client, request))
+}
+
+/// The answer to a handled request.
+pub(crate) fn response(result: Result<Reply, String>) -> Response {
+    match result {
+        Ok(reply) => Response::Ok(reply),
+        Err(e) => Response::Error(e),
+    }
+}
+
+/// A member's state as status shows it: active, prepared, leaving,
+/// backup or down.
+pub(crate) fn member_state(switch: &Switch, id: usize) -> &'static str {
+    if switch.active() == Some(id) {
+        "active"
+    } else if switch.prepared() == Some(id) {
+        "prepared"
+    } else if switch.accepts(id) {
+        "leaving"
+    } else if switch.carrier(id) == Some(true) {
+        "backup"
+    } else {
+        "down"
+    }
+}
 
 impl Engine {
     pub(super) fn on_request(&mut self, incoming: Incoming) {
-        let Incoming { mut client, line } = incoming;
-        let request = match serde_json::from_slice::<Request>(&line) {
-            Ok(r) => r,
-            Err(e) => {
-                client.answer(&Response::Error(format!("bad request: {e}")));
-                return;
-            }
-        };
-        if let Request::Events { follow, recent } = request {
-            if (!recent || self.followers.replay(&mut client)) && follow {
-                if let Err(mut refused) = self.followers.follow(client, ()) {
-                    let full = format!("{} clients follow already", self.followers.len());
-                    refused.answer(&Response::Error(full));
-                }
-            }
+        let Some((mut client, request)) = read_request(incoming, &mut self.followers) else {
             return;
-        }
-        let response = match self.handle(request) {
-            Ok(reply) => Response::Ok(reply),
-            Err(e) => Response::Error(e),
         };
-        client.answer(&response);
+        client.answer(&response(self.handle(request)));
         self.handle_outputs();
     }
 
@@ -112,17 +147,7 @@ impl Engine {
             .enumerate()
             .filter_map(|(id, m)| m.as_ref().map(|m| (id, m)))
             .map(|(id, m)| {
-                let state = if self.switch.active() == Some(id) {
-                    "active"
-                } else if self.switch.prepared() == Some(id) {
-                    "prepared"
-                } else if self.switch.accepts(id) {
-                    "leaving"
-                } else if self.switch.carrier(id) == Some(true) {
-                    "backup"
-                } else {
-                    "down"
-                };
+                let state = member_state(&self.switch, id);
                 MemberStatus {
                     name: m.name.clone(),
                     ifindex: m.ifindex,
@@ -131,6 +156,7 @@ impl Engine {
                     priority: self.switch.priority(id).unwrap_or(0),
                     state: state.into(),
                     counters: m.counters,
+                    path: None,
                 }
             })
             .collect();
@@ -147,6 +173,7 @@ impl Engine {
                 / 10.0,
             members,
             waiting: self.waiting.iter().map(|(n, _)| n.clone()).collect(),
+            anchored: None,
         }
     }
 }

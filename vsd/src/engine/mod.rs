@@ -2,7 +2,7 @@
 //! packet sockets, rtnetlink link events, a timerfd, a signalfd and the
 //! control socket. It sleeps until one of them has something.
 
-mod control;
+pub(crate) mod control;
 mod datapath;
 mod members;
 mod reload;
@@ -52,7 +52,7 @@ const MAX_FOLLOWERS: usize = 256;
 const CARRIER_CHECK: Nanos = Nanos(1_000_000);
 
 /// The links the kernel has now.
-fn existing_links(links: &mut LinkWatcher) -> io::Result<Vec<Link>> {
+pub(crate) fn existing_links(links: &mut LinkWatcher) -> io::Result<Vec<Link>> {
     let all = links.snapshot()?;
     Ok(all
         .into_iter()

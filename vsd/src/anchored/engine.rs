@@ -1,0 +1,565 @@
+//! The anchored VSD's loop: one thread, one mio poll over the TUN, each
+//! path's UDP socket, rtnetlink link events, a timerfd, a signalfd and the
+//! control socket. The switch (the same core as the shadow-MAC mode) picks
+//! the path uplink leaves on; a path is usable with carrier, a binding and
+//! answered keepalives, so a lost carrier, a lapsed binding or a blackhole
+//! each move traffic without mimmd.
+
+use std::io;
+use std::net::Ipv4Addr;
+use std::os::fd::AsRawFd;
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+
+use mimm_io::clock::{self, Nanos, Timer};
+use mimm_io::control::{ControlServer, Limits, bind_private};
+use mimm_io::event_loop::LoopBase;
+use mimm_io::followers::Followers;
+use mimm_io::signals::Signals;
+use mimm_io::tuntap::{DevKind, TunTap};
+use mimm_netlink::Rtnl;
+use mimm_netlink::links::{Link, LinkEvent, LinkWatcher};
+use mimm_netlink::settings::LinkChange;
+use mimm_proto::replay::Now;
+
+use super::config::AnchoredConfig;
+use super::paths::Path;
+use super::registrar::{Output as Registered, Registrar, RegistrarConfig};
+use crate::config::VsdConfig;
+use crate::control::{Event, EventKind, MAX_REQUEST};
+use crate::switch::{Millis, Output, Switch};
+
+pub(super) const TUN: Token = Token(0);
+const LINKS: Token = Token(1);
+const SIGNALS: Token = Token(2);
+const TIMER: Token = Token(3);
+const LISTENER: Token = Token(4);
+const CONN_BASE: usize = 100;
+pub(super) const PATH_BASE: usize = 1_000;
+/// Room for the largest packet and the tunnel's header and tag.
+pub(super) const BUF_LEN: usize = 65_536;
+const RECENT_EVENTS: usize = 100;
+const MAX_FOLLOWERS: usize = 256;
+
+/// The priority of the `i`-th configured member: the first is preferred.
+fn config_priority(i: usize) -> i32 {
+    1000 - 10 * i as i32
+}
+
+pub struct Engine {
+    pub(super) cfg: VsdConfig,
+    pub(super) a: AnchoredConfig,
+    poll: Poll,
+    pub(super) tun: TunTap,
+    tun_index: u32,
+    pub(super) rtnl: Rtnl,
+    links: LinkWatcher,
+    signals: Signals,
+    timer: Timer,
+    control: ControlServer,
+    pub(super) followers: Followers<Event>,
+    /// Paths by the switch's id.
+    pub(super) paths: Vec<Option<Path>>,
+    /// Configured members whose device does not exist yet, with priority.
+    pub(super) waiting: Vec<(String, i32)>,
+    pub(super) switch: Switch,
+    pub(super) registrar: Registrar,
+    /// The home address on the TUN now.
+    pub(super) home: Option<Ipv4Addr>,
+    pub(super) buf: Vec<u8>,
+    /// Sources that had more to read when their budget ran out.
+    pub(super) again: Vec<Token>,
+    next_keepalive: Nanos,
+    /// Packets from the TUN with no usable path (or not IPv4).
+    pub(super) no_path_drops: u64,
+    pub(super) switches: u64,
+    pub(super) start: Nanos,
+    stop: bool,
+}
+
+fn open_tun(cfg: &VsdConfig, rtnl: &mut Rtnl) -> Result<(TunTap, u32), String> {
+    let io = |what: &str, e: io::Error| format!("{what}: {e}");
+    let tun = TunTap::open(&cfg.name, DevKind::Tun).map_err(|e| io(&cfg.name, e))?;
+    let link = mimm_netlink::links::dump(rtnl)
+        .map_err(|e| io("netlink", e))?
+        .into_iter()
+        .find(|l| l.name == cfg.name)
+        .ok_or_else(|| format!("{}: created but not found", cfg.name))?;
+    LinkChange {
+        mtu: Some(cfg.mtu),
+        up: Some(true),
+        ..LinkChange::default()
+    }
+    .apply(rtnl, link.index)
+    .map_err(|e| io(&cfg.name, e))?;
+    Ok((tun, link.index))
+}
+
+impl Engine {
+    pub fn new(cfg: VsdConfig) -> Result<Engine, String> {
+        let a = cfg
+            .anchored
+            .clone()
+            .ok_or_else(|| format!("vsd {}: not in mode anchored", cfg.name))?;
+        let io = |what: &str, e: io::Error| format!("{what}: {e}");
+        let LoopBase {
+            poll,
+            timer,
+            signals,
+        } = LoopBase::new(TIMER, SIGNALS)?;
+        let mut links = LinkWatcher::new().map_err(|e| io("netlink", e))?;
+        let mut rtnl = Rtnl::new().map_err(|e| io("netlink", e))?;
+        let existing = super::existing_links(&mut links).map_err(|e| io("netlink", e))?;
+        if existing.iter().any(|l| l.name == cfg.name) {
+            return Err(format!(
+                "{}: a device with this name exists already (another VSD running?)",
+                cfg.name
+            ));
+        }
+        let listener = bind_private(&cfg.socket)?;
+        let (tun, tun_index) = open_tun(&cfg, &mut rtnl)?;
+        let registry = poll.registry();
+        registry
+            .register(&mut SourceFd(&tun.as_raw_fd()), TUN, Interest::READABLE)
+            .and_then(|()| registry.register(&mut SourceFd(&links.fd()), LINKS, Interest::READABLE))
+            .map_err(|e| io("poll", e))?;
+        let limits = Limits {
+            max_request: MAX_REQUEST,
+            write_timeout: std::time::Duration::from_millis(200),
+            ..Limits::DAEMON
+        };
+        let control = ControlServer::new(listener, registry, LISTENER, CONN_BASE, limits)
+            .map_err(|e| io("poll", e))?;
+        let registrar = Registrar::new(RegistrarConfig {
+            home_agent: a.home_agent,
+            home: a.home,
+            spi: a.spi,
+            algorithm: a.algorithm,
+            key: a.key.clone(),
+            vendor: a.vendor,
+            lifetime_s: a.lifetime_s,
+            retransmit_ms: 500,
+        });
+        let mut engine = Engine {
+            switch: Switch::new(cfg.switch),
+            cfg,
+            a,
+            poll,
+            tun,
+            tun_index,
+            rtnl,
+            links,
+            signals,
+            timer,
+            control,
+            followers: Followers::new(RECENT_EVENTS, MAX_FOLLOWERS),
+            paths: Vec::new(),
+            waiting: Vec::new(),
+            registrar,
+            home: None,
+            buf: vec![0u8; BUF_LEN],
+            again: Vec::new(),
+            next_keepalive: clock::now(),
+            no_path_drops: 0,
+            switches: 0,
+            start: clock::now(),
+            stop: false,
+        };
+        for (i, name) in engine.cfg.members.clone().iter().enumerate() {
+            let priority = config_priority(i);
+            match existing.iter().find(|l| &l.name == name) {
+                Some(link) => engine.add_path(link, priority)?,
+                None => {
+                    tracing::warn!("member {name}: no such device yet; taken when it appears");
+                    engine.waiting.push((name.clone(), priority));
+                }
+            }
+        }
+        Ok(engine)
+    }
+
+    pub(super) fn ms(&self, now: Nanos) -> Millis {
+        now.millis_since(self.start)
+    }
+
+    pub(super) fn now(&self) -> Now {
+        Now::wall(self.ms(clock::now()))
+    }
+
+    pub(super) fn path_id(&self, name: &str) -> Option<usize> {
+        self.paths
+            .iter()
+            .position(|p| p.as_ref().is_some_and(|p| p.name == name))
+    }
+
+    pub(super) fn add_path(&mut self, link: &Link, priority: i32) -> Result<(), String> {
+        if self.path_id(&link.name).is_some() {
+            return Err(format!(
+                "member {} is already in {}",
+                link.name, self.cfg.name
+            ));
+        }
+        if link.name == self.cfg.name {
+            return Err(format!("member {} is the VSD itself", link.name));
+        }
+        let mut path = Path::open(link, self.a.mark)?;
+        let id = self.paths.len();
+        self.poll
+            .registry()
+            .register(&mut path.socket, Token(PATH_BASE + id), Interest::READABLE)
+            .map_err(|e| format!("member {}: poll: {e}", link.name))?;
+        self.paths.push(Some(path));
+        let now = self.ms(clock::now());
+        let switch_id = self.switch.add(priority, false, now);
+        debug_assert_eq!(switch_id, id);
+        self.event(
+            EventKind::Member,
+            Some(id),
+            format!("taken in, priority {priority}"),
+        );
+        self.refresh_address(id);
+        Ok(())
+    }
+
+    pub(super) fn remove_path(&mut self, id: usize, detail: &str) {
+        let Some(mut path) = self.paths.get_mut(id).and_then(Option::take) else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(&mut path.socket);
+        let now = self.now();
+        self.switch.remove(id, now.mono);
+        self.registrar.set_care_of(id, None, now);
+        self.event_named(EventKind::Member, Some(path.name.clone()), detail.into());
+        self.handle_outputs();
+    }
+
+    /// Reads path `id`'s address again: a new one is registered.
+    fn refresh_address(&mut self, id: usize) {
+        let Some(index) = self
+            .paths
+            .get(id)
+            .and_then(Option::as_ref)
+            .map(|p| p.ifindex)
+        else {
+            return;
+        };
+        let care_of = super::paths::address_of(&mut self.rtnl, index);
+        let Some(path) = self.paths[id].as_mut() else {
+            return;
+        };
+        if path.care_of == care_of {
+            return;
+        }
+        path.care_of = care_of;
+        let detail = care_of.map_or("no IPv4 address".into(), |a| format!("care-of address {a}"));
+        self.event(EventKind::Member, Some(id), detail);
+        let now = self.now();
+        self.registrar.set_care_of(id, care_of, now);
+        self.handle_outputs();
+    }
+
+    /// Tells the switch whether path `id` can carry traffic now.
+    pub(super) fn update_usable(&mut self, id: usize, why: &str) {
+        let Some(usable) = self
+            .paths
+            .get(id)
+            .and_then(Option::as_ref)
+            .map(Path::usable)
+        else {
+            return;
+        };
+        if self.switch.carrier(id) == Some(usable) {
+            return;
+        }
+        let now = self.ms(clock::now());
+        self.switch.on_carrier(id, usable, now);
+        let detail = if usable { "usable" } else { "unusable" };
+        self.event(EventKind::Carrier, Some(id), format!("{detail}: {why}"));
+        self.handle_outputs();
+    }
+
+    /// Carries out what the registrar and the switch decided.
+    pub(super) fn handle_outputs(&mut self) {
+        while let Some(out) = self.registrar.poll_output() {
+            self.on_registered(out);
+        }
+        while let Some(output) = self.switch.poll_output() {
+            match output {
+                Output::Switched { from, to, cause } => {
+                    self.switches += 1;
+                    // Downlink follows at once, before any packet shows the way.
+                    self.send_keepalive(to, clock::now());
+                    let detail = format!(
+                        "{} -> {}: {}",
+                        self.name_of(from),
+                        self.name_of(Some(to)),
+                        cause.name()
+                    );
+                    self.event(EventKind::Switch, Some(to), detail);
+                }
+                Output::Announce { .. } => {}
+                Output::AllDown => {
+                    self.event(EventKind::AllDown, None, "no path to the anchor".into());
+                }
+            }
+        }
+    }
+
+    fn on_registered(&mut self, out: Registered) {
+        let key = self.a.key.clone();
+        match out {
+            Registered::Send { path, bytes } => {
+                let Some(p) = self.paths.get(path).and_then(Option::as_ref) else {
+                    return;
+                };
+                if let Err(e) = p.send(&bytes, self.a.anchor.into()) {
+                    tracing::warn!("member {}: registration: {e}", p.name);
+                }
+            }
+            Registered::Renewing {
+                path,
+                identification,
+                care_of,
+            } => {
+                let home = self.registrar.home().unwrap_or(self.a.home);
+                if let Some(p) = self.paths.get_mut(path).and_then(Option::as_mut) {
+                    p.tunnel.renewing(&key, identification, home, care_of);
+                }
+            }
+            Registered::Bound {
+                path,
+                home,
+                care_of,
+                identification,
+            } => {
+                self.set_home(home);
+                let Some(p) = self.paths.get_mut(path).and_then(Option::as_mut) else {
+                    return;
+                };
+                let fresh = !p.tunnel.is_bound();
+                p.tunnel.bound(&key, identification, home, care_of);
+                if fresh {
+                    self.event(
+                        EventKind::Member,
+                        Some(path),
+                        format!("bound: home {home} via {care_of}"),
+                    );
+                    self.send_keepalive(path, clock::now());
+                }
+                self.update_usable(path, "bound");
+            }
+            Registered::Unbound { path, why } => {
+                if let Some(p) = self.paths.get_mut(path).and_then(Option::as_mut) {
+                    p.tunnel.unbound();
+                }
+                self.event(EventKind::Member, Some(path), format!("unbound: {why}"));
+                self.update_usable(path, "no binding");
+            }
+        }
+    }
+
+    /// Puts the home address the anchor gave on the TUN.
+    fn set_home(&mut self, home: Ipv4Addr) {
+        if self.home == Some(home) {
+            return;
+        }
+        if let Some(old) = self.home {
+            let _ = mimm_netlink::addresses::remove(&mut self.rtnl, self.tun_index, old, 32);
+        }
+        match mimm_netlink::addresses::add(&mut self.rtnl, self.tun_index, home, 32) {
+            Ok(()) => {
+                self.home = Some(home);
+                self.event_named(EventKind::Member, None, format!("home address {home}"));
+            }
+            Err(e) => tracing::error!("{}: home address {home}: {e}", self.cfg.name),
+        }
+    }
+
+    pub(super) fn name_of(&self, id: Option<usize>) -> String {
+        id.and_then(|i| self.paths.get(i).and_then(Option::as_ref))
+            .map_or("-".to_string(), |p| p.name.clone())
+    }
+
+    /// A keepalive on every bound path when one is due.
+    fn keepalives(&mut self, now: Nanos) {
+        if now < self.next_keepalive {
+            return;
+        }
+        self.next_keepalive = now.saturating_add(Nanos::from_ms(self.a.keepalive_ms));
+        for id in 0..self.paths.len() {
+            self.send_keepalive(id, now);
+            self.update_usable(id, "keepalives unanswered");
+        }
+    }
+
+    fn on_links(&mut self) {
+        for event in self.links.drain() {
+            match event {
+                LinkEvent::Changed(link) => {
+                    if let Some(id) = self.path_id(&link.name) {
+                        if let Some(p) = self.paths[id].as_mut() {
+                            p.carrier = link.up && link.carrier;
+                        }
+                        self.refresh_address(id);
+                        self.update_usable(
+                            id,
+                            if link.carrier {
+                                "carrier up"
+                            } else {
+                                "carrier lost"
+                            },
+                        );
+                    } else if let Some(w) = self.waiting.iter().position(|(n, _)| *n == link.name) {
+                        let (name, priority) = self.waiting.remove(w);
+                        if let Err(e) = self.add_path(&link, priority) {
+                            tracing::error!("{e}");
+                            self.event_named(EventKind::Error, Some(name), e);
+                        }
+                    }
+                }
+                LinkEvent::Removed { name, .. } => {
+                    if let Some(id) = self.path_id(&name) {
+                        let priority = self.switch.priority(id).unwrap_or(0);
+                        self.remove_path(id, "device removed");
+                        self.waiting.push((name, priority));
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn run(mut self) -> io::Result<()> {
+        tracing::info!(
+            "{} running anchored: anchor {}, {} member(s), mtu {}, control socket {}",
+            self.cfg.name,
+            self.a.anchor,
+            self.paths.iter().flatten().count(),
+            self.cfg.mtu,
+            self.cfg.socket.display()
+        );
+        let mut events = Events::with_capacity(64);
+        self.arm_timer();
+        while !self.stop {
+            let again = std::mem::take(&mut self.again);
+            for token in again {
+                self.dispatch(token);
+            }
+            // Sources with more to read: look, but do not sleep.
+            let wait = (!self.again.is_empty()).then_some(std::time::Duration::ZERO);
+            match self.poll.poll(&mut events, wait) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.shutdown();
+                    return Err(e);
+                }
+            }
+            for event in events.iter() {
+                self.dispatch(event.token());
+            }
+            self.control.expire(clock::now(), self.poll.registry());
+            self.on_time();
+            self.arm_timer();
+        }
+        self.shutdown();
+        tracing::info!("{} stopped; bindings deregistered", self.cfg.name);
+        Ok(())
+    }
+
+    fn on_time(&mut self) {
+        let now = self.now();
+        if self.switch.poll_timeout().is_some_and(|t| t <= now.mono) {
+            self.switch.handle_timeout(now.mono);
+        }
+        if self.registrar.poll_timeout().is_some_and(|t| t <= now.mono) {
+            self.registrar.handle_timeout(now);
+        }
+        self.keepalives(clock::now());
+        self.handle_outputs();
+    }
+
+    fn arm_timer(&mut self) {
+        let at_ms = |t: Millis| self.start.saturating_add(Nanos::from_ms(t));
+        let candidates = [
+            self.switch.poll_timeout().map(at_ms),
+            self.registrar.poll_timeout().map(at_ms),
+            Some(self.next_keepalive),
+            self.control.deadline(),
+        ];
+        let at = candidates.into_iter().flatten().min();
+        if let Err(e) = self.timer.arm_at(at) {
+            tracing::error!("timer: {e}");
+        }
+    }
+
+    fn dispatch(&mut self, token: Token) {
+        if self.control.owns(token) {
+            let requests = self
+                .control
+                .ready(token, self.poll.registry(), clock::now());
+            for request in requests {
+                self.on_request(request);
+            }
+            return;
+        }
+        match token {
+            TUN => self.tun_readable(),
+            Token(t) if t >= PATH_BASE => self.path_readable(t - PATH_BASE),
+            LINKS => self.on_links(),
+            TIMER => {
+                self.timer.expirations();
+            }
+            SIGNALS => {
+                while let Some(signal) = self.signals.take() {
+                    if signal == libc::SIGHUP {
+                        tracing::warn!(
+                            "{}: reload is not built for mode anchored yet: restart to apply",
+                            self.cfg.name
+                        );
+                        continue;
+                    }
+                    tracing::info!("signal {signal}: stopping");
+                    self.stop = true;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Deregisters every binding; the TUN and its address go with the fd.
+    fn shutdown(&mut self) {
+        let now = self.now();
+        self.registrar.deregister_all(now);
+        while let Some(out) = self.registrar.poll_output() {
+            if let Registered::Send { path, bytes } = out {
+                if let Some(p) = self.paths.get(path).and_then(Option::as_ref) {
+                    let _ = p.send(&bytes, self.a.anchor.into());
+                }
+            }
+        }
+        let _ = std::fs::remove_file(&self.cfg.socket);
+    }
+
+    pub(super) fn event(&mut self, kind: EventKind, path: Option<usize>, detail: String) {
+        let name = path
+            .and_then(|i| self.paths.get(i).and_then(Option::as_ref))
+            .map(|p| p.name.clone());
+        self.event_named(kind, name, detail);
+    }
+
+    pub(super) fn event_named(&mut self, kind: EventKind, member: Option<String>, detail: String) {
+        let t_s = clock::now().saturating_sub(self.start).0 as f64 / 1e9;
+        tracing::info!(
+            kind = kind.name(),
+            member = member.as_deref().unwrap_or("-"),
+            "{detail}"
+        );
+        self.followers.record(Event {
+            t_s: (t_s * 1000.0).round() / 1000.0,
+            kind,
+            member,
+            detail,
+        });
+    }
+}

@@ -1,0 +1,125 @@
+//! A member in anchored mode is a path to the anchor: a UDP socket bound
+//! to its device (any kind: PPP, raw-IP, Ethernet, Wi-Fi; the kernel routes
+//! the tunnel's packets out of it and nothing else), its tunnel keys, and
+//! what its keepalives measure.
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::os::fd::AsRawFd;
+
+use mimm_io::clock::Nanos;
+use mimm_netlink::Rtnl;
+use mimm_netlink::links::Link;
+use serde::{Deserialize, Serialize};
+
+use super::tunnel::{PathTunnel, TunnelCounters};
+
+/// Keepalives unanswered in a row after which a path counts as broken
+/// (a blackhole with carrier up).
+pub const MISSED_TO_BREAK: u32 = 3;
+
+/// What status shows of a path.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PathStatus {
+    pub care_of: Option<Ipv4Addr>,
+    pub bound: bool,
+    /// Registration requests sent for the one outstanding.
+    pub asking_tries: u32,
+    /// The last refusal's code.
+    pub refused: Option<u8>,
+    pub binding_left_s: Option<u64>,
+    /// The last keepalive's round trip to the anchor, and a smoothed one.
+    pub rtt_ms: Option<f64>,
+    pub srtt_ms: Option<f64>,
+    pub keepalives_sent: u64,
+    pub keepalives_answered: u64,
+    /// Unanswered in a row (the path is broken at [`MISSED_TO_BREAK`]).
+    pub missed: u32,
+    pub tunnel: TunnelCounters,
+}
+
+pub struct Path {
+    pub name: String,
+    pub ifindex: u32,
+    pub socket: mio::net::UdpSocket,
+    pub tunnel: PathTunnel,
+    /// Up with a lower layer, as rtnetlink said.
+    pub carrier: bool,
+    pub care_of: Option<Ipv4Addr>,
+    next_seq: u16,
+    /// The keepalive awaiting its answer, and when it left.
+    awaiting: Option<(u16, Nanos)>,
+    pub stats: PathStatus,
+}
+
+/// The path's UDP socket: bound to the device, marked, non-blocking.
+fn open_socket(device: &str, mark: u32) -> io::Result<mio::net::UdpSocket> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0")?;
+    mimm_io::udp::bind_to_device(socket.as_raw_fd(), device)?;
+    if mark != 0 {
+        mimm_io::udp::set_mark(socket.as_raw_fd(), mark)?;
+    }
+    socket.set_nonblocking(true)?;
+    Ok(mio::net::UdpSocket::from_std(socket))
+}
+
+/// The first IPv4 address of link `index`: the path's care-of address.
+pub fn address_of(rtnl: &mut Rtnl, index: u32) -> Option<Ipv4Addr> {
+    let all = mimm_netlink::addresses::of_link(rtnl, index).ok()?;
+    all.into_iter().find_map(|a| match a {
+        std::net::IpAddr::V4(v4) => Some(v4),
+        std::net::IpAddr::V6(_) => None,
+    })
+}
+
+impl Path {
+    pub fn open(link: &Link, mark: u32) -> Result<Path, String> {
+        let socket =
+            open_socket(&link.name, mark).map_err(|e| format!("member {}: {e}", link.name))?;
+        Ok(Path {
+            name: link.name.clone(),
+            ifindex: link.index,
+            socket,
+            tunnel: PathTunnel::default(),
+            carrier: link.up && link.carrier,
+            care_of: None,
+            next_seq: 0,
+            awaiting: None,
+            stats: PathStatus::default(),
+        })
+    }
+
+    /// Whether the path can carry traffic: carrier, a binding, and answers.
+    pub fn usable(&self) -> bool {
+        self.carrier && self.tunnel.is_bound() && self.stats.missed < MISSED_TO_BREAK
+    }
+
+    /// The next keepalive's number, sent at `now`. The one before it, if
+    /// still unanswered a whole interval later, is missed.
+    pub fn keepalive_sent(&mut self, now: Nanos) -> u16 {
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        if self.awaiting.replace((seq, now)).is_some() {
+            self.stats.missed += 1;
+        }
+        self.stats.keepalives_sent += 1;
+        seq
+    }
+
+    /// The anchor answered keepalive `seq` at `now`.
+    pub fn keepalive_answered(&mut self, seq: u16, now: Nanos) {
+        let Some((_, sent)) = self.awaiting.filter(|&(s, _)| s == seq) else {
+            return;
+        };
+        self.awaiting = None;
+        let rtt = now.saturating_sub(sent).0 as f64 / 1e6;
+        self.stats.rtt_ms = Some(rtt);
+        self.stats.srtt_ms = Some(self.stats.srtt_ms.map_or(rtt, |s| s * 0.875 + rtt * 0.125));
+        self.stats.keepalives_answered += 1;
+        self.stats.missed = 0;
+    }
+
+    pub fn send(&self, bytes: &[u8], to: SocketAddr) -> io::Result<usize> {
+        self.socket.send_to(bytes, to)
+    }
+}
