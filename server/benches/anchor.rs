@@ -32,6 +32,7 @@ fn request(home: Ipv4Addr, care_of: Ipv4Addr, simultaneous: bool) -> RequestHead
 
 fn run(clients: u32, rounds: u32) {
     let mut anchor = Anchor::new(AnchorConfig {
+        address: Ipv4Addr::new(10, 64, 0, 1),
         pool: (Ipv4Addr::new(10, 64, 0, 2), Ipv4Addr::new(10, 64, 255, 254)),
         fixed: Default::default(),
         max_lifetime_s: 600,

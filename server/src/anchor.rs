@@ -14,16 +14,23 @@
 //!   duplication), up to [`MAX_BINDINGS`].
 //! - Lifetime 0 deregisters: the care-of address named, or every binding
 //!   when it names the home address. Granted lifetimes are capped.
+//! - Downlink goes over the binding whose path the client last marked
+//!   primary in a keepalive, else over its newest binding.
+//!
+//! The data path (tunnel packets each way, keepalives) is in `data` and
+//! `echo`, the tunnels themselves in `tunnels`.
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use mimm_io::clock::Millis;
 use mimm_proto::registration::{Flags, RequestHeader, code};
-use mimm_tunnel::packet::SEALED_HEADER;
 use mimm_tunnel::seal::{Dropped, SealError};
 
+mod data;
+mod echo;
 mod tunnels;
+pub use data::Uplink;
 use tunnels::Tunnels;
 
 /// Care-of addresses bound at once per client (one per member).
@@ -31,6 +38,9 @@ pub const MAX_BINDINGS: usize = 4;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnchorConfig {
+    /// The anchor's own inner address (on its TUN): the home agent address
+    /// clients register with, and where their keepalives go.
+    pub address: Ipv4Addr,
     /// Home addresses handed out in order, `first..=last`.
     pub pool: (Ipv4Addr, Ipv4Addr),
     /// Clients (by SPI) with a home address of their own, outside the pool.
@@ -54,6 +64,20 @@ pub struct Binding {
 pub struct ClientBindings {
     pub home: Option<Ipv4Addr>,
     pub bindings: Vec<Binding>,
+    /// The care-of address of the path the client's last primary keepalive
+    /// came over: downlink goes there while it is bound.
+    pub primary: Option<Ipv4Addr>,
+}
+
+impl ClientBindings {
+    /// The binding downlink packets go over: the primary path's, else the
+    /// newest (a client that never says which path is primary).
+    pub fn downlink(&self) -> Option<&Binding> {
+        let primary = self
+            .primary
+            .and_then(|p| self.bindings.iter().find(|b| b.care_of == p));
+        primary.or(self.bindings.last())
+    }
 }
 
 /// What a registration came to: the reply's code, home address and the
@@ -84,6 +108,11 @@ pub struct AnchorCounters {
     pub expired: u64,
     pub uplink: u64,
     pub downlink: u64,
+    /// Keepalives answered (each on the tunnel it came in on).
+    pub keepalives: u64,
+    /// Uplink packets opened with a binding's keys from before its last
+    /// renewal (sealed before the client had the reply).
+    pub previous_keys: u64,
     /// Tunnel packets from a source no binding has.
     pub unknown_source: u64,
     /// Uplink packets whose inner source is not the client's home address.
@@ -106,14 +135,6 @@ pub enum AnchorDrop {
     Spoofed,
     NoBinding,
     Seal(SealError),
-}
-
-/// An IPv4 packet's source and destination.
-fn ipv4_ends(packet: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr)> {
-    let header = packet.get(..20).filter(|h| h[0] >> 4 == 4)?;
-    let addr =
-        |at: usize| Ipv4Addr::new(header[at], header[at + 1], header[at + 2], header[at + 3]);
-    Some((addr(12), addr(16)))
 }
 
 #[derive(Debug)]
@@ -343,73 +364,6 @@ impl Anchor {
             self.owners.remove(&home);
             self.pool_free += 1;
         }
-    }
-
-    /// A tunnel data packet from `source`: the inner packet, when it comes
-    /// over a binding, opens, is fresh and is from that client's home
-    /// address (a client can send as itself only).
-    pub fn uplink<'a>(
-        &mut self,
-        source: SocketAddrV4,
-        packet: &'a mut [u8],
-    ) -> Result<&'a [u8], AnchorDrop> {
-        let result = self.open_uplink(source, packet);
-        let c = &mut self.counters;
-        match result {
-            Ok(_) => c.uplink += 1,
-            Err(AnchorDrop::UnknownSource) => c.unknown_source += 1,
-            Err(AnchorDrop::Spoofed | AnchorDrop::NotIpv4) => c.spoofed += 1,
-            Err(_) => c.unopened += 1,
-        }
-        result
-    }
-
-    fn open_uplink<'a>(
-        &mut self,
-        source: SocketAddrV4,
-        packet: &'a mut [u8],
-    ) -> Result<&'a [u8], AnchorDrop> {
-        let tunnel = self.tunnels.get(source).ok_or(AnchorDrop::UnknownSource)?;
-        let home = tunnel.home;
-        let inner = tunnel.opener.open(packet).map_err(AnchorDrop::Tunnel)?;
-        match ipv4_ends(inner) {
-            Some((from, _)) if from == home => Ok(inner),
-            Some(_) => Err(AnchorDrop::Spoofed),
-            None => Err(AnchorDrop::NotIpv4),
-        }
-    }
-
-    /// Seals an IPv4 packet written at `buf[SEALED_HEADER..][..inner_len]`
-    /// for the client its destination belongs to, over its most recent
-    /// binding: where to send it and the sealed length.
-    pub fn downlink(
-        &mut self,
-        buf: &mut [u8],
-        inner_len: usize,
-    ) -> Result<(SocketAddrV4, usize), AnchorDrop> {
-        let inner = buf
-            .get(SEALED_HEADER..SEALED_HEADER + inner_len)
-            .ok_or(AnchorDrop::Seal(SealError::TooSmall))?;
-        let (_, to) = ipv4_ends(inner).ok_or(AnchorDrop::NotIpv4)?;
-        let owner = self
-            .bindings_of(to)
-            .and_then(|(spi, bindings)| Some((spi, bindings.last()?.source)));
-        // The tunnel must still be this client's: a NAT mapping another
-        // client's registration took is not a way to it.
-        let tunnel = owner.and_then(|(spi, source)| {
-            let t = self.tunnels.get(source).filter(|t| t.spi == spi)?;
-            Some((t, source))
-        });
-        let Some((tunnel, to)) = tunnel else {
-            self.counters.no_binding += 1;
-            return Err(AnchorDrop::NoBinding);
-        };
-        let len = tunnel
-            .sealer
-            .seal(buf, inner_len)
-            .map_err(AnchorDrop::Seal)?;
-        self.counters.downlink += 1;
-        Ok((to, len))
     }
 
     /// Tunnels up (one per binding that has its source).

@@ -11,7 +11,7 @@ use mimm_proto::ext::Extension;
 use mimm_proto::message::{self, Builder, OneKey};
 use mimm_proto::registration::{Flags, Header, ReplyHeader, RequestHeader, code};
 use mimm_proto::{DOC_ENTERPRISE, replay};
-use mimm_server::anchor::AnchorConfig;
+use mimm_server::anchor::{AnchorConfig, Uplink};
 use mimm_server::core::{ClientKey, Now, Server, ServerConfig};
 use mimm_tunnel::keys::derive;
 use mimm_tunnel::packet::SEALED_OVERHEAD;
@@ -39,6 +39,7 @@ fn server(anchor: bool) -> Server {
             })
             .collect(),
         anchor: anchor.then(|| AnchorConfig {
+            address: Ipv4Addr::new(10, 64, 0, 1),
             pool: (Ipv4Addr::new(10, 64, 0, 2), Ipv4Addr::new(10, 64, 0, 200)),
             fixed: Default::default(),
             max_lifetime_s: 600,
@@ -132,7 +133,10 @@ fn a_tunnel_registration_binds_a_home_address_and_the_tunnel_carries_both_ways()
         unreachable!()
     };
     let anchor = s.anchor_mut().expect("an anchor");
-    assert_eq!(anchor.uplink(source, &mut up[..len]), Ok(&inner[..]));
+    assert_eq!(
+        anchor.uplink(source, &mut up[..len]),
+        Ok(Uplink::Forward(&inner[..]))
+    );
     // And back: a packet for the home address goes to the NAT's mapping.
     let mut back = inner.clone();
     back[12..16].copy_from_slice(&[198, 51, 100, 1]);

@@ -8,6 +8,7 @@ const FIXED: u32 = 0x300;
 
 fn anchor() -> Anchor {
     Anchor::new(AnchorConfig {
+        address: Ipv4Addr::new(10, 64, 0, 1),
         pool: (Ipv4Addr::new(10, 64, 0, 2), Ipv4Addr::new(10, 64, 0, 4)),
         fixed: [(FIXED, Ipv4Addr::new(10, 64, 0, 3))].into(),
         max_lifetime_s: 600,
@@ -31,6 +32,15 @@ fn request(home: [u8; 4], care_of: [u8; 4], lifetime: u16, simultaneous: bool) -
 
 fn from(ip: [u8; 4], port: u16) -> SocketAddrV4 {
     SocketAddrV4::new(ip.into(), port)
+}
+
+/// An IPv4 header from `src` to `dst` and a payload.
+fn ipv4(src: Ipv4Addr, dst: Ipv4Addr) -> Vec<u8> {
+    let mut p = vec![0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0];
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&dst.octets());
+    p.extend_from_slice(b"payload!");
+    p
 }
 
 const ANY: [u8; 4] = [0, 0, 0, 0];
@@ -274,20 +284,13 @@ proptest::proptest! {
     }
 }
 
+mod keepalives;
+
 mod data {
     use super::*;
     use mimm_tunnel::keys::derive;
     use mimm_tunnel::packet::{SEALED_HEADER, SEALED_OVERHEAD};
     use mimm_tunnel::seal::{Dropped, Opener, Sealer};
-
-    /// An IPv4 header from `src` to `dst` and a payload.
-    fn ipv4(src: Ipv4Addr, dst: Ipv4Addr) -> Vec<u8> {
-        let mut p = vec![0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0];
-        p.extend_from_slice(&src.octets());
-        p.extend_from_slice(&dst.octets());
-        p.extend_from_slice(b"payload!");
-        p
-    }
 
     fn sealed(sealer: &mut Sealer, inner: &[u8]) -> Vec<u8> {
         let mut buf = vec![0u8; inner.len() + SEALED_OVERHEAD];
@@ -319,7 +322,10 @@ mod data {
         let (home, mut up, _) = bound(&mut a, A, nat, 7);
         let inner = ipv4(home, SERVER);
         let packet = sealed(&mut up, &inner);
-        assert_eq!(a.uplink(nat, &mut packet.clone()), Ok(&inner[..]));
+        assert_eq!(
+            a.uplink(nat, &mut packet.clone()),
+            Ok(Uplink::Forward(&inner[..]))
+        );
         assert_eq!(
             a.uplink(nat, &mut packet.clone()),
             Err(AnchorDrop::Tunnel(Dropped::Replayed))
@@ -404,20 +410,29 @@ mod data {
         // Uplink still arrives on the old path during the overlap.
         let late = sealed(&mut up, &ipv4(home, SERVER));
         assert!(a.uplink(lte_nat, &mut late.clone()).is_ok());
-        // LTE registers again (a new Identification): new keys, the old
-        // sealer's packets no longer open.
+        // LTE registers again (a new Identification): new keys. Packets the
+        // client sealed before it had the reply still open, until the new
+        // keys open one; then the old keys' no longer do.
         let mut again = request(h, LTE, 300, true);
         again.identification = 9;
         a.register(2, A, KEY, &again, lte_nat);
+        let stale = sealed(&mut up, &ipv4(home, SERVER));
+        assert!(a.uplink(lte_nat, &mut stale.clone()).is_ok());
+        assert_eq!(
+            a.uplink(lte_nat, &mut stale.clone()),
+            Err(AnchorDrop::Tunnel(Dropped::Replayed)),
+            "the old keys keep their window"
+        );
+        assert_eq!(a.counters().previous_keys, 1);
+        let fresh_keys = derive(KEY, 9, home, LTE.into());
+        let mut fresh = Sealer::new(&fresh_keys.uplink);
+        let packet = sealed(&mut fresh, &ipv4(home, SERVER));
+        assert!(a.uplink(lte_nat, &mut packet.clone()).is_ok());
         let stale = sealed(&mut up, &ipv4(home, SERVER));
         assert_eq!(
             a.uplink(lte_nat, &mut stale.clone()),
             Err(AnchorDrop::Tunnel(Dropped::Forged))
         );
-        let fresh_keys = derive(KEY, 9, home, LTE.into());
-        let mut fresh = Sealer::new(&fresh_keys.uplink);
-        let packet = sealed(&mut fresh, &ipv4(home, SERVER));
-        assert!(a.uplink(lte_nat, &mut packet.clone()).is_ok());
         // Expired (the last registration was at 2 ms, for 300 s): no
         // tunnel, nothing accepted.
         a.expire(300_001);

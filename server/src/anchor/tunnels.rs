@@ -3,12 +3,17 @@
 //! the source packets come from. Kept in step with the binding cache by
 //! [`Tunnels::sync`] after every change to a client's bindings, touching
 //! that client's tunnels only.
+//!
+//! A renewal re-keys a binding at once, but the client seals uplink with
+//! the old keys until the reply reaches it: the old opener stays beside
+//! the new one until the new keys have opened a packet (the client has
+//! switched), so the renewal loses nothing.
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use mimm_tunnel::keys::derive;
-use mimm_tunnel::seal::{Opener, Sealer};
+use mimm_tunnel::seal::{Dropped, Opener, Sealer};
 
 use super::ClientBindings;
 
@@ -20,6 +25,30 @@ pub(super) struct Tunnel {
     pub identification: u64,
     pub sealer: Sealer,
     pub opener: Opener,
+    /// The uplink opener of this binding's keys before its last renewal,
+    /// until the new keys open a packet.
+    pub previous: Option<Opener>,
+}
+
+impl Tunnel {
+    /// Opens an uplink packet in place, with the current keys or else the
+    /// previous ones: the inner packet's length (it starts at
+    /// `SEALED_HEADER`) and whether the previous keys opened it.
+    pub fn open(&mut self, packet: &mut [u8]) -> Result<(usize, bool), Dropped> {
+        match self.opener.open(packet) {
+            Ok(inner) => {
+                let len = inner.len();
+                self.previous = None;
+                Ok((len, false))
+            }
+            // A failed tag leaves the packet as it was.
+            Err(Dropped::Forged) => match self.previous.as_mut() {
+                Some(previous) => previous.open(packet).map(|inner| (inner.len(), true)),
+                None => Err(Dropped::Forged),
+            },
+            Err(other) => Err(other),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -55,7 +84,7 @@ impl Tunnels {
         key: &[u8],
         registered_from: Option<SocketAddrV4>,
     ) {
-        self.forget_gone(spi, client);
+        let mut retired = self.retire(spi, client);
         let Some(client) = client else { return };
         let Some(home) = client.home else { return };
         let mut mine = self.of_client.remove(&spi).unwrap_or_default();
@@ -72,6 +101,12 @@ impl Tunnels {
                 None => {}
             }
             let keys = derive(key, b.identification, home, b.care_of);
+            // The same path re-keyed (from the same source or, after the
+            // NAT moved it, another): its old opener stays for a while.
+            let previous = retired
+                .iter()
+                .position(|t| t.care_of == b.care_of)
+                .map(|i| retired.swap_remove(i).opener);
             let tunnel = Tunnel {
                 spi,
                 home,
@@ -79,6 +114,7 @@ impl Tunnels {
                 identification: b.identification,
                 sealer: Sealer::new(&keys.downlink),
                 opener: Opener::new(&keys.uplink),
+                previous,
             };
             self.by_source.insert(b.source, tunnel);
             mine.push(b.source);
@@ -91,9 +127,16 @@ impl Tunnels {
     /// Drops client `spi`'s tunnels whose binding is gone (or was made
     /// again by a newer registration); needs no key.
     pub fn forget_gone(&mut self, spi: u32, client: Option<&ClientBindings>) {
+        self.retire(spi, client);
+    }
+
+    /// [`Tunnels::forget_gone`], handing back the tunnels dropped (a
+    /// re-keyed binding's old opener lives on in its new tunnel).
+    fn retire(&mut self, spi: u32, client: Option<&ClientBindings>) -> Vec<Tunnel> {
         let bindings = client.map_or(&[][..], |c| &c.bindings);
+        let mut retired = Vec::new();
         let Some(sources) = self.of_client.remove(&spi) else {
-            return;
+            return retired;
         };
         let mut kept = Vec::new();
         for source in sources {
@@ -106,12 +149,13 @@ impl Tunnels {
             if current {
                 kept.push(source);
             } else {
-                self.by_source.remove(&source);
+                retired.extend(self.by_source.remove(&source));
             }
         }
         if !kept.is_empty() {
             self.of_client.insert(spi, kept);
         }
+        retired
     }
 
     pub fn len(&self) -> usize {
