@@ -549,17 +549,6 @@ impl Engine {
     }
 
     pub(super) fn event_named(&mut self, kind: EventKind, member: Option<String>, detail: String) {
-        let t_s = clock::now().saturating_sub(self.start).0 as f64 / 1e9;
-        tracing::info!(
-            kind = kind.name(),
-            member = member.as_deref().unwrap_or("-"),
-            "{detail}"
-        );
-        self.followers.record(Event {
-            t_s: (t_s * 1000.0).round() / 1000.0,
-            kind,
-            member,
-            detail,
-        });
+        crate::engine::record_event(&mut self.followers, self.start, kind, member, detail);
     }
 }

@@ -591,18 +591,29 @@ impl Engine {
     }
 
     fn event_named(&mut self, kind: EventKind, member: Option<String>, detail: String) {
-        let t_s = clock::now().saturating_sub(self.start).0 as f64 / 1e9;
-        tracing::info!(
-            kind = kind.name(),
-            member = member.as_deref().unwrap_or("-"),
-            "{detail}"
-        );
-        let event = Event {
-            t_s: (t_s * 1000.0).round() / 1000.0,
-            kind,
-            member,
-            detail,
-        };
-        self.followers.record(event);
+        record_event(&mut self.followers, self.start, kind, member, detail);
     }
+}
+
+/// Logs an event and hands it to the followers, stamped with seconds
+/// since `start` (both modes' engines).
+pub(crate) fn record_event(
+    followers: &mut Followers<Event>,
+    start: Nanos,
+    kind: EventKind,
+    member: Option<String>,
+    detail: String,
+) {
+    let t_s = clock::now().saturating_sub(start).0 as f64 / 1e9;
+    tracing::info!(
+        kind = kind.name(),
+        member = member.as_deref().unwrap_or("-"),
+        "{detail}"
+    );
+    followers.record(Event {
+        t_s: (t_s * 1000.0).round() / 1000.0,
+        kind,
+        member,
+        detail,
+    });
 }

@@ -30,6 +30,7 @@ fn anchor() -> Server {
             key: KEY.to_vec(),
         }],
         anchor: Some(AnchorConfig {
+            address: HOME_AGENT,
             pool: (Ipv4Addr::new(10, 64, 0, 2), Ipv4Addr::new(10, 64, 0, 9)),
             fixed: Default::default(),
             max_lifetime_s: 60,
