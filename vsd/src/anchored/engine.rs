@@ -19,7 +19,7 @@ use mimm_io::followers::Followers;
 use mimm_io::signals::Signals;
 use mimm_io::tuntap::{DevKind, TunTap};
 use mimm_netlink::Rtnl;
-use mimm_netlink::links::{Link, LinkEvent, LinkWatcher};
+use mimm_netlink::links::LinkWatcher;
 use mimm_netlink::settings::LinkChange;
 use mimm_proto::replay::Now;
 
@@ -28,7 +28,7 @@ use super::paths::Path;
 use super::registrar::{Output as Registered, Registrar, RegistrarConfig};
 use crate::config::VsdConfig;
 use crate::control::{Event, EventKind, MAX_REQUEST};
-use crate::switch::{Millis, Output, Switch};
+use crate::switch::{Millis, Switch};
 
 pub(super) const TUN: Token = Token(0);
 const LINKS: Token = Token(1);
@@ -50,11 +50,11 @@ fn config_priority(i: usize) -> i32 {
 pub struct Engine {
     pub(super) cfg: VsdConfig,
     pub(super) a: AnchoredConfig,
-    poll: Poll,
+    pub(super) poll: Poll,
     pub(super) tun: TunTap,
-    tun_index: u32,
+    pub(super) tun_index: u32,
     pub(super) rtnl: Rtnl,
-    links: LinkWatcher,
+    pub(super) links: LinkWatcher,
     signals: Signals,
     timer: Timer,
     control: ControlServer,
@@ -70,7 +70,7 @@ pub struct Engine {
     pub(super) buf: Vec<u8>,
     /// Sources that had more to read when their budget ran out.
     pub(super) again: Vec<Token>,
-    next_keepalive: Nanos,
+    pub(super) next_keepalive: Nanos,
     /// Packets from the TUN with no usable path (or not IPv4).
     pub(super) no_path_drops: u64,
     pub(super) switches: u64,
@@ -193,240 +193,9 @@ impl Engine {
             .position(|p| p.as_ref().is_some_and(|p| p.name == name))
     }
 
-    pub(super) fn add_path(&mut self, link: &Link, priority: i32) -> Result<(), String> {
-        if self.path_id(&link.name).is_some() {
-            return Err(format!(
-                "member {} is already in {}",
-                link.name, self.cfg.name
-            ));
-        }
-        if link.name == self.cfg.name {
-            return Err(format!("member {} is the VSD itself", link.name));
-        }
-        let mut path = Path::open(link, self.a.mark)?;
-        let id = self.paths.len();
-        self.poll
-            .registry()
-            .register(&mut path.socket, Token(PATH_BASE + id), Interest::READABLE)
-            .map_err(|e| format!("member {}: poll: {e}", link.name))?;
-        self.paths.push(Some(path));
-        let now = self.ms(clock::now());
-        let switch_id = self.switch.add(priority, false, now);
-        debug_assert_eq!(switch_id, id);
-        self.event(
-            EventKind::Member,
-            Some(id),
-            format!("taken in, priority {priority}"),
-        );
-        self.refresh_address(id);
-        Ok(())
-    }
-
-    pub(super) fn remove_path(&mut self, id: usize, detail: &str) {
-        let Some(mut path) = self.paths.get_mut(id).and_then(Option::take) else {
-            return;
-        };
-        let _ = self.poll.registry().deregister(&mut path.socket);
-        let now = self.now();
-        self.switch.remove(id, now.mono);
-        self.registrar.set_care_of(id, None, now);
-        self.event_named(EventKind::Member, Some(path.name.clone()), detail.into());
-        self.handle_outputs();
-    }
-
-    /// Reads path `id`'s address again: a new one is registered.
-    fn refresh_address(&mut self, id: usize) {
-        let Some(index) = self
-            .paths
-            .get(id)
-            .and_then(Option::as_ref)
-            .map(|p| p.ifindex)
-        else {
-            return;
-        };
-        let care_of = super::paths::address_of(&mut self.rtnl, index);
-        let Some(path) = self.paths[id].as_mut() else {
-            return;
-        };
-        if path.care_of == care_of {
-            return;
-        }
-        path.care_of = care_of;
-        let detail = care_of.map_or("no IPv4 address".into(), |a| format!("care-of address {a}"));
-        self.event(EventKind::Member, Some(id), detail);
-        let now = self.now();
-        self.registrar.set_care_of(id, care_of, now);
-        self.handle_outputs();
-    }
-
-    /// Tells the switch whether path `id` can carry traffic now.
-    pub(super) fn update_usable(&mut self, id: usize, why: &str) {
-        let Some(usable) = self
-            .paths
-            .get(id)
-            .and_then(Option::as_ref)
-            .map(Path::usable)
-        else {
-            return;
-        };
-        if self.switch.carrier(id) == Some(usable) {
-            return;
-        }
-        let now = self.ms(clock::now());
-        self.switch.on_carrier(id, usable, now);
-        let detail = if usable { "usable" } else { "unusable" };
-        self.event(EventKind::Carrier, Some(id), format!("{detail}: {why}"));
-        self.handle_outputs();
-    }
-
-    /// Carries out what the registrar and the switch decided.
-    pub(super) fn handle_outputs(&mut self) {
-        while let Some(out) = self.registrar.poll_output() {
-            self.on_registered(out);
-        }
-        while let Some(output) = self.switch.poll_output() {
-            match output {
-                Output::Switched { from, to, cause } => {
-                    self.switches += 1;
-                    // Downlink follows at once, before any packet shows the way.
-                    self.send_keepalive(to, clock::now());
-                    let detail = format!(
-                        "{} -> {}: {}",
-                        self.name_of(from),
-                        self.name_of(Some(to)),
-                        cause.name()
-                    );
-                    self.event(EventKind::Switch, Some(to), detail);
-                }
-                Output::Announce { .. } => {}
-                Output::AllDown => {
-                    self.event(EventKind::AllDown, None, "no path to the anchor".into());
-                }
-            }
-        }
-    }
-
-    fn on_registered(&mut self, out: Registered) {
-        let key = self.a.key.clone();
-        match out {
-            Registered::Send { path, bytes } => {
-                let Some(p) = self.paths.get(path).and_then(Option::as_ref) else {
-                    return;
-                };
-                if let Err(e) = p.send(&bytes, self.a.anchor.into()) {
-                    tracing::warn!("member {}: registration: {e}", p.name);
-                }
-            }
-            Registered::Renewing {
-                path,
-                identification,
-                care_of,
-            } => {
-                let home = self.registrar.home().unwrap_or(self.a.home);
-                if let Some(p) = self.paths.get_mut(path).and_then(Option::as_mut) {
-                    p.tunnel.renewing(&key, identification, home, care_of);
-                }
-            }
-            Registered::Bound {
-                path,
-                home,
-                care_of,
-                identification,
-            } => {
-                self.set_home(home);
-                let Some(p) = self.paths.get_mut(path).and_then(Option::as_mut) else {
-                    return;
-                };
-                let fresh = !p.tunnel.is_bound();
-                p.tunnel.bound(&key, identification, home, care_of);
-                if fresh {
-                    self.event(
-                        EventKind::Member,
-                        Some(path),
-                        format!("bound: home {home} via {care_of}"),
-                    );
-                    self.send_keepalive(path, clock::now());
-                }
-                self.update_usable(path, "bound");
-            }
-            Registered::Unbound { path, why } => {
-                if let Some(p) = self.paths.get_mut(path).and_then(Option::as_mut) {
-                    p.tunnel.unbound();
-                }
-                self.event(EventKind::Member, Some(path), format!("unbound: {why}"));
-                self.update_usable(path, "no binding");
-            }
-        }
-    }
-
-    /// Puts the home address the anchor gave on the TUN.
-    fn set_home(&mut self, home: Ipv4Addr) {
-        if self.home == Some(home) {
-            return;
-        }
-        if let Some(old) = self.home {
-            let _ = mimm_netlink::addresses::remove(&mut self.rtnl, self.tun_index, old, 32);
-        }
-        match mimm_netlink::addresses::add(&mut self.rtnl, self.tun_index, home, 32) {
-            Ok(()) => {
-                self.home = Some(home);
-                self.event_named(EventKind::Member, None, format!("home address {home}"));
-            }
-            Err(e) => tracing::error!("{}: home address {home}: {e}", self.cfg.name),
-        }
-    }
-
     pub(super) fn name_of(&self, id: Option<usize>) -> String {
         id.and_then(|i| self.paths.get(i).and_then(Option::as_ref))
             .map_or("-".to_string(), |p| p.name.clone())
-    }
-
-    /// A keepalive on every bound path when one is due.
-    fn keepalives(&mut self, now: Nanos) {
-        if now < self.next_keepalive {
-            return;
-        }
-        self.next_keepalive = now.saturating_add(Nanos::from_ms(self.a.keepalive_ms));
-        for id in 0..self.paths.len() {
-            self.send_keepalive(id, now);
-            self.update_usable(id, "keepalives unanswered");
-        }
-    }
-
-    fn on_links(&mut self) {
-        for event in self.links.drain() {
-            match event {
-                LinkEvent::Changed(link) => {
-                    if let Some(id) = self.path_id(&link.name) {
-                        if let Some(p) = self.paths[id].as_mut() {
-                            p.carrier = link.up && link.carrier;
-                        }
-                        self.refresh_address(id);
-                        self.update_usable(
-                            id,
-                            if link.carrier {
-                                "carrier up"
-                            } else {
-                                "carrier lost"
-                            },
-                        );
-                    } else if let Some(w) = self.waiting.iter().position(|(n, _)| *n == link.name) {
-                        let (name, priority) = self.waiting.remove(w);
-                        if let Err(e) = self.add_path(&link, priority) {
-                            tracing::error!("{e}");
-                            self.event_named(EventKind::Error, Some(name), e);
-                        }
-                    }
-                }
-                LinkEvent::Removed { name, .. } => {
-                    if let Some(id) = self.path_id(&name) {
-                        let priority = self.switch.priority(id).unwrap_or(0);
-                        self.remove_path(id, "device removed");
-                        self.waiting.push((name, priority));
-                    }
-                }
-            }
-        }
     }
 
     pub fn run(mut self) -> io::Result<()> {

@@ -10,5 +10,7 @@ pub mod tunnel;
 
 mod control;
 mod datapath;
+mod members;
+mod outputs;
 
 use crate::engine::existing_links;
