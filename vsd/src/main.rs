@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use mimm_vsd::config;
-use mimm_vsd::control::{self, Reply, Request, Status};
+use mimm_vsd::control::{self, AnchoredStatus, Reply, Request, Status};
 
 const USAGE: &str = "usage: vsd run [-c /etc/config/mimm] [--name VSD]
        vsd check [-c /etc/config/mimm]
@@ -95,6 +95,9 @@ fn check(a: Args) -> Result<(), String> {
 }
 
 fn render(s: &Status) -> String {
+    if let Some(a) = &s.anchored {
+        return render_anchored(s, a);
+    }
     let mut out = format!(
         "{}  mac {}  mtu {}  policy {}  offloads {}  active {}  switches {}  up {:.0} s\n",
         s.name,
@@ -133,6 +136,61 @@ fn render(s: &Status) -> String {
             c.tx_bytes,
             c.rx_dropped,
             c.tx_dropped
+        ));
+    }
+    for w in &s.waiting {
+        out.push_str(&format!("{w:<10} waiting for the device to appear\n"));
+    }
+    out
+}
+
+/// Anchored mode: the binding, and each member's path to the anchor.
+fn render_anchored(s: &Status, a: &AnchoredStatus) -> String {
+    let ms = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
+    let mut out = format!(
+        "{}  anchored to {}  home {}  mtu {}  active {}  switches {}  no-path drops {}  up {:.0} s\n",
+        s.name,
+        a.anchor,
+        a.home.map_or("none yet".into(), |h| h.to_string()),
+        s.mtu,
+        s.active.as_deref().unwrap_or("none"),
+        s.switches,
+        a.no_path_drops,
+        s.uptime_s
+    );
+    out.push_str(&format!(
+        "{:<10} {:<9} {:<15} {:<12} {:>8} {:>8} {:>11} {:>12} {:>12} {:>9}\n",
+        "member",
+        "state",
+        "care-of",
+        "binding",
+        "rtt ms",
+        "srtt ms",
+        "keepalives",
+        "sealed",
+        "opened",
+        "rejected"
+    ));
+    for m in &s.members {
+        let Some(p) = &m.path else { continue };
+        let binding = match (p.bound, p.binding_left_s, p.refused) {
+            (true, Some(left), _) => format!("{left} s left"),
+            (_, _, Some(code)) => format!("refused {code}"),
+            _ if p.asking_tries > 0 => format!("asking ({})", p.asking_tries),
+            _ => "none".into(),
+        };
+        out.push_str(&format!(
+            "{:<10} {:<9} {:<15} {:<12} {:>8} {:>8} {:>11} {:>12} {:>12} {:>9}\n",
+            m.name,
+            m.state,
+            p.care_of.map_or("-".into(), |c| c.to_string()),
+            binding,
+            ms(p.rtt_ms),
+            ms(p.srtt_ms),
+            format!("{}/{}", p.keepalives_answered, p.keepalives_sent),
+            p.tunnel.sealed,
+            p.tunnel.opened,
+            p.tunnel.rejected + p.tunnel.replayed
         ));
     }
     for w in &s.waiting {
