@@ -16,6 +16,7 @@
 //!     option spi '1000'               # 256 or more (RFC 5944 reserves 0..255)
 //!     option key '00112233445566778899aabbccddeeff'   # hex, at least 128 bits
 //!     option algorithm 'hmac-sha256'  # or hmac-md5
+//!     option home '10.64.0.9'         # its home address at the anchor (else one of the pool)
 //!
 //! config network '26201'              # a network id as clients report it (PLMN, SSID)
 //!     option capacity_kbps '20000'    # real-time capacity; absent: no admission control
@@ -27,6 +28,14 @@
 //!     option network '26201'
 //!     option reason 'cell 17 down'    # default: the section name
 //!     option expiry_s '300'           # -1: for the clients' whole session
+//!
+//! config anchor 'anchor'              # at most one: the Mobile IP home agent (anchored mode)
+//!     option address '10.64.0.1'      # its inner address, on its TUN (clients' home_agent)
+//!     option pool '10.64.0.2-10.64.0.254'   # home addresses handed out
+//!     option tun 'mimm-anchor0'       # the TUN it creates (1..15 bytes, no '/', ':', spaces)
+//!     option mtu '1420'               # the TUN's MTU (a sealed packet is 54 bytes more)
+//!     option max_lifetime_s '600'     # the longest binding granted
+//!     option cipher 'chacha20-poly1305'   # the only one so far ('none' is not built yet)
 //! ```
 //!
 //! `option rts_socket '/var/run/mimm-server-rts.sock'` in the server
@@ -36,11 +45,19 @@
 //! (server section, default 162) and accepts the communities of
 //! `list community` there (required then).
 //!
+//! With an anchor, tunnel data (RFC 3519, type 4) shares the server's port;
+//! the host must forward (`net.ipv4.ip_forward=1`) and route or NAT the
+//! pool (README, "Anchored mode").
+//!
 //! Errors name file:line:col, the section and the option; nothing is
 //! applied from a file with an error.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
+
+mod anchor;
+pub use anchor::AnchorTun;
+use anchor::FixedHome;
 
 use mimm_proto::auth::{Algorithm, key_from_hex};
 use mimm_uci::{ConfigError, Package, Reader};
@@ -56,6 +73,8 @@ pub struct Config {
     /// The RTS feed's unix datagram socket, when configured.
     pub rts_socket: Option<std::path::PathBuf>,
     pub server: ServerConfig,
+    /// The anchor's TUN, with `server.anchor`.
+    pub anchor_tun: Option<AnchorTun>,
     /// `None` without any `config alarm`.
     pub snmp: Option<SnmpConfig>,
 }
@@ -142,11 +161,12 @@ pub fn from_package(package: &Package, file: &Path) -> Result<Config, ConfigErro
             server.advice_repeat_ms = v * 1000;
         }
     }
+    let mut homes = Vec::new();
     for s in package.sections_of("client") {
         let name = s.name.clone().unwrap_or_default();
         let what = format!("client {name}");
         let what = what.as_str();
-        r.check_known(s, &["spi", "key", "algorithm"], what)?;
+        r.check_known(s, &["spi", "key", "algorithm", "home"], what)?;
         let at = |o: &str| s.option(o).map_or(s.pos, |o| o.pos);
         let spi: u32 = r
             .value(s, what, "spi", "an SPI (256 or more)")?
@@ -180,6 +200,15 @@ pub fn from_package(package: &Package, file: &Path) -> Result<Config, ConfigErro
                 )
             })?,
         };
+        if let Some(home) = r.value(s, what, "home", "an IPv4 address")? {
+            let (client, pos) = (name.clone(), at("home"));
+            homes.push(FixedHome {
+                client,
+                spi,
+                home,
+                pos,
+            });
+        }
         server.clients.push(ClientKey {
             name,
             spi,
@@ -199,15 +228,15 @@ pub fn from_package(package: &Package, file: &Path) -> Result<Config, ConfigErro
         let capacity_kbps = r.value(s, &what, "capacity_kbps", "kbit/s")?;
         server.networks.push(NetworkConfig { id, capacity_kbps });
     }
+    let (anchor, anchor_tun) = anchor::section(&r, package, &homes)?.unzip();
+    server.anchor = anchor;
     let rules = alarms(&r, package)?;
+    let kinds = ["server", "client", "network", "alarm", "anchor"];
     for s in &package.sections {
-        if !["server", "client", "network", "alarm"].contains(&s.kind.as_str()) {
+        if !kinds.contains(&s.kind.as_str()) {
             return Err(r.fail(
                 s.pos,
-                format!(
-                    "unknown section type {:?} (server, client, network, alarm)",
-                    s.kind
-                ),
+                format!("unknown section type {:?} ({})", s.kind, kinds.join(", ")),
             ));
         }
     }
@@ -233,6 +262,7 @@ pub fn from_package(package: &Package, file: &Path) -> Result<Config, ConfigErro
         listen: SocketAddr::from((address, port)),
         rts_socket,
         server,
+        anchor_tun,
         snmp,
     })
 }
@@ -314,7 +344,7 @@ fn oid_ok(text: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Result<Config, String> {
+    pub(super) fn parse(text: &str) -> Result<Config, String> {
         let p = Package::parse(text, "mimm-server").map_err(|e| e.to_string())?;
         from_package(&p, Path::new("/etc/config/mimm-server")).map_err(|e| e.to_string())
     }
