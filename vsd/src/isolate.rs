@@ -36,7 +36,7 @@ pub fn table(vsd: &str) -> String {
     format!("mimm_vsd_{vsd}")
 }
 
-fn nft(script: &str) -> io::Result<()> {
+pub(crate) fn nft(script: &str) -> io::Result<()> {
     let mut child = Command::new("nft")
         .args(["-f", "-"])
         .stdin(Stdio::piped())

@@ -119,6 +119,10 @@ impl Engine {
         }
         let listener = bind_private(&cfg.socket)?;
         let (tun, tun_index) = open_tun(&cfg, &mut rtnl)?;
+        if let Err(e) = super::mss::install(&cfg.name) {
+            // Traffic still flows; large TCP segments rely on PMTU discovery.
+            tracing::warn!("{e}");
+        }
         let registry = poll.registry();
         registry
             .register(&mut SourceFd(&tun.as_raw_fd()), TUN, Interest::READABLE)
@@ -307,6 +311,7 @@ impl Engine {
                 }
             }
         }
+        super::mss::remove(&self.cfg.name);
         let _ = std::fs::remove_file(&self.cfg.socket);
     }
 

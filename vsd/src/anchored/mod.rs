@@ -11,6 +11,7 @@ pub mod tunnel;
 mod control;
 mod datapath;
 mod members;
+mod mss;
 mod outputs;
 
 use crate::engine::existing_links;
