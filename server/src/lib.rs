@@ -5,6 +5,7 @@
 
 pub mod admission;
 pub mod anchor;
+pub mod anchor_shell;
 pub mod config;
 pub mod core;
 pub mod rts;

@@ -51,12 +51,17 @@ fn main() -> ExitCode {
     };
     match command.as_str() {
         "check" => {
+            let anchor = cfg.server.anchor.as_ref().zip(cfg.anchor_tun.as_ref());
             println!(
-                "{}: ok, {} clients, {} networks, listening on {}",
+                "{}: ok, {} clients, {} networks, listening on {}{}",
                 file.display(),
                 cfg.server.clients.len(),
                 cfg.server.networks.len(),
-                cfg.listen
+                cfg.listen,
+                anchor.map_or(String::new(), |(a, tun)| format!(
+                    ", anchor {} on TUN {}",
+                    a.address, tun.name
+                ))
             );
             ExitCode::SUCCESS
         }

@@ -1,9 +1,12 @@
 //! The server's I/O: one UDP socket, a timer for retransmissions and
-//! expiries, signals, in one mio loop around [`crate::core::Server`].
+//! expiries, signals, in one mio loop around [`crate::core::Server`]; with
+//! an anchor, its TUN, and the tunnel data on the UDP socket goes to it
+//! ([`crate::anchor_shell`]).
 
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use mimm_io::clock::{self, Nanos, Timer};
 use mimm_io::event_loop::LoopBase;
@@ -12,6 +15,7 @@ use mimm_io::signals::Signals;
 use mio::net::{UdpSocket, UnixDatagram};
 use mio::{Events, Interest, Poll, Registry, Token};
 
+use crate::anchor_shell::{AnchorShell, BATCH, is_tunnel_data};
 use crate::config::{Config, SnmpConfig};
 use crate::core::{Now, Server};
 use crate::snmp;
@@ -21,6 +25,29 @@ const TIMER: Token = Token(1);
 const SIGNALS: Token = Token(2);
 const TRAPS: Token = Token(3);
 const RTS: Token = Token(4);
+const TUN: Token = Token(5);
+
+/// Room for any UDP datagram, and for a TUN packet with its tunnel header.
+const BUF_LEN: usize = 64 * 1024;
+
+/// Sources read in bounded batches that still had packets waiting: read
+/// again before sleeping (mio tells of readiness once, not again).
+#[derive(Default)]
+struct Pending {
+    udp: bool,
+    tun: bool,
+}
+
+/// What a reload does with the anchor's shell, decided (and anything that
+/// can fail done) before anything is let go.
+enum ShellChange {
+    /// The same TUN (its addresses and routes updated in place).
+    Keep,
+    /// No anchor any more.
+    Drop,
+    /// A new TUN, already up.
+    Replace(Box<AnchorShell>),
+}
 
 pub struct Loop {
     /// The configuration file, read again on SIGHUP.
@@ -34,6 +61,8 @@ pub struct Loop {
     /// The trap socket and what traps mean, with alarms configured.
     traps: Option<(UdpSocket, SnmpConfig)>,
     rts: Option<(UnixDatagram, PathBuf)>,
+    /// The anchor's TUN, with `config anchor`.
+    anchor: Option<AnchorShell>,
     start: Nanos,
 }
 
@@ -85,7 +114,12 @@ impl Loop {
             Some(path) => Some((bind_rts(registry, &path)?, path)),
             None => None,
         };
+        let anchor = match cfg.server.anchor.as_ref().zip(cfg.anchor_tun.as_ref()) {
+            Some((a, tun)) => Some(AnchorShell::open(registry, TUN, a, tun)?),
+            None => None,
+        };
         Ok(Loop {
+            anchor,
             file: file.to_path_buf(),
             traps,
             rts,
@@ -124,6 +158,9 @@ impl Loop {
             Some(_) => None,
             None => Some(None),
         };
+        // Last, as nothing after it may fail: it changes the kernel.
+        let shell = self.prepare_anchor(&cfg)?;
+        let registry = self.poll.registry();
         // Everything that can fail is done.
         if let Some(new) = socket {
             let mut old = std::mem::replace(&mut self.socket, new);
@@ -145,6 +182,14 @@ impl Loop {
             }
             self.rts = new.zip(cfg.rts_socket);
         }
+        let old = match shell {
+            ShellChange::Keep => None,
+            ShellChange::Drop => self.anchor.take(),
+            ShellChange::Replace(new) => self.anchor.replace(*new),
+        };
+        if let Some(old) = old {
+            old.deregister(registry);
+        }
         let clients = cfg.server.clients.len();
         let kept = self.server.reconfigure(cfg.server);
         tracing::info!(
@@ -152,6 +197,29 @@ impl Loop {
             self.file.display()
         );
         Ok(())
+    }
+
+    /// The anchor's shell for the file's settings: the same TUN updated in
+    /// place, or a new one up (the old one's routes restored if it fails).
+    fn prepare_anchor(&mut self, cfg: &Config) -> Result<ShellChange, String> {
+        let Some((a, tun)) = cfg.server.anchor.as_ref().zip(cfg.anchor_tun.as_ref()) else {
+            return Ok(ShellChange::Drop);
+        };
+        match self.anchor.as_mut() {
+            Some(shell) if shell.name() == tun.name => {
+                shell.update(a, tun)?;
+                Ok(ShellChange::Keep)
+            }
+            old => match AnchorShell::open(self.poll.registry(), TUN, a, tun) {
+                Ok(new) => Ok(ShellChange::Replace(Box::new(new))),
+                Err(e) => {
+                    if let Some(old) = old {
+                        old.restore();
+                    }
+                    Err(e)
+                }
+            },
+        }
     }
 
     pub fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
@@ -165,7 +233,8 @@ impl Loop {
     /// Until SIGTERM or SIGINT.
     pub fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(64);
-        let mut buf = vec![0u8; 2048];
+        let mut buf = vec![0u8; BUF_LEN];
+        let mut pending = Pending::default();
         let traps = self.traps.as_ref().and_then(|(s, _)| s.local_addr().ok());
         tracing::info!(
             "mimm-server listening on UDP {}{}",
@@ -174,32 +243,16 @@ impl Loop {
         );
         loop {
             self.flush();
-            let at = self
-                .server
-                .poll_timeout()
-                .map(|ms| self.start.saturating_add(Nanos::from_ms(ms)));
-            self.timer.arm_at(at)?;
-            match self.poll.poll(&mut events, None) {
+            self.arm_timer()?;
+            let wait = (pending.udp || pending.tun).then_some(Duration::ZERO);
+            match self.poll.poll(&mut events, wait) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 other => other?,
             }
             for event in &events {
                 match event.token() {
-                    UDP => loop {
-                        match self.socket.recv_from(&mut buf) {
-                            Ok((n, from)) => {
-                                let now = self.now();
-                                self.server.handle_datagram(now, from, &buf[..n]);
-                                self.flush();
-                            }
-                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                            Err(e) => {
-                                tracing::warn!("receive: {e}");
-                                break;
-                            }
-                        }
-                    },
+                    UDP => pending.udp = true,
+                    TUN => pending.tun = true,
                     TRAPS => self.on_traps(&mut buf),
                     RTS => self.on_rts(&mut buf),
                     TIMER => {
@@ -207,26 +260,96 @@ impl Loop {
                         let now = self.now();
                         self.server.handle_timeout(now);
                     }
-                    SIGNALS => {
-                        while let Some(signal) = self.signals.take() {
-                            if signal == libc::SIGHUP {
-                                if let Err(e) = self.reload() {
-                                    tracing::error!(
-                                        "reload refused, the old configuration keeps running: {e}"
-                                    );
-                                }
-                                continue;
-                            }
-                            tracing::info!("signal {signal}: stopping");
-                            if let Some((_, path)) = &self.rts {
-                                let _ = std::fs::remove_file(path);
-                            }
-                            return Ok(());
-                        }
-                    }
+                    SIGNALS if self.on_signals() => return Ok(()),
                     _ => {}
                 }
             }
+            if pending.udp {
+                pending.udp = !self.on_udp(&mut buf);
+            }
+            if pending.tun {
+                pending.tun = !self.on_tun(&mut buf);
+            }
+            self.anchor_status();
+        }
+    }
+
+    /// The timer at the server's next timeout or the anchor's status line,
+    /// whichever is first.
+    fn arm_timer(&mut self) -> io::Result<()> {
+        let status = self.anchor.as_ref().and_then(AnchorShell::status_at);
+        let at = match (self.server.poll_timeout(), status) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let at = at.map(|ms| self.start.saturating_add(Nanos::from_ms(ms)));
+        self.timer.arm_at(at)
+    }
+
+    /// Signals waiting: a reload on SIGHUP; true to stop (SIGTERM, SIGINT).
+    fn on_signals(&mut self) -> bool {
+        while let Some(signal) = self.signals.take() {
+            if signal == libc::SIGHUP {
+                if let Err(e) = self.reload() {
+                    tracing::error!("reload refused, the old configuration keeps running: {e}");
+                }
+                continue;
+            }
+            tracing::info!("signal {signal}: stopping");
+            if let (Some(shell), Some(anchor)) = (&self.anchor, self.server.anchor_mut()) {
+                shell.log(anchor);
+            }
+            if let Some((_, path)) = &self.rts {
+                let _ = std::fs::remove_file(path);
+            }
+            return true;
+        }
+        false
+    }
+
+    /// Up to [`BATCH`] datagrams from the UDP port: tunnel data to the
+    /// anchor, the rest (registrations) to the server core. True once none
+    /// were left.
+    fn on_udp(&mut self, buf: &mut [u8]) -> bool {
+        for _ in 0..BATCH {
+            match self.socket.recv_from(buf) {
+                Ok((n, from)) => self.on_datagram(from, buf, n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    tracing::warn!("receive: {e}");
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    fn on_datagram(&mut self, from: SocketAddr, buf: &mut [u8], n: usize) {
+        if is_tunnel_data(&buf[..n]) {
+            if let (Some(shell), Some(anchor)) = (self.anchor.as_mut(), self.server.anchor_mut()) {
+                shell.on_tunnel_data(anchor, &self.socket, from, buf, n);
+                return;
+            }
+        }
+        let now = self.now();
+        self.server.handle_datagram(now, from, &buf[..n]);
+        self.flush();
+    }
+
+    /// Up to [`BATCH`] packets from the anchor's TUN; true once none were left.
+    fn on_tun(&mut self, buf: &mut [u8]) -> bool {
+        match (self.anchor.as_mut(), self.server.anchor_mut()) {
+            (Some(shell), Some(anchor)) => shell.on_tun_readable(anchor, &self.socket, buf),
+            _ => true,
+        }
+    }
+
+    /// The anchor's counters, logged a while after they moved.
+    fn anchor_status(&mut self) {
+        let now = self.now().mono;
+        if let (Some(shell), Some(anchor)) = (self.anchor.as_mut(), self.server.anchor_mut()) {
+            shell.status(now, anchor);
         }
     }
 

@@ -1,0 +1,260 @@
+//! The anchor's I/O: its TUN and the tunnel data on the server's UDP port.
+//! Uplink tunnel packets (RFC 3519 type 4) from port 434 are opened by the
+//! anchor core; their inner packets go to the TUN, where the kernel routes
+//! them on (the host must forward, `net.ipv4.ip_forward=1`, and route or
+//! NAT the pool: README, "Anchored mode"), and keepalive answers go back
+//! out of the port. Packets the kernel routes into the TUN (for home
+//! addresses) are read in place behind room for the tunnel header, sealed
+//! there and sent to the client's binding. No allocation per packet.
+//!
+//! The TUN goes away with its descriptor on exit, and its address and
+//! routes with it.
+
+use std::io;
+use std::net::{SocketAddr, SocketAddrV4};
+use std::os::fd::AsRawFd;
+
+use mimm_io::clock::Millis;
+use mimm_io::tuntap::{DevKind, TunTap};
+use mimm_netlink::Rtnl;
+use mimm_tunnel::packet::{SEALED_HEADER, TAG_LEN, TUNNEL_DATA};
+use mio::net::UdpSocket;
+use mio::unix::SourceFd;
+use mio::{Interest, Registry, Token};
+
+use crate::anchor::{Anchor, AnchorConfig, AnchorCounters, Uplink};
+use crate::config::AnchorTun;
+
+mod kernel;
+use kernel::Setup;
+
+/// Packets read from one source per wake-up, so the other (registrations
+/// on the UDP port, downlink on the TUN) is not starved.
+pub const BATCH: usize = 64;
+/// How long after traffic the counters are logged (at most once per this).
+const STATUS_EVERY_MS: Millis = 60_000;
+
+/// Whether a datagram on the server's port is tunnel data (not a registration).
+pub fn is_tunnel_data(datagram: &[u8]) -> bool {
+    datagram.first() == Some(&TUNNEL_DATA)
+}
+
+/// Packets the shell could not hand on (the core counts its own drops).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShellCounters {
+    /// Inner packets the TUN did not take.
+    pub tun_full: u64,
+    /// Tunnel packets the UDP socket did not take.
+    pub send_failed: u64,
+}
+
+pub struct AnchorShell {
+    tun: TunTap,
+    index: u32,
+    setup: Setup,
+    counters: ShellCounters,
+    /// The counters last logged, and when they are next due (only after
+    /// they changed).
+    logged: (AnchorCounters, ShellCounters),
+    status_at: Option<Millis>,
+}
+
+fn index_of(rtnl: &mut Rtnl, name: &str) -> io::Result<u32> {
+    let links = mimm_netlink::links::dump(rtnl)?;
+    links
+        .iter()
+        .find(|l| l.name == name)
+        .map(|l| l.index)
+        .ok_or_else(|| io::Error::other(format!("{name} not listed after creating it")))
+}
+
+/// No IPv6 on the TUN: the anchor carries IPv4 only, and the kernel's own
+/// IPv6 chatter would only be dropped there.
+fn without_ipv6(name: &str) {
+    let path = format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6");
+    let _ = std::fs::write(path, "1");
+}
+
+impl AnchorShell {
+    /// Creates the TUN, gives it its address and routes, and registers it
+    /// under `token`.
+    pub fn open(
+        registry: &Registry,
+        token: Token,
+        cfg: &AnchorConfig,
+        tun: &AnchorTun,
+    ) -> Result<AnchorShell, String> {
+        let what = |e: io::Error| format!("anchor TUN {}: {e}", tun.name);
+        let device = TunTap::open(&tun.name, DevKind::Tun).map_err(what)?;
+        without_ipv6(&tun.name);
+        let mut rtnl = Rtnl::new().map_err(what)?;
+        let index = index_of(&mut rtnl, &tun.name).map_err(what)?;
+        let setup = Setup::of(cfg, tun);
+        setup.apply(&mut rtnl, index, None).map_err(what)?;
+        registry
+            .register(
+                &mut SourceFd(&device.as_raw_fd()),
+                token,
+                Interest::READABLE,
+            )
+            .map_err(|e| format!("poll: {e}"))?;
+        tracing::info!(
+            "anchor: {} up, {}/32, routes {:?}, mtu {}",
+            tun.name,
+            setup.address,
+            setup.routes,
+            setup.mtu
+        );
+        Ok(AnchorShell {
+            tun: device,
+            index,
+            setup,
+            counters: ShellCounters::default(),
+            logged: Default::default(),
+            status_at: None,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        self.tun.name()
+    }
+
+    /// A reload with the same TUN: its address, routes and MTU changed in
+    /// place, the new ones added before the old ones go.
+    pub fn update(&mut self, cfg: &AnchorConfig, tun: &AnchorTun) -> Result<(), String> {
+        let new = Setup::of(cfg, tun);
+        if new == self.setup {
+            return Ok(());
+        }
+        let what = |e: io::Error| format!("anchor TUN {}: {e}", tun.name);
+        let mut rtnl = Rtnl::new().map_err(what)?;
+        new.apply(&mut rtnl, self.index, Some(&self.setup))
+            .map_err(what)?;
+        self.setup.remove_rest(&mut rtnl, self.index, &new);
+        self.setup = new;
+        Ok(())
+    }
+
+    /// Before this shell is let go for one on another TUN that failed to
+    /// come up: routes the new one replaced come back here.
+    pub fn restore(&self) {
+        if let Ok(mut rtnl) = Rtnl::new() {
+            let _ = self.setup.apply(&mut rtnl, self.index, Some(&self.setup));
+        }
+    }
+
+    pub fn deregister(&self, registry: &Registry) {
+        let _ = registry.deregister(&mut SourceFd(&self.tun.as_raw_fd()));
+    }
+
+    /// A tunnel data datagram of `len` bytes in `buf` from `from`: its
+    /// inner packet to the TUN, or a keepalive's answer back.
+    pub fn on_tunnel_data(
+        &mut self,
+        anchor: &mut Anchor,
+        socket: &UdpSocket,
+        from: SocketAddr,
+        buf: &mut [u8],
+        len: usize,
+    ) {
+        let SocketAddr::V4(source) = from else {
+            return;
+        };
+        let Some(packet) = buf.get_mut(..len) else {
+            return;
+        };
+        match anchor.uplink(source, packet) {
+            Ok(Uplink::Forward(inner)) => {
+                if self.tun.send(inner).is_err() {
+                    self.counters.tun_full += 1;
+                }
+            }
+            Ok(Uplink::Answer { to, len }) => self.send(socket, &buf[..len], to),
+            Err(drop) => tracing::debug!("anchor: tunnel packet from {source} dropped: {drop:?}"),
+        }
+    }
+
+    fn send(&mut self, socket: &UdpSocket, datagram: &[u8], to: SocketAddrV4) {
+        if socket.send_to(datagram, SocketAddr::V4(to)).is_err() {
+            self.counters.send_failed += 1;
+        }
+    }
+
+    /// Reads up to [`BATCH`] packets from the TUN, each sealed in place in
+    /// `buf` and sent to its client; true once the TUN had no more.
+    pub fn on_tun_readable(
+        &mut self,
+        anchor: &mut Anchor,
+        socket: &UdpSocket,
+        buf: &mut [u8],
+    ) -> bool {
+        let room = buf.len().saturating_sub(TAG_LEN);
+        for _ in 0..BATCH {
+            let Some(inner) = buf.get_mut(SEALED_HEADER..room) else {
+                return true;
+            };
+            let n = match self.tun.recv(inner) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    tracing::warn!("anchor: reading {}: {e}", self.tun.name());
+                    return true;
+                }
+            };
+            match anchor.downlink(buf, n) {
+                Ok((to, len)) => self.send(socket, &buf[..len], to),
+                Err(drop) => tracing::debug!("anchor: downlink packet dropped: {drop:?}"),
+            }
+        }
+        false
+    }
+
+    /// When the counters are next to be logged.
+    pub fn status_at(&self) -> Option<Millis> {
+        self.status_at
+    }
+
+    /// After traffic at `now`: schedules a status line if the counters
+    /// moved; logs it when due.
+    pub fn status(&mut self, now: Millis, anchor: &Anchor) {
+        let current = (anchor.counters(), self.counters);
+        match self.status_at {
+            Some(at) if now >= at => {
+                self.log(anchor);
+                self.logged = current;
+                self.status_at = None;
+            }
+            None if current != self.logged => {
+                self.status_at = Some(now.saturating_add(STATUS_EVERY_MS));
+            }
+            _ => {}
+        }
+    }
+
+    /// The counters, at info (also on exit).
+    pub fn log(&self, anchor: &Anchor) {
+        let c = anchor.counters();
+        let s = self.counters;
+        tracing::info!(
+            "anchor: {} tunnels; registrations {}, deregistrations {}, refused {}, expired {}; \
+             uplink {}, downlink {}, keepalives {}, previous keys {}; dropped: unknown source {}, \
+             spoofed {}, unopened {}, no binding {}, TUN full {}, send failed {}",
+            anchor.tunnels(),
+            c.registrations,
+            c.deregistrations,
+            c.refused,
+            c.expired,
+            c.uplink,
+            c.downlink,
+            c.keepalives,
+            c.previous_keys,
+            c.unknown_source,
+            c.spoofed,
+            c.unopened,
+            c.no_binding,
+            s.tun_full,
+            s.send_failed
+        );
+    }
+}
