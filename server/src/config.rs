@@ -47,7 +47,7 @@
 //!
 //! With an anchor, tunnel data (RFC 3519, type 4) shares the server's port;
 //! the host must forward (`net.ipv4.ip_forward=1`) and route or NAT the
-//! pool (README, "Anchored mode").
+//! pool (see [`crate::anchor_shell`]).
 //!
 //! Errors name file:line:col, the section and the option; nothing is
 //! applied from a file with an error.

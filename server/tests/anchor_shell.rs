@@ -1,0 +1,352 @@
+//! The anchor's shell with real kernel parts: mimm-server runs in an
+//! "anchor" namespace with its TUN, between a "client" namespace (this
+//! test plays the mobile node there with a UDP socket) and an "inet"
+//! namespace whose kernel answers pings. Registration, a ping through the
+//! anchor to inet and its reply back, a keepalive the anchor answers
+//! itself, a ping of the anchor's address its kernel answers, and forged
+//! and replayed packets dropped.
+//!
+//! ```text
+//! client c0 192.0.2.2 --- 192.0.2.1 a0 [anchor: mimm-server, TUN 10.64.0.1] a1 198.51.100.1 --- 198.51.100.2 i0 inet
+//! ```
+
+use std::io::Read;
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use mimm_proto::auth::Algorithm;
+use mimm_proto::message::{self, Builder, OneKey};
+use mimm_proto::registration::{Flags, Header, RequestHeader, code};
+use mimm_proto::{DOC_ENTERPRISE, replay};
+use mimm_testbed::netns;
+use mimm_tunnel::keepalive::{self, ECHO_LEN, Keepalive};
+use mimm_tunnel::keys::derive;
+use mimm_tunnel::packet::SEALED_OVERHEAD;
+use mimm_tunnel::seal::{Opener, Sealer};
+
+const SPI: u32 = 1000;
+const KEY_HEX: &str = "00112233445566778899aabbccddeeff";
+const CLIENT: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+const ANCHOR_OUTER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+const ANCHOR: Ipv4Addr = Ipv4Addr::new(10, 64, 0, 1);
+const INET: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
+
+fn key() -> Vec<u8> {
+    mimm_proto::auth::key_from_hex(KEY_HEX).unwrap()
+}
+
+/// The three namespaces, deleted on every way out (panics included).
+struct Namespaces(Vec<String>);
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        for ns in &self.0 {
+            let _ = netns::delete(ns);
+        }
+    }
+}
+
+/// mimm-server, stopped on every way out; `stop` returns what it logged.
+struct Server(Child);
+
+impl Server {
+    fn stop(mut self) -> String {
+        // SAFETY: kill has no memory preconditions; the pid is our child's.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        let _ = self.0.wait();
+        let mut log = String::new();
+        if let Some(mut e) = self.0.stderr.take() {
+            let _ = e.read_to_string(&mut log);
+        }
+        let _ = std::fs::remove_file(config_file());
+        log
+    }
+}
+
+impl Server {
+    /// SIGHUP, and time to read the file again.
+    fn reload(&self) {
+        // SAFETY: as in `stop`.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGHUP) };
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn namespaces() -> Namespaces {
+    let pid = std::process::id();
+    let [client, anchor, inet] = ["c", "a", "i"].map(|n| format!("mimm-as{n}-{pid}"));
+    let guard = Namespaces(vec![client.clone(), anchor.clone(), inet.clone()]);
+    for ns in &guard.0 {
+        netns::add(ns).unwrap();
+    }
+    netns::ip_batch(
+        &anchor,
+        &[
+            format!("link add a0 type veth peer name c0 netns {client}"),
+            format!("link add a1 type veth peer name i0 netns {inet}"),
+            "addr add 192.0.2.1/24 dev a0".into(),
+            "addr add 198.51.100.1/24 dev a1".into(),
+            "link set a0 up".into(),
+            "link set a1 up".into(),
+        ],
+    )
+    .unwrap();
+    netns::ip_batch(
+        &client,
+        &[
+            "addr add 192.0.2.2/24 dev c0".into(),
+            "link set c0 up".into(),
+        ],
+    )
+    .unwrap();
+    netns::ip_batch(
+        &inet,
+        &[
+            "addr add 198.51.100.2/24 dev i0".into(),
+            "link set i0 up".into(),
+            "route add 10.64.0.0/24 via 198.51.100.1".into(),
+        ],
+    )
+    .unwrap();
+    let _in = netns::enter(&anchor).unwrap();
+    netns::sysctl("net/ipv4/ip_forward", "1").unwrap();
+    guard
+}
+
+fn config_file() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("mimm-anchor-shell-{}", std::process::id()))
+}
+
+/// The server's configuration, with the anchor on TUN `tun`.
+fn write_config(tun: &str) {
+    std::fs::write(
+        config_file(),
+        format!(
+            "config server 'server'\n\toption port '434'\n\
+             config client 'bus17'\n\toption spi '{SPI}'\n\toption key '{KEY_HEX}'\n\
+             config anchor 'anchor'\n\toption address '{ANCHOR}'\n\
+             \toption pool '10.64.0.2-10.64.0.254'\n\toption tun '{tun}'\n"
+        ),
+    )
+    .unwrap();
+}
+
+fn start_server(anchor_ns: &str) -> Server {
+    write_config("mas0");
+    let file = config_file();
+    let child = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            anchor_ns,
+            env!("CARGO_BIN_EXE_mimm-server"),
+            "run",
+            "-c",
+        ])
+        .arg(&file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    Server(child)
+}
+
+/// The mobile node's end: its socket, home address and tunnel keys.
+struct Node {
+    socket: UdpSocket,
+    home: Ipv4Addr,
+    up: Sealer,
+    down: Opener,
+}
+
+const ANCHOR_PORT: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(ANCHOR_OUTER), 434);
+
+/// Registers (retrying while the server starts) and derives the keys.
+fn register(socket: UdpSocket) -> Node {
+    let mut buf = [0u8; 1500];
+    for _ in 0..50 {
+        let identification = replay::wall_identification();
+        let header = Header::Request(RequestHeader {
+            flags: Flags(Flags::S | Flags::D | Flags::T),
+            lifetime: 300,
+            home_address: Ipv4Addr::UNSPECIFIED,
+            home_agent: ANCHOR,
+            care_of: CLIENT,
+            identification,
+        });
+        let mut out = [0u8; 1500];
+        let mut b = Builder::new(&mut out, &header, DOC_ENTERPRISE).unwrap();
+        b.udp_tunnel_request(0, 4).unwrap();
+        let request = b.sign(SPI, Algorithm::HmacSha256, &key()).unwrap();
+        socket.send_to(request, ANCHOR_PORT).unwrap();
+        let Ok(n) = socket.recv(&mut buf) else {
+            continue;
+        };
+        let keys = OneKey {
+            spi: SPI,
+            algorithm: Algorithm::HmacSha256,
+            key: &key(),
+        };
+        let reply = message::parse(&buf[..n], DOC_ENTERPRISE, &keys).expect("a signed reply");
+        let Header::Reply(h) = reply.header else {
+            panic!("not a reply")
+        };
+        assert_eq!(h.code, code::ACCEPTED);
+        let keys = derive(&key(), identification, h.home_address, CLIENT);
+        return Node {
+            socket,
+            home: h.home_address,
+            up: Sealer::new(&keys.uplink),
+            down: Opener::new(&keys.downlink),
+        };
+    }
+    panic!("no registration reply from the anchor");
+}
+
+impl Node {
+    /// `inner` sealed for the anchor, as it goes on the wire.
+    fn seal(&mut self, inner: &[u8]) -> Vec<u8> {
+        let mut out = vec![0u8; inner.len() + SEALED_OVERHEAD];
+        let len = self.up.seal_into(inner, &mut out).unwrap();
+        out.truncate(len);
+        out
+    }
+
+    fn seal_and_send(&mut self, inner: &[u8]) {
+        let sealed = self.seal(inner);
+        self.send(&sealed);
+    }
+
+    fn send(&self, sealed: &[u8]) {
+        self.socket.send_to(sealed, ANCHOR_PORT).unwrap();
+    }
+
+    /// The next tunnel packet from the anchor, opened; `None` when none
+    /// comes within the socket's timeout.
+    fn receive(&mut self) -> Option<Vec<u8>> {
+        let mut buf = [0u8; 2048];
+        let n = self.socket.recv(&mut buf).ok()?;
+        Some(self.down.open(&mut buf[..n]).expect("opens").to_vec())
+    }
+}
+
+/// An ICMP echo request from `from` to `to` (the keepalive's form; with
+/// another identifier when `ident` is given).
+fn echo(from: Ipv4Addr, to: Ipv4Addr, seq: u16, ident: Option<u16>) -> [u8; ECHO_LEN] {
+    let mut p = [0u8; ECHO_LEN];
+    let k = Keepalive {
+        path: 0,
+        seq,
+        primary: true,
+    };
+    keepalive::request(&mut p, from, to, k);
+    if let Some(id) = ident {
+        p[24..26].copy_from_slice(&id.to_be_bytes());
+        p[22..24].fill(0);
+        let sum = keepalive::checksum(&p[20..]);
+        p[22..24].copy_from_slice(&sum.to_be_bytes());
+    }
+    p
+}
+
+/// A ping through the anchor to inet, answered (`when`: for the message).
+fn ping_inet(node: &mut Node, seq: u16, when: &str) {
+    let home = node.home;
+    node.seal_and_send(&echo(home, INET, seq, None));
+    let reply = node
+        .receive()
+        .unwrap_or_else(|| panic!("no echo reply {when}"));
+    assert!(is_reply(&reply, INET, home, seq), "{when}: {reply:?}");
+}
+
+/// An echo reply from `from` to `to` with sequence `seq`.
+fn is_reply(p: &[u8], from: Ipv4Addr, to: Ipv4Addr, seq: u16) -> bool {
+    p.len() >= 28
+        && p[9] == 1
+        && p[12..16] == from.octets()
+        && p[16..20] == to.octets()
+        && p[20] == 0
+        && p[26..28] == seq.to_be_bytes()
+        && keepalive::checksum(&p[20..]) == 0
+}
+
+#[test]
+fn a_client_pings_through_the_anchor_and_its_keepalives_are_answered() {
+    if !mimm_requires::root("a_client_pings_through_the_anchor_and_its_keepalives_are_answered") {
+        return;
+    }
+    let ns = namespaces();
+    let server = start_server(&ns.0[1]);
+    let entered = netns::enter(&ns.0[0]).unwrap();
+    let socket = UdpSocket::bind((CLIENT, 0)).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut node = register(socket);
+    let home = node.home;
+    assert_eq!(home, Ipv4Addr::new(10, 64, 0, 2), "the pool's first");
+
+    // Through the anchor to inet, whose kernel answers back through it.
+    let ping = node.seal(&echo(home, INET, 1, None));
+    node.send(&ping);
+    let reply = node.receive().expect("inet's echo reply");
+    assert!(is_reply(&reply, INET, home, 1), "{reply:?}");
+
+    // A keepalive: the anchor itself answers.
+    node.seal_and_send(&echo(home, ANCHOR, 2, None));
+    let answer = node.receive().expect("the keepalive's answer");
+    let said = keepalive::answered(&answer, home, ANCHOR).expect("a keepalive answer");
+    assert_eq!((said.seq, said.primary), (2, true));
+
+    // An application's ping of the anchor's address: its kernel answers.
+    node.seal_and_send(&echo(home, ANCHOR, 3, Some(0x1234)));
+    let reply = node.receive().expect("the anchor kernel's echo reply");
+    assert!(is_reply(&reply, ANCHOR, home, 3), "{reply:?}");
+
+    // Forged (one flipped byte) and replayed: nothing comes back...
+    let mut forged = node.seal(&echo(home, INET, 4, None));
+    let last = forged.len() - 1;
+    forged[last] ^= 0x01;
+    node.send(&forged);
+    node.send(&ping);
+    assert_eq!(
+        node.receive(),
+        None,
+        "no answer to a forged or replayed packet"
+    );
+    // ...and the next good one still goes through.
+    ping_inet(&mut node, 5, "after the drops");
+
+    // A reload with the same file keeps the TUN and the binding; one with
+    // another TUN moves the routes to it and still keeps the binding.
+    server.reload();
+    ping_inet(&mut node, 6, "after a reload");
+    write_config("mas1");
+    server.reload();
+    ping_inet(&mut node, 7, "after moving to another TUN");
+    let links = Command::new("ip")
+        .args(["-n", &ns.0[1], "-o", "link"])
+        .output()
+        .unwrap();
+    let links = String::from_utf8_lossy(&links.stdout);
+    assert!(links.contains("mas1") && !links.contains("mas0"), "{links}");
+
+    drop(entered);
+    let log = server.stop();
+    let status = log
+        .lines()
+        .rfind(|l| l.contains("anchor: 1 tunnels"))
+        .unwrap_or_else(|| panic!("no status line on exit:\n{log}"));
+    for counted in ["uplink 5,", "downlink 5,", "keepalives 1,", "unopened 2,"] {
+        assert!(status.contains(counted), "{counted} in {status}");
+    }
+}
