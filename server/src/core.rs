@@ -107,7 +107,8 @@ impl Keys for Keyring {
 /// What the server knows of one client (by SPI).
 #[derive(Debug, Clone, Default)]
 pub struct Client {
-    guard: Guard,
+    /// One replay guard per care-of address (see [`Client::guard`]).
+    guards: Vec<(Ipv4Addr, Guard)>,
     pub addr: Option<SocketAddr>,
     pub home_address: Option<Ipv4Addr>,
     pub home_agent: Option<Ipv4Addr>,
@@ -117,6 +118,32 @@ pub struct Client {
     pub rt_kbps: u32,
     /// (network, measured rate) of each interface it reported.
     pub links: Vec<(String, u32)>,
+}
+
+/// Care-of addresses whose replay guard a client keeps at once (its
+/// members, and room for addresses that changed).
+const GUARDS: usize = 8;
+
+impl Client {
+    /// The replay guard of registrations over `care_of`. One per care-of
+    /// address, because a router registers all its members at once and
+    /// their requests cross paths of different delays: under one guard the
+    /// slower path's (older) Identification would be refused as a replay.
+    /// Still no registration is accepted twice: each is over one care-of
+    /// address, whose guard has seen it.
+    fn guard(&mut self, care_of: Ipv4Addr) -> &mut Guard {
+        let i = match self.guards.iter().position(|(a, _)| *a == care_of) {
+            Some(i) => i,
+            None => {
+                if self.guards.len() == GUARDS {
+                    self.guards.remove(0);
+                }
+                self.guards.push((care_of, Guard::default()));
+                self.guards.len() - 1
+            }
+        };
+        &mut self.guards[i].1
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -339,7 +366,7 @@ impl Server {
     fn fresh(&mut self, now: Now, from: SocketAddr, h: &RequestHeader, spi: u32) -> bool {
         let client = self.clients.entry(spi).or_default();
         match client
-            .guard
+            .guard(h.care_of)
             .check(h.identification, now.id, self.cfg.window_s)
         {
             replay::Verdict::Fresh => return true,

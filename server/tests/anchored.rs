@@ -201,3 +201,29 @@ fn bindings_expire_on_the_servers_timer() {
     assert_eq!(s.anchor_mut().unwrap().tunnels(), 0);
     assert_eq!(s.poll_timeout(), None);
 }
+
+#[test]
+fn registrations_of_several_members_may_arrive_out_of_order_but_none_twice() {
+    let mut s = server(true);
+    let home = Ipv4Addr::UNSPECIFIED;
+    let (slow, fast) = (Ipv4Addr::new(100, 64, 1, 2), Ipv4Addr::new(100, 64, 2, 2));
+    // The router sends over the slow path first, the fast one's arrives first.
+    let first = registration(10, 0, home, slow, true);
+    let second = registration(11, 0, home, fast, true);
+    s.handle_datagram(now(20), nat(40001), &second);
+    assert_eq!(reply(&mut s, 0).0.code, code::ACCEPTED);
+    s.handle_datagram(now(30), nat(40000), &first);
+    assert_eq!(
+        reply(&mut s, 0).0.code,
+        code::ACCEPTED,
+        "an older id over another care-of address"
+    );
+    let bindings = &s.anchor_mut().unwrap().client(KEYS[0].0).unwrap().bindings;
+    assert_eq!(bindings.len(), 2);
+    // Each again: replays.
+    for again in [first, second] {
+        s.handle_datagram(now(40), nat(40002), &again);
+        assert_eq!(reply(&mut s, 0).0.code, code::IDENTIFICATION_MISMATCH);
+    }
+    assert_eq!(s.counters().replayed, 2);
+}
