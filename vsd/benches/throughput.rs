@@ -11,79 +11,14 @@
 //! Run as root: `cargo bench -p mimm-vsd --bench throughput`.
 //! `MIMM_BENCH_SHORT=1`: one-second runs with no omitted start (CI).
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mimm_testbed::netns;
 
-/// Seconds per iperf3 run, and the first seconds it leaves out (slow start).
-const SECONDS: u32 = 5;
-const OMIT: u32 = 1;
-const SHORT_SECONDS: u32 = 1;
-const SHORT_OMIT: u32 = 0;
+mod common;
 
-/// `MIMM_BENCH_SHORT=1`: (seconds, omitted) of the short mode.
-fn timing() -> (u32, u32) {
-    if std::env::var("MIMM_BENCH_SHORT").is_ok_and(|v| v == "1") {
-        (SHORT_SECONDS, SHORT_OMIT)
-    } else {
-        (SECONDS, OMIT)
-    }
-}
-
-struct Namespaces([String; 2]);
-
-impl Drop for Namespaces {
-    fn drop(&mut self) {
-        for ns in &self.0 {
-            let _ = netns::delete(ns);
-        }
-    }
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.0.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-        let _ = self.0.wait();
-    }
-}
-
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces): utime is the
-    // 14th field overall, stime the 15th.
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
-        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
-    ticks / 100.0
-}
-
-/// Gbit/s and bytes of one iperf3 run from namespace `a` to `target`
-/// (`reverse`: the server sends).
-fn iperf3(a: &str, target: &str, reverse: bool) -> (f64, f64) {
-    let (seconds, omit) = timing();
-    let mut cmd = Command::new("ip");
-    cmd.args([
-        "netns", "exec", a, "iperf3", "-c", target, "-J", "-C", "cubic",
-    ])
-    .args(["-t", &seconds.to_string(), "-O", &omit.to_string()]);
-    if reverse {
-        cmd.arg("-R");
-    }
-    let out = cmd.output().expect("iperf3");
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    let sum = &json["end"]["sum_received"];
-    (
-        sum["bits_per_second"].as_f64().unwrap_or(0.0) / 1e9,
-        sum["bytes"].as_f64().unwrap_or(0.0),
-    )
-}
+use common::{Killed, Namespaces, cpu_seconds, iperf3, timing};
 
 fn main() {
     if !mimm_requires::root("throughput") || !mimm_requires::tool("throughput", "iperf3", "iperf3")

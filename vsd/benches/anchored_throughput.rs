@@ -1,0 +1,179 @@
+//! iperf3 TCP through the anchored path — vsd0 → sealed UDP tunnel over a
+//! veth → the anchor (mimm-server) → its TUN → the host behind it — against
+//! the direct veth between the same two namespaces, in one run, both
+//! directions; with the VSD's and the anchor's CPU seconds per GB.
+//!
+//! ```text
+//!  mimm-abench-<pid>-a                          mimm-abench-<pid>-b
+//!  vsd0 (home 10.64.0.2) ┐                      anchor on 10.93.0.1:434, TUN manc0 10.64.0.1
+//!  member m1 10.93.0.2 ══ veth ═══ u1 10.93.0.1 iperf3 -s on 10.94.0.1 (lo)
+//!  d1 10.92.0.2 ═════════ veth ═══ d2 10.92.0.1
+//! ```
+//!
+//! Run as root: `cargo bench -p mimm-vsd --bench anchored_throughput`
+//! (`cargo build -p mimm-server` first, or `cargo bench --workspace`).
+//! `MIMM_BENCH_SHORT=1`: one-second runs (CI).
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Killed, Namespaces, cpu_seconds, iperf3, timing};
+use mimm_testbed::netns;
+
+const KEY: &str = "00112233445566778899aabbccddeeff";
+
+/// mimm-server, built beside this bench.
+fn server_binary() -> Option<PathBuf> {
+    let me = std::env::current_exe().ok()?;
+    let path = me.parent()?.parent()?.join("mimm-server");
+    path.exists().then_some(path)
+}
+
+fn spawn(ns: &str, program: &std::path::Path, args: &[&str], log: &std::path::Path) -> Killed {
+    Killed(
+        Command::new("ip")
+            .args(["netns", "exec", ns])
+            .arg(program)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+fn main() {
+    if !mimm_requires::root("anchored_throughput")
+        || !mimm_requires::tool("anchored_throughput", "iperf3", "iperf3")
+    {
+        return;
+    }
+    let Some(server) = server_binary() else {
+        println!(
+            "anchored_throughput: skipped: mimm-server is not built (cargo build -p mimm-server)"
+        );
+        return;
+    };
+    let pid = std::process::id();
+    let ns = Namespaces([
+        format!("mimm-abench-{pid}-a"),
+        format!("mimm-abench-{pid}-b"),
+    ]);
+    let (a, b) = (&ns.0[0], &ns.0[1]);
+    netns::add(a).unwrap();
+    netns::add(b).unwrap();
+    netns::ip_batch(
+        a,
+        &[
+            format!("link add m1 type veth peer name u1 netns {b}"),
+            format!("link add d1 type veth peer name d2 netns {b}"),
+            "addr add 10.93.0.2/24 dev m1".into(),
+            "addr add 10.92.0.2/24 dev d1".into(),
+            "link set m1 up".into(),
+            "link set d1 up".into(),
+        ],
+    )
+    .unwrap();
+    netns::ip_batch(
+        b,
+        &[
+            "addr add 10.93.0.1/24 dev u1".into(),
+            "addr add 10.92.0.1/24 dev d2".into(),
+            "addr add 10.94.0.1/32 dev lo".into(),
+            "link set u1 up".into(),
+            "link set d2 up".into(),
+        ],
+    )
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("mimm-abench-{pid}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let server_cfg = dir.join("mimm-server");
+    std::fs::write(
+        &server_cfg,
+        format!(
+            "config server 'server'\n\toption address '10.93.0.1'\n\
+             config client 'bench'\n\toption spi '1000'\n\toption key '{KEY}'\n\
+             config anchor 'anchor'\n\toption address '10.64.0.1'\n\
+             \toption pool '10.64.0.2-10.64.0.9'\n\toption tun 'manc0'\n"
+        ),
+    )
+    .unwrap();
+    let anchor = spawn(
+        b,
+        &server,
+        &["-c", server_cfg.to_str().unwrap()],
+        &dir.join("anchor.log"),
+    );
+    let socket = dir.join("vsd0.sock");
+    let vsd_cfg = dir.join("mimm");
+    std::fs::write(
+        &vsd_cfg,
+        format!(
+            "config vsd 'vsd0'\n\toption mode 'anchored'\n\tlist member 'm1'\n\
+             \toption anchor '10.93.0.1'\n\toption home_agent '10.64.0.1'\n\toption spi '1000'\n\
+             \toption key '{KEY}'\n\toption socket '{}'\n",
+            socket.display()
+        ),
+    )
+    .unwrap();
+    let vsd = spawn(
+        a,
+        std::path::Path::new(env!("CARGO_BIN_EXE_vsd")),
+        &["run", "-c", vsd_cfg.to_str().unwrap()],
+        &dir.join("vsd.log"),
+    );
+    // Bound once the home address is on vsd0: route the far host through it.
+    let start = Instant::now();
+    while netns::ip_batch(a, &["route add 10.94.0.1/32 dev vsd0 src 10.64.0.2".into()]).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "vsd0 never bound; vsd log:\n{}\nanchor log:\n{}",
+            std::fs::read_to_string(dir.join("vsd.log")).unwrap_or_default(),
+            std::fs::read_to_string(dir.join("anchor.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _iperf = spawn(
+        b,
+        std::path::Path::new("iperf3"),
+        &["-s"],
+        &dir.join("iperf3.log"),
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let (seconds, omit) = timing();
+    println!(
+        "iperf3 TCP (cubic) through vsd0 -> tunnel (chacha20-poly1305) -> anchor -> host, \
+         {seconds} s each ({omit} s omitted), one run, this machine:"
+    );
+    println!(
+        "{:<10} {:>14} {:>14} {:>7} {:>14} {:>16}",
+        "direction", "tunnel Gbit/s", "direct Gbit/s", "ratio", "vsd CPU s/GB", "anchor CPU s/GB"
+    );
+    for (name, reverse) in [("upload", false), ("download", true)] {
+        let (vsd0, anchor0) = (cpu_seconds(vsd.0.id()), cpu_seconds(anchor.0.id()));
+        let (through, bytes) = iperf3(a, "10.94.0.1", reverse);
+        let per_gb = |cpu: f64| {
+            if bytes > 0.0 {
+                cpu / (bytes / 1e9)
+            } else {
+                f64::NAN
+            }
+        };
+        let vsd_cpu = per_gb(cpu_seconds(vsd.0.id()) - vsd0);
+        let anchor_cpu = per_gb(cpu_seconds(anchor.0.id()) - anchor0);
+        let (direct, _) = iperf3(a, "10.92.0.1", reverse);
+        println!(
+            "{name:<10} {through:>14.3} {direct:>14.2} {:>7.3} {vsd_cpu:>14.2} {anchor_cpu:>16.2}",
+            through / direct
+        );
+        // Printed, not asserted; a run that moved nothing must not pass.
+        assert!(
+            bytes > 0.0 && direct > 0.0,
+            "{name}: nothing measured (through the tunnel {bytes} bytes, direct {direct} Gbit/s)"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

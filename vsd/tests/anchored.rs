@@ -1,0 +1,326 @@
+//! Anchored mode on the testbed: a raw-IP modem and a PPP link (both TUN
+//! point-to-point, as the emulator makes them) and an Ethernet link, each
+//! on its own ISP that NATs, bonded behind one home address through the
+//! real anchor (mimm-server, in `inet`). The LAN's
+//! traffic reaches `inet` from the home address whichever member carries
+//! it, and a switch or a carrier loss does not change that.
+
+mod common;
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{root_or_skip, run, serial};
+use mimm_testbed::probe::{self, Options};
+use mimm_testbed::{Change, Description, LinkSpec, LinkType, Testbed};
+use mimm_vsd::control::{self, Reply, Request, Status};
+
+const KEY: &str = "00112233445566778899aabbccddeeff";
+const HOME: Ipv4Addr = Ipv4Addr::new(10, 64, 0, 2);
+
+/// A binary of the workspace, built beside this test (`cargo test
+/// --workspace` builds every package's).
+fn workspace_binary(name: &str) -> PathBuf {
+    let me = std::env::current_exe().unwrap();
+    let path = me
+        .parent()
+        .and_then(|deps| deps.parent())
+        .unwrap()
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: cargo build -p {name} (cargo test --workspace does)",
+        path.display()
+    );
+    path
+}
+
+fn bed() -> Testbed {
+    let desc = Description {
+        lan: true,
+        seed: 1,
+        links: vec![
+            LinkSpec::new("wwan0", LinkType::Ptp).delay_ms(5.0),
+            LinkSpec::new("3g-wan", LinkType::Ptp).delay_ms(10.0),
+            LinkSpec::new("wlan0", LinkType::Ether).delay_ms(2.0),
+        ],
+    };
+    let bed = Testbed::up(&desc).unwrap();
+    // Each ISP hides its subscribers behind its own address, as carriers do.
+    for isp in ["isp1", "isp2", "isp3"] {
+        nft(
+            &bed,
+            isp,
+            "table ip isp_nat {\n chain post {\n  type nat hook postrouting priority srcnat;\n  \
+             oifname \"core\" masquerade\n }\n}\n",
+        );
+    }
+    bed
+}
+
+/// Loads an nftables script in a namespace.
+fn nft(bed: &Testbed, role: &str, script: &str) {
+    use std::io::Write;
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &bed.ns(role), "nft", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "nft in {role}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+struct Daemon {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Daemon {
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(
+    bed: &Testbed,
+    role: &str,
+    program: &PathBuf,
+    args: &[&str],
+    dir: &std::path::Path,
+) -> Daemon {
+    let name = program.file_name().unwrap().to_string_lossy().into_owned();
+    let log = dir.join(format!("{name}.log"));
+    let child = Command::new("ip")
+        .args(["netns", "exec", &bed.ns(role)])
+        .arg(program)
+        .args(args)
+        .env("VSD_LOG", "debug")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    Daemon { child, log }
+}
+
+struct Anchored {
+    _anchor: Daemon,
+    vsd: Daemon,
+    socket: PathBuf,
+}
+
+impl Anchored {
+    fn status(&self) -> Status {
+        match control::call(&self.socket, &Request::Status) {
+            Ok(Reply::Status(s)) => *s,
+            other => panic!("status: {other:?}\n{}", self.vsd.log_text()),
+        }
+    }
+
+    fn call(&self, r: Request) {
+        control::call(&self.socket, &r).unwrap();
+    }
+
+    fn wait_for(&self, limit: Duration, what: &str, ready: impl Fn(&Status) -> bool) -> Status {
+        let start = Instant::now();
+        loop {
+            if let Ok(Reply::Status(s)) = control::call(&self.socket, &Request::Status) {
+                if ready(&s) {
+                    return *s;
+                }
+            }
+            assert!(
+                start.elapsed() < limit,
+                "not {what} within {limit:?}; vsd log:\n{}\nanchor log:\n{}",
+                self.vsd.log_text(),
+                self._anchor.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// The anchor in `inet`, the anchored VSD in `router` over both links,
+/// bound on both, and the router's default route through it.
+fn anchored(bed: &Testbed) -> Anchored {
+    let dir =
+        std::env::temp_dir().join(format!("vsd-anchored-{}-{}", std::process::id(), bed.id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let server_cfg = dir.join("mimm-server");
+    std::fs::write(
+        &server_cfg,
+        format!(
+            "config server 'server'\n\toption address '198.51.100.1'\n\toption port '434'\n\
+             config client 'bus17'\n\toption spi '1000'\n\toption key '{KEY}'\n\
+             config anchor 'anchor'\n\toption address '10.64.0.1'\n\
+             \toption pool '10.64.0.2-10.64.0.254'\n\toption tun 'manc0'\n"
+        ),
+    )
+    .unwrap();
+    let anchor = start(
+        bed,
+        "inet",
+        &workspace_binary("mimm-server"),
+        &["run", "-c", server_cfg.to_str().unwrap()],
+        &dir,
+    );
+    let socket = dir.join("vsd0.sock");
+    let vsd_cfg = dir.join("mimm");
+    std::fs::write(
+        &vsd_cfg,
+        format!(
+            "config vsd 'vsd0'\n\toption mode 'anchored'\n\tlist member 'wwan0'\n\tlist member '3g-wan'\n\tlist member 'wlan0'\n\
+             \toption anchor '198.51.100.1'\n\toption home_agent '10.64.0.1'\n\toption spi '1000'\n\
+             \toption key '{KEY}'\n\toption keepalive_ms '200'\n\toption socket '{}'\n",
+            socket.display()
+        ),
+    )
+    .unwrap();
+    let vsd = start(
+        bed,
+        "router",
+        &PathBuf::from(common::VSD),
+        &["run", "-c", vsd_cfg.to_str().unwrap()],
+        &dir,
+    );
+    let a = Anchored {
+        _anchor: anchor,
+        vsd,
+        socket,
+    };
+    a.wait_for(Duration::from_secs(10), "bound on every member", |s| {
+        s.members.len() == 3
+            && s.members
+                .iter()
+                .all(|m| m.path.as_ref().is_some_and(|p| p.bound))
+            && s.active.is_some()
+    });
+    run(
+        bed,
+        "router",
+        &["ip", "route", "replace", "default", "dev", "vsd0"],
+    );
+    a
+}
+
+#[test]
+fn lan_traffic_reaches_inet_from_the_home_address_over_either_isp() {
+    if !root_or_skip("lan_traffic_reaches_inet_from_the_home_address_over_either_isp") {
+        return;
+    }
+    let _serial = serial();
+    let bed = bed();
+    let a = anchored(&bed);
+    let s = a.status();
+    assert_eq!(
+        s.anchored.as_ref().and_then(|x| x.home),
+        Some(HOME),
+        "{s:?}"
+    );
+    // The first path bound carries traffic until mimmd (or a failure) moves it.
+    assert!(s.active.is_some(), "{s:?}");
+    count_udp_sources(&bed);
+    let stream = probe::start(
+        &bed.plan,
+        Options {
+            duration: Duration::from_secs(5),
+            echo: true,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    // Planned: to the Ethernet link, then to the PPP one; then the PPP
+    // link's carrier goes and the VSD moves by itself.
+    let mut planned = Vec::new();
+    for member in ["wlan0", "3g-wan"] {
+        std::thread::sleep(Duration::from_millis(1200));
+        let t = stream.elapsed_s();
+        a.call(Request::SetActive {
+            member: member.into(),
+        });
+        planned.push(t);
+    }
+    std::thread::sleep(Duration::from_millis(1200));
+    let lost_carrier = stream.elapsed_s();
+    bed.set("3g-wan", Change::Down).unwrap();
+    let r = stream.finish().unwrap();
+    let planned: Vec<_> = planned
+        .iter()
+        .map(|&t| r.stream.cost(t - 0.05, t + 0.5))
+        .collect();
+    let carrier = r.stream.cost(lost_carrier - 0.05, lost_carrier + 0.5);
+    let s = a.status();
+    let rtts: Vec<_> = s
+        .members
+        .iter()
+        .map(|m| (m.name.clone(), m.path.as_ref().and_then(|p| p.srtt_ms)))
+        .collect();
+    eprintln!(
+        "anchored: planned switches {planned:?}; carrier loss {carrier}; lost {} of {}, \
+         echoes lost {:?}; anchor RTT per path {rtts:?}",
+        r.stream.lost,
+        r.stream.sent,
+        r.rtt.as_ref().map(|e| e.lost)
+    );
+    assert_eq!(s.active.as_deref(), Some("wwan0"), "{}", a.vsd.log_text());
+    for m in &s.members {
+        let p = m.path.as_ref().unwrap();
+        assert!(
+            p.tunnel.sealed > 500 && p.tunnel.opened > 500,
+            "{} carried little: {p:?}",
+            m.name
+        );
+    }
+    assert!(r.stream.received > 3000, "{}", r.to_text());
+    for p in &planned {
+        assert_eq!(p.lost, 0, "{}", r.to_text());
+    }
+    let (home, others) = udp_sources(&bed);
+    eprintln!(
+        "inet received UDP from the home address: {home}; from any other (not the tunnel): {others}"
+    );
+    assert!(home >= r.stream.received, "{home} < {}", r.stream.received);
+    assert_eq!(others, 0, "inet saw the LAN from another address");
+}
+
+/// Counts, in `inet`, UDP packets from the home address and from anyone
+/// else other than tunnel packets to the anchor's port.
+fn count_udp_sources(bed: &Testbed) {
+    let rules = format!(
+        "table ip seen {{\n chain input {{\n  type filter hook input priority 0;\n  \
+         meta l4proto udp ip saddr {HOME} counter\n  \
+         meta l4proto udp udp dport != 434 ip saddr != {HOME} counter\n }}\n}}\n"
+    );
+    nft(bed, "inet", &rules);
+}
+
+/// (from the home address, from others) since [`count_udp_sources`].
+fn udp_sources(bed: &Testbed) -> (u64, u64) {
+    let listing = run(bed, "inet", &["nft", "list", "table", "ip", "seen"]);
+    let counts: Vec<u64> = listing
+        .split("packets ")
+        .skip(1)
+        .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
+        .collect();
+    assert_eq!(counts.len(), 2, "{listing}");
+    (counts[0], counts[1])
+}
