@@ -104,7 +104,7 @@ fn main() {
     let anchor = spawn(
         b,
         &server,
-        &["-c", server_cfg.to_str().unwrap()],
+        &["run", "-c", server_cfg.to_str().unwrap()],
         &dir.join("anchor.log"),
     );
     let socket = dir.join("vsd0.sock");
