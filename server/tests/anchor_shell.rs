@@ -59,7 +59,6 @@ impl Server {
         if let Some(mut e) = self.0.stderr.take() {
             let _ = e.read_to_string(&mut log);
         }
-        let _ = std::fs::remove_file(config_file());
         log
     }
 }
@@ -77,6 +76,7 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+        let _ = std::fs::remove_file(config_file());
     }
 }
 
