@@ -3,8 +3,9 @@
 //! test plays the mobile node there with a UDP socket) and an "inet"
 //! namespace whose kernel answers pings. Registration, a ping through the
 //! anchor to inet and its reply back, a keepalive the anchor answers
-//! itself, a ping of the anchor's address its kernel answers, and forged
-//! and replayed packets dropped.
+//! itself, a ping of the anchor's address its kernel answers, forged and
+//! replayed packets dropped; reloads (the same file, another TUN, a TUN
+//! that cannot be made) keep the binding.
 //!
 //! ```text
 //! client c0 192.0.2.2 --- 192.0.2.1 a0 [anchor: mimm-server, TUN 10.64.0.1] a1 198.51.100.1 --- 198.51.100.2 i0 inet
@@ -339,14 +340,20 @@ fn a_client_pings_through_the_anchor_and_its_keepalives_are_answered() {
         .unwrap();
     let links = String::from_utf8_lossy(&links.stdout);
     assert!(links.contains("mas1") && !links.contains("mas0"), "{links}");
+    // A TUN that cannot be made (the name is a veth's): the reload is
+    // refused and the anchor runs on as it was.
+    write_config("a0");
+    server.reload();
+    ping_inet(&mut node, 8, "after a refused reload");
 
     drop(entered);
     let log = server.stop();
+    assert!(log.contains("reload refused"), "{log}");
     let status = log
         .lines()
         .rfind(|l| l.contains("anchor: 1 tunnels"))
         .unwrap_or_else(|| panic!("no status line on exit:\n{log}"));
-    for counted in ["uplink 5,", "downlink 5,", "keepalives 1,", "unopened 2,"] {
+    for counted in ["uplink 6,", "downlink 6,", "keepalives 1,", "unopened 2,"] {
         assert!(status.contains(counted), "{counted} in {status}");
     }
 }
