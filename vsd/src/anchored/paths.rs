@@ -17,6 +17,8 @@ use super::tunnel::{PathTunnel, TunnelCounters};
 /// Keepalives unanswered in a row after which a path counts as broken
 /// (a blackhole with carrier up).
 pub const MISSED_TO_BREAK: u32 = 3;
+/// Keepalives the loss figure is taken over.
+pub const LOSS_WINDOW: u32 = 16;
 
 /// What status shows of a path.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -35,6 +37,9 @@ pub struct PathStatus {
     pub keepalives_answered: u64,
     /// Unanswered in a row (the path is broken at [`MISSED_TO_BREAK`]).
     pub missed: u32,
+    /// Of the last [`LOSS_WINDOW`] keepalives given up on or answered, the
+    /// share given up on.
+    pub loss_pct: f64,
     pub tunnel: TunnelCounters,
 }
 
@@ -49,6 +54,9 @@ pub struct Path {
     next_seq: u16,
     /// The keepalive awaiting its answer, and when it left.
     awaiting: Option<(u16, Nanos)>,
+    /// The last outcomes, newest in bit 0 (1: given up on), and how many.
+    outcomes: u32,
+    outcome_count: u32,
     pub stats: PathStatus,
 }
 
@@ -85,6 +93,8 @@ impl Path {
             care_of: None,
             next_seq: 0,
             awaiting: None,
+            outcomes: 0,
+            outcome_count: 0,
             stats: PathStatus::default(),
         })
     }
@@ -101,6 +111,7 @@ impl Path {
         self.next_seq = self.next_seq.wrapping_add(1);
         if self.awaiting.replace((seq, now)).is_some() {
             self.stats.missed += 1;
+            self.outcome(true);
         }
         self.stats.keepalives_sent += 1;
         seq
@@ -117,9 +128,73 @@ impl Path {
         self.stats.srtt_ms = Some(self.stats.srtt_ms.map_or(rtt, |s| s * 0.875 + rtt * 0.125));
         self.stats.keepalives_answered += 1;
         self.stats.missed = 0;
+        self.outcome(false);
+    }
+
+    fn outcome(&mut self, lost: bool) {
+        let mask = (1u32 << LOSS_WINDOW) - 1;
+        self.outcomes = ((self.outcomes << 1) | u32::from(lost)) & mask;
+        self.outcome_count = (self.outcome_count + 1).min(LOSS_WINDOW);
+        let lost = self.outcomes.count_ones();
+        self.stats.loss_pct = 100.0 * f64::from(lost) / f64::from(self.outcome_count);
     }
 
     pub fn send(&self, bytes: &[u8], to: SocketAddr) -> io::Result<usize> {
         self.socket.send_to(bytes, to)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path() -> Path {
+        let socket = mio::net::UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        Path {
+            name: "wwan0".into(),
+            ifindex: 1,
+            socket,
+            tunnel: PathTunnel::default(),
+            carrier: true,
+            care_of: None,
+            next_seq: 0,
+            awaiting: None,
+            outcomes: 0,
+            outcome_count: 0,
+            stats: PathStatus::default(),
+        }
+    }
+
+    #[test]
+    fn keepalives_give_rtt_loss_over_a_window_and_break_after_three_missed() {
+        let mut p = path();
+        let ms = |m: u64| Nanos::from_ms(m);
+        let seq = p.keepalive_sent(ms(0));
+        p.keepalive_answered(seq.wrapping_add(1), ms(5));
+        assert_eq!(p.stats.keepalives_answered, 0, "not the one awaited");
+        p.keepalive_answered(seq, ms(12));
+        assert_eq!(p.stats.rtt_ms, Some(12.0));
+        for i in 1..=3 {
+            p.keepalive_sent(ms(100 * i));
+        }
+        // Two given up on so far (the third still awaited).
+        assert_eq!(p.stats.missed, 2);
+        p.keepalive_sent(ms(400));
+        assert_eq!(p.stats.missed, MISSED_TO_BREAK);
+        assert!(
+            (p.stats.loss_pct - 75.0).abs() < 1e-9,
+            "{}",
+            p.stats.loss_pct
+        );
+        for i in 5..40 {
+            let seq = p.keepalive_sent(ms(100 * i));
+            p.keepalive_answered(seq, ms(100 * i + 3));
+        }
+        assert_eq!(
+            (p.stats.missed, p.stats.loss_pct),
+            (0, 0.0),
+            "the window moved on"
+        );
+        assert_eq!(p.stats.srtt_ms.map(f64::round), Some(3.0));
     }
 }
