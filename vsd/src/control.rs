@@ -274,6 +274,52 @@ pub fn active_member(socket: &Path) -> io::Result<Option<String>> {
     Ok(status.active)
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum PathsReply {
+    Status(PathsOfStatus),
+}
+
+#[derive(Deserialize)]
+struct PathsOfStatus {
+    anchored: Option<HomeOfStatus>,
+    members: Vec<MemberPath>,
+}
+
+#[derive(Deserialize)]
+struct HomeOfStatus {
+    home: Option<std::net::Ipv4Addr>,
+}
+
+/// What mimmd reads of an anchored member's path (a part of its status:
+/// reading all of it would cost mimmd's binary the whole status parser).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct MemberPath {
+    pub name: String,
+    /// active, prepared, leaving, backup or down (no carrier, no binding,
+    /// or keepalives unanswered).
+    pub state: String,
+    pub path: Option<PathOfStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PathOfStatus {
+    pub care_of: Option<std::net::Ipv4Addr>,
+    pub bound: bool,
+    pub binding_left_s: Option<u64>,
+    pub srtt_ms: Option<f64>,
+    pub loss_pct: f64,
+}
+
+/// An anchored VSD's home address and each member's path; `None` from a
+/// VSD in the shadow-MAC mode.
+pub fn anchored_paths(
+    socket: &Path,
+) -> io::Result<Option<(Option<std::net::Ipv4Addr>, Vec<MemberPath>)>> {
+    let PathsReply::Status(status) = call_for(socket, &Request::Status)?;
+    Ok(status.anchored.map(|a| (a.home, status.members)))
+}
+
 /// The VSD's events as JSON lines, to `each` until it returns false.
 pub fn events(socket: &Path, follow: bool, each: impl FnMut(&str) -> bool) -> io::Result<()> {
     let line = serde_json::to_vec(&Request::Events {
@@ -352,5 +398,79 @@ mod event_kind_tests {
     #[test]
     fn kinds_serialise_as_their_names_and_readme_lists_them_all() {
         mimm_requires::names_are_listed(&EventKind::ALL, |k| k.name(), "Event kinds (VSD):");
+    }
+}
+
+#[cfg(test)]
+mod paths_tests {
+    use super::*;
+    use crate::anchored::paths::PathStatus;
+
+    #[test]
+    fn mimmd_reads_the_paths_of_an_anchored_status_and_nothing_of_a_shadow_one() {
+        let member = |name: &str, state: &str, path: Option<PathStatus>| MemberStatus {
+            name: name.into(),
+            ifindex: 3,
+            mac: String::new(),
+            carrier: true,
+            priority: 1000,
+            state: state.into(),
+            counters: Counters::default(),
+            path,
+        };
+        let path = PathStatus {
+            care_of: Some("10.1.0.2".parse().unwrap()),
+            bound: true,
+            binding_left_s: Some(590),
+            srtt_ms: Some(10.5),
+            loss_pct: 6.25,
+            ..PathStatus::default()
+        };
+        let mut status = Status {
+            name: "vsd0".into(),
+            mac: String::new(),
+            mtu: 1420,
+            mac_policy: "anchored".into(),
+            offloads: false,
+            active: Some("wwan0".into()),
+            prepared: None,
+            switches: 1,
+            uptime_s: 3.0,
+            members: vec![
+                member("wwan0", "active", Some(path)),
+                member("wlan0", "down", None),
+            ],
+            waiting: vec![],
+            anchored: Some(AnchoredStatus {
+                anchor: "203.0.113.1:434".into(),
+                home: Some("10.64.0.2".parse().unwrap()),
+                no_path_drops: 0,
+            }),
+        };
+        let line = |s: &Status| {
+            serde_json::to_string(&Response::Ok(Reply::Status(Box::new(s.clone())))).unwrap()
+        };
+        let Answer::Ok(PathsReply::Status(read)) =
+            serde_json::from_str::<Answer<PathsReply>>(&line(&status)).unwrap()
+        else {
+            panic!("not ok")
+        };
+        assert_eq!(
+            read.anchored.unwrap().home,
+            Some("10.64.0.2".parse().unwrap())
+        );
+        let p = read.members[0].path.as_ref().unwrap();
+        assert_eq!(
+            (p.bound, p.binding_left_s, p.srtt_ms, p.loss_pct),
+            (true, Some(590), Some(10.5), 6.25)
+        );
+        assert_eq!(read.members[1].state, "down");
+        status.anchored = None;
+        let Answer::Ok(PathsReply::Status(read)) =
+            serde_json::from_str::<Answer<PathsReply>>(&line(&status)).unwrap()
+        else {
+            panic!("not ok")
+        };
+        assert!(read.anchored.is_none());
     }
 }

@@ -4,14 +4,18 @@
 //! mimmd reads back which member is active and follows it.
 
 use std::io;
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use mimm_vsd::config::VsdConfig;
-use mimm_vsd::control::{self, Request};
+use mimm_vsd::control::{self, MemberPath, Request};
 
 pub struct VsdMode {
     pub name: String,
     socket: PathBuf,
+    /// The VSD tunnels its members to an anchor: their paths' keepalives
+    /// are the path metric (see `Daemon::read_anchor_paths`).
+    pub anchored: bool,
 }
 
 impl VsdMode {
@@ -19,6 +23,7 @@ impl VsdMode {
         VsdMode {
             name: cfg.name.clone(),
             socket: cfg.socket.clone(),
+            anchored: cfg.anchored.is_some(),
         }
     }
 
@@ -30,6 +35,11 @@ impl VsdMode {
 
     pub fn socket(&self) -> &std::path::Path {
         &self.socket
+    }
+
+    /// Anchored: the home address and each member's path to the anchor.
+    pub fn anchored_paths(&self) -> io::Result<Option<(Option<Ipv4Addr>, Vec<MemberPath>)>> {
+        control::anchored_paths(&self.socket)
     }
 
     /// The member the VSD has active now.

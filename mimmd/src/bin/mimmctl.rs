@@ -137,6 +137,15 @@ fn render(status: &Status) -> String {
                 i.name, s.kind, s.detail, s.updates, s.failures
             );
         }
+        if let Some(b) = &i.binding {
+            let rtt = i.rtt_ms.map_or("-".into(), |r| format!("{r:.1} ms"));
+            let loss = i.loss_pct.map_or("-".into(), |l| format!("{l:.0} %"));
+            let _ = writeln!(
+                out,
+                "{:<12} anchor   {b}; path rtt {rtt}, loss {loss}",
+                i.name
+            );
+        }
     }
     let c = &status.counters;
     let _ = writeln!(

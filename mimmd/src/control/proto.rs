@@ -118,6 +118,10 @@ pub struct IfaceStatus {
     /// The signal source's and the probes' own state.
     #[serde(default)]
     pub sources: Vec<SourceStatus>,
+    /// Anchored vsd mode: the home address and this member's care-of
+    /// address and binding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding: Option<String>,
 }
 
 /// A source's state (see `monitor::source`).

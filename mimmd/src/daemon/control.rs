@@ -162,6 +162,7 @@ impl Daemon {
                         .map(|a| (a * 100.0).round() / 100.0),
                     score: view.map_or(0.0, |v| (v.score * 100.0).round() / 100.0),
                     sources: rt.sources_status(),
+                    binding: rt.binding.clone(),
                 }
             })
             .collect();

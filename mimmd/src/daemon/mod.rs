@@ -5,6 +5,7 @@
 //! on a timerfd armed for the earliest thing due; idle means asleep.
 
 mod advice;
+mod anchor_paths;
 mod control;
 mod exec;
 mod state;
@@ -302,6 +303,7 @@ impl Daemon {
 
     fn sample_all(&mut self, now: Nanos) {
         self.follow_vsd();
+        self.read_anchor_paths();
         let ms = self.ms(now);
         let report = self.followers.any(|&samples| samples);
         for i in 0..self.ifaces.len() {
@@ -331,13 +333,15 @@ impl Daemon {
     /// prober runs (the others keep their last measurement, see
     /// `Prober::paused_stats`).
     fn follow_primary(&mut self) {
-        if !matches!(self.mover, Mover::Vsd(_)) {
+        let Mover::Vsd(vsd) = &self.mover else {
             return;
-        }
+        };
+        // Anchored, the VSD's keepalives measure every path: no probes.
+        let anchored = vsd.anchored;
         let primary = self.mm.primary().map(|p| p.index());
         let now = clock::now();
         for (i, rt) in self.ifaces.iter_mut().enumerate() {
-            rt.prober.set_paused(Some(i) != primary, now);
+            rt.prober.set_paused(anchored || Some(i) != primary, now);
         }
     }
 

@@ -6,7 +6,7 @@ use mimm_mm::Millis;
 
 use crate::config::MimmConfig;
 use crate::monitor::Observed;
-use crate::monitor::probe::{ProbeTiming, Prober};
+use crate::monitor::probe::{PathStats, ProbeTiming, Prober};
 use crate::monitor::source::{Ask, Opening, Source, SourceStatus, Tally, Update};
 
 /// An interface's sources: its signal source and its probes.
@@ -21,6 +21,10 @@ pub(crate) struct IfaceRuntime {
     pub prober: Prober,
     signal: Box<dyn Source>,
     tallies: [Tally; SLOTS],
+    /// Anchored vsd mode: the path as the VSD's keepalives to the anchor
+    /// measure it (it replaces the probes), and the binding for status.
+    pub anchor_path: Option<PathStats>,
+    pub binding: Option<String>,
 }
 
 impl IfaceRuntime {
@@ -76,7 +80,9 @@ impl IfaceRuntime {
 
     /// The probes' measurement now (the last one while they are paused).
     fn read_path(&mut self, now: Nanos) {
-        if self.prober.is_paused() {
+        if let Some(anchored) = self.anchor_path {
+            self.observed.path = Some(anchored);
+        } else if self.prober.is_paused() {
             self.observed.path = Some(self.prober.paused_stats(now));
         } else if let Some(path) = self.observed.path.as_mut() {
             *path = self.prober.stats();
@@ -130,6 +136,8 @@ pub(crate) fn build(cfg: &MimmConfig, now: Millis) -> Result<Vec<IfaceRuntime>, 
                 ),
                 signal,
                 tallies: Default::default(),
+                anchor_path: None,
+                binding: None,
             })
         })
         .collect()
