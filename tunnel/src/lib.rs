@@ -4,6 +4,7 @@
 //! sealed with ChaCha20-Poly1305), per-binding keys, sealing and opening in
 //! place, and the receive side's anti-replay window.
 
+pub mod duplicate;
 pub mod keepalive;
 pub mod keys;
 pub mod packet;

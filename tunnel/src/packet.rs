@@ -5,9 +5,15 @@
 //! associated data: authenticated, not encrypted.
 //!
 //! ```text
-//! sealed: 4 | 253 | 0 0 | sequence (6) | ciphertext ... | tag (16)
+//! sealed: 4 | 253 | flags | 0 | sequence (6) | ciphertext ... | tag (16)
 //! clear:  4 |   4 | 0 0 | IPv4 packet ...                          (cipher none)
 //! ```
+//!
+//! RFC 3519's reserved field is ours in the sealed form (its next header
+//! is our number): the first byte holds flags, authenticated with the rest
+//! of the header. [`FLAG_DUPLICATE`]: the packet was sent over two paths
+//! at once, and its plaintext starts with the duplicate's number (see
+//! [`crate::duplicate`]).
 //!
 //! Next header 253 is RFC 3692's experimental number: a plain RFC 3519
 //! peer (and tshark) reads the packet as tunnel data it does not decode.
@@ -21,6 +27,8 @@ mod field {
     pub const TYPE: usize = 0;
     pub const NEXT_HEADER: usize = 1;
     pub const RESERVED: Range<usize> = 2..4;
+    pub const FLAGS: usize = 2;
+    pub const RESERVED_SEALED: usize = 3;
     pub const SEQUENCE: Range<usize> = 4..10;
     pub const CLEAR_PAYLOAD: usize = 4;
     pub const SEALED_PAYLOAD: usize = 10;
@@ -36,6 +44,9 @@ pub const SEALED_HEADER: usize = field::SEALED_PAYLOAD;
 pub const CLEAR_HEADER: usize = field::CLEAR_PAYLOAD;
 /// Tunnel bytes around a sealed inner packet (outer IPv4 and UDP not counted).
 pub const SEALED_OVERHEAD: usize = SEALED_HEADER + TAG_LEN;
+/// Sent over two paths; the plaintext starts with the duplicate's number.
+pub const FLAG_DUPLICATE: u8 = 0x01;
+const KNOWN_FLAGS: u8 = FLAG_DUPLICATE;
 /// The largest sequence number: a binding that used them all registers again.
 pub const MAX_SEQUENCE: u64 = (1 << 48) - 1;
 
@@ -68,11 +79,13 @@ impl<T: AsRef<[u8]>> Packet<T> {
         if b[field::TYPE] != TUNNEL_DATA {
             return Err(Malformed::NotTunnelData);
         }
-        if b[field::RESERVED] != [0, 0] {
-            return Err(Malformed::Header);
-        }
         match b[field::NEXT_HEADER] {
-            NEXT_IPV4 => {}
+            NEXT_IPV4 if b[field::RESERVED] == [0, 0] => {}
+            NEXT_SEALED
+                if b[field::FLAGS] & !KNOWN_FLAGS != 0 || b[field::RESERVED_SEALED] != 0 =>
+            {
+                return Err(Malformed::Header);
+            }
             NEXT_SEALED if b.len() >= SEALED_OVERHEAD => {}
             NEXT_SEALED => return Err(Malformed::Short),
             _ => return Err(Malformed::Header),
@@ -86,6 +99,15 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     pub fn is_sealed(&self) -> bool {
         self.b().get(field::NEXT_HEADER) == Some(&NEXT_SEALED)
+    }
+
+    /// The sealed packet's flags (0 for a clear one).
+    pub fn flags(&self) -> u8 {
+        if self.is_sealed() {
+            self.b()[field::FLAGS]
+        } else {
+            0
+        }
     }
 
     /// The sealed packet's sequence number (0 for a clear one).
@@ -116,13 +138,14 @@ impl<T: AsRef<[u8]>> Packet<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
-    /// Writes a sealed header with `sequence` (the buffer holds at least
-    /// [`SEALED_HEADER`] bytes).
-    pub fn set_sealed_header(&mut self, sequence: u64) {
+    /// Writes a sealed header with `sequence` and `flags` (the buffer
+    /// holds at least [`SEALED_HEADER`] bytes).
+    pub fn set_sealed_header(&mut self, sequence: u64, flags: u8) {
         let b = self.buffer.as_mut();
         b[field::TYPE] = TUNNEL_DATA;
         b[field::NEXT_HEADER] = NEXT_SEALED;
-        b[field::RESERVED].fill(0);
+        b[field::FLAGS] = flags;
+        b[field::RESERVED_SEALED] = 0;
         let seq = sequence.to_be_bytes();
         b[field::SEQUENCE].copy_from_slice(&seq[2..]);
     }
@@ -142,9 +165,16 @@ mod tests {
     #[test]
     fn headers_written_read_back_and_bad_ones_are_refused() {
         let mut buf = [0u8; 40];
-        Packet::new_unchecked(&mut buf[..]).set_sealed_header(0x0102_0304_0506);
+        Packet::new_unchecked(&mut buf[..]).set_sealed_header(0x0102_0304_0506, FLAG_DUPLICATE);
         let p = Packet::new_checked(&buf[..]).unwrap();
         assert!(p.is_sealed());
+        assert_eq!(p.flags(), FLAG_DUPLICATE);
+        let mut unknown_flag = buf;
+        unknown_flag[2] = 0x80;
+        assert_eq!(
+            Packet::new_checked(&unknown_flag[..]).unwrap_err(),
+            Malformed::Header
+        );
         assert_eq!(p.sequence(), 0x0102_0304_0506);
         assert_eq!(p.payload_range(), 10..24);
         for short in 0..SEALED_OVERHEAD {

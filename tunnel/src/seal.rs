@@ -43,6 +43,16 @@ impl Sealer {
     /// Seals the inner packet already written at
     /// `buf[SEALED_HEADER..SEALED_HEADER + inner_len]`; the packet's length.
     pub fn seal(&mut self, buf: &mut [u8], inner_len: usize) -> Result<usize, SealError> {
+        self.seal_flagged(buf, inner_len, 0)
+    }
+
+    /// [`Sealer::seal`] with header flags (`packet::FLAG_*`).
+    pub fn seal_flagged(
+        &mut self,
+        buf: &mut [u8],
+        inner_len: usize,
+        flags: u8,
+    ) -> Result<usize, SealError> {
         let len = inner_len + SEALED_OVERHEAD;
         if buf.len() < len {
             return Err(SealError::TooSmall);
@@ -52,7 +62,7 @@ impl Sealer {
         }
         let sequence = self.next;
         self.next += 1;
-        Packet::new_unchecked(&mut buf[..]).set_sealed_header(sequence);
+        Packet::new_unchecked(&mut buf[..]).set_sealed_header(sequence, flags);
         let (header, rest) = buf.split_at_mut(SEALED_HEADER);
         let (body, tag) = rest[..inner_len + TAG_LEN].split_at_mut(inner_len);
         let t = self
