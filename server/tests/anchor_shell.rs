@@ -248,6 +248,7 @@ fn echo(from: Ipv4Addr, to: Ipv4Addr, seq: u16, ident: Option<u16>) -> [u8; ECHO
         path: 0,
         seq,
         primary: true,
+        duplicate: false,
     };
     keepalive::request(&mut p, from, to, k);
     if let Some(id) = ident {

@@ -6,7 +6,10 @@
 //! round-trip time and loss. The router never hands them to its kernel.
 //!
 //! A keepalive marked *primary* also tells the anchor that this path now
-//! carries the router's traffic: downlink moves to it. The router sends one
+//! carries the router's traffic: downlink moves to it. One marked
+//! *duplicate* asks for a copy of every downlink packet over its path too
+//! (selective duplication, see [`crate::duplicate`]); the next one without
+//! the mark ends it. The router sends one
 //! the moment it switches, so the downlink follows within half a round trip
 //! even when no uplink packet would have shown the way.
 //!
@@ -41,6 +44,7 @@ const ECHO_REQUEST: u8 = 8;
 const ECHO_REPLY: u8 = 0;
 const PROTOCOL_ICMP: u8 = 1;
 const FLAG_PRIMARY: u8 = 1;
+const FLAG_DUPLICATE: u8 = 2;
 /// Every keepalive carries this ICMP identifier ("mm"): a ping of the
 /// anchor's address that an application sends through the tunnel has its
 /// own, and the anchor's kernel answers that one.
@@ -77,6 +81,7 @@ pub struct Keepalive {
     pub path: u16,
     pub seq: u16,
     pub primary: bool,
+    pub duplicate: bool,
 }
 
 /// Writes keepalive `k` into `out` (at least [`ECHO_LEN`] bytes); its length.
@@ -93,7 +98,8 @@ pub fn request(out: &mut [u8], home: Ipv4Addr, anchor: Ipv4Addr, k: Keepalive) -
     p[field::ID].copy_from_slice(&IDENTIFIER.to_be_bytes());
     p[field::SEQ].copy_from_slice(&k.seq.to_be_bytes());
     p[field::PATH].copy_from_slice(&k.path.to_be_bytes());
-    p[field::FLAGS] = if k.primary { FLAG_PRIMARY } else { 0 };
+    p[field::FLAGS] =
+        if k.primary { FLAG_PRIMARY } else { 0 } | if k.duplicate { FLAG_DUPLICATE } else { 0 };
     fix_checksums(p);
     ECHO_LEN
 }
@@ -116,6 +122,7 @@ fn read(p: &[u8]) -> Keepalive {
         path: be(field::PATH),
         seq: be(field::SEQ),
         primary: p[field::FLAGS] & FLAG_PRIMARY != 0,
+        duplicate: p[field::FLAGS] & FLAG_DUPLICATE != 0,
     }
 }
 
@@ -158,6 +165,7 @@ mod tests {
             path: 2,
             seq: 77,
             primary: true,
+            duplicate: true,
         };
         let len = request(&mut p, HOME, ANCHOR, k);
         let p = &mut p[..len];

@@ -9,6 +9,8 @@
 //! {"cmd":"prepare","member":"eth2"}                 -> {"ok":"done"}   accept its frames too
 //! {"cmd":"commit"}                                  -> {"ok":"done"}   move transmission to it
 //! {"cmd":"set-active","member":"eth2"}              -> {"ok":"done"}   prepare + commit
+//! {"cmd":"duplicate","member":"wlan0"}              -> {"ok":"done"}   anchored: also over it
+//! {"cmd":"duplicate"}                               -> {"ok":"done"}   anchored: duplication off
 //! {"cmd":"events","follow":true}                    -> recent events, then each new one
 //! ```
 //!
@@ -45,6 +47,10 @@ pub enum Request {
     Commit,
     SetActive {
         member: String,
+    },
+    /// Anchored mode: send every packet over `member` too (`None`: stop).
+    Duplicate {
+        member: Option<String>,
     },
     Events {
         follow: bool,
@@ -87,13 +93,16 @@ impl TryFrom<FlatRequest> for Request {
             "prepare" => Request::Prepare { member: member()? },
             "commit" => Request::Commit,
             "set-active" => Request::SetActive { member: member()? },
+            "duplicate" => Request::Duplicate {
+                member: flat.member.clone(),
+            },
             "events" => Request::Events {
                 follow: flat.follow.unwrap_or(false),
                 recent: flat.recent.unwrap_or(true),
             },
             other => {
                 return Err(format!(
-                    "unknown cmd {other:?}: status, add, remove, priority, prepare, commit, set-active or events"
+                    "unknown cmd {other:?}: status, add, remove, priority, prepare, commit, set-active, duplicate or events"
                 ));
             }
         })

@@ -77,6 +77,18 @@ impl Engine {
                     .map_err(|e| format!("member {member}: {e}"))?;
                 Ok(Reply::Done)
             }
+            Request::Duplicate { member } => {
+                let to = member.as_deref().map(|m| self.id_of(m)).transpose()?;
+                if to != self.dup.to {
+                    self.dup.to = to;
+                    let detail = match &member {
+                        Some(m) => format!("duplicating over {m} too"),
+                        None => "duplication off".into(),
+                    };
+                    self.event_named(EventKind::Switch, member, detail);
+                }
+                Ok(Reply::Done)
+            }
             Request::Events { .. } => Ok(Reply::Done),
         }
     }

@@ -7,8 +7,9 @@ use std::io;
 use std::net::SocketAddr;
 
 use mimm_io::clock::{self, Nanos};
+use mimm_tunnel::duplicate::{self, ID_LEN};
 use mimm_tunnel::keepalive::{self, Keepalive};
-use mimm_tunnel::packet::{SEALED_HEADER, SEALED_OVERHEAD, TUNNEL_DATA};
+use mimm_tunnel::packet::{Packet, SEALED_HEADER, SEALED_OVERHEAD, TUNNEL_DATA};
 
 use mio::Token;
 
@@ -18,15 +19,15 @@ use super::engine::{BUF_LEN, Engine, PATH_BASE, TUN};
 const BUDGET: usize = 64;
 /// The first byte of a Registration Reply.
 const REGISTRATION_REPLY: u8 = 3;
+/// Where a packet from the TUN is read: room in front for the tunnel
+/// header and, when duplicated, its number.
+pub(super) const INNER_AT: usize = SEALED_HEADER + ID_LEN;
 
 impl Engine {
     pub(super) fn tun_readable(&mut self) {
         for _ in 0..BUDGET {
-            let room = BUF_LEN - SEALED_OVERHEAD;
-            let n = match self
-                .tun
-                .recv(&mut self.buf[SEALED_HEADER..SEALED_HEADER + room])
-            {
+            let room = BUF_LEN - SEALED_OVERHEAD - ID_LEN;
+            let n = match self.tun.recv(&mut self.buf[INNER_AT..INNER_AT + room]) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -41,24 +42,43 @@ impl Engine {
         self.again.push(TUN);
     }
 
-    /// Seals the packet at `buf[SEALED_HEADER..][..len]` for the active path.
+    /// Seals the packet at `buf[INNER_AT..][..len]` for the active path
+    /// (and, while duplicating, for the second one too).
     fn uplink(&mut self, len: usize) {
-        let is_ipv4 = self.buf.get(SEALED_HEADER).is_some_and(|b| b >> 4 == 4);
-        let path = self.switch.tx().filter(|_| is_ipv4);
-        let Some(p) = path.and_then(|id| self.paths.get_mut(id).and_then(Option::as_mut)) else {
+        let is_ipv4 = self.buf.get(INNER_AT).is_some_and(|b| b >> 4 == 4);
+        let Some(tx) = self.switch.tx().filter(|_| is_ipv4) else {
             self.no_path_drops += 1;
             return;
         };
-        let Ok(sealed) = p.tunnel.seal(&mut self.buf, len) else {
-            self.no_path_drops += 1;
+        if let Some(second) = self.duplicating_to(tx) {
+            self.uplink_duplicated(tx, second, len);
             return;
+        }
+        // Not numbered: the packet starts ID_LEN bytes in.
+        if !self.send_sealed(tx, ID_LEN, len, 0) {
+            self.no_path_drops += 1;
+        }
+    }
+
+    /// Seals `buf[at + SEALED_HEADER..][..len]` in place for path `id` and
+    /// sends it; whether it went.
+    pub(super) fn send_sealed(&mut self, id: usize, at: usize, len: usize, flags: u8) -> bool {
+        let Some(p) = self.paths.get_mut(id).and_then(Option::as_mut) else {
+            return false;
         };
-        if let Err(e) = p.socket.send_to(&self.buf[..sealed], self.a.anchor.into()) {
+        let Ok(sealed) = p.tunnel.seal(&mut self.buf[at..], len, flags) else {
+            return false;
+        };
+        if let Err(e) = p
+            .socket
+            .send_to(&self.buf[at..at + sealed], self.a.anchor.into())
+        {
             if e.kind() != io::ErrorKind::WouldBlock {
                 tracing::debug!("member {}: send: {e}", p.name);
             }
             p.tunnel.counters.unsent += 1;
         }
+        true
     }
 
     pub(super) fn path_readable(&mut self, id: usize) {
@@ -90,14 +110,23 @@ impl Engine {
         let Some(p) = self.paths.get_mut(id).and_then(Option::as_mut) else {
             return;
         };
-        let Some(inner) = p.tunnel.open(&mut self.buf[..n]) else {
+        let Some(mut inner) = p.tunnel.open(&mut self.buf[..n]) else {
             return;
         };
+        // The header is intact after opening, and authentic.
+        if duplicate::is_duplicate(Packet::new_unchecked(&self.buf[..n]).flags()) {
+            if !self.dup.filter.first_copy(&self.buf[inner.clone()]) {
+                return;
+            }
+            inner.start += ID_LEN;
+        }
         let home = self.home.unwrap_or(self.a.home);
         if let Some(k) = keepalive::answered(&self.buf[inner.clone()], home, self.a.home_agent) {
-            if usize::from(k.path) == id {
-                p.keepalive_answered(k.seq, clock::now());
-                self.update_usable(id, "keepalive answered");
+            if let Some(p) = self.paths.get_mut(id).and_then(Option::as_mut) {
+                if usize::from(k.path) == id {
+                    p.keepalive_answered(k.seq, clock::now());
+                    self.update_usable(id, "keepalive answered");
+                }
             }
             return;
         }
@@ -111,6 +140,7 @@ impl Engine {
     pub(super) fn send_keepalive(&mut self, id: usize, now: Nanos) {
         let Some(home) = self.home else { return };
         let primary = self.switch.tx() == Some(id);
+        let duplicate = !primary && self.dup.to == Some(id);
         let Some(p) = self.paths.get_mut(id).and_then(Option::as_mut) else {
             return;
         };
@@ -122,9 +152,10 @@ impl Engine {
             path: id as u16,
             seq: p.keepalive_sent(now),
             primary,
+            duplicate,
         };
         let len = keepalive::request(&mut packet[SEALED_HEADER..], home, self.a.home_agent, k);
-        if let Ok(sealed) = p.tunnel.seal(&mut packet, len) {
+        if let Ok(sealed) = p.tunnel.seal(&mut packet, len, 0) {
             let _ = p.socket.send_to(&packet[..sealed], self.a.anchor.into());
         }
     }

@@ -68,6 +68,7 @@ pub struct Engine {
     /// The home address on the TUN now.
     pub(super) home: Option<Ipv4Addr>,
     pub(super) buf: Vec<u8>,
+    pub(super) dup: super::duplicate::Duplication,
     /// Sources that had more to read when their budget ran out.
     pub(super) again: Vec<Token>,
     pub(super) next_keepalive: Nanos,
@@ -164,6 +165,7 @@ impl Engine {
             home: None,
             buf: vec![0u8; BUF_LEN],
             again: Vec::new(),
+            dup: Default::default(),
             next_keepalive: clock::now(),
             no_path_drops: 0,
             switches: 0,

@@ -10,6 +10,7 @@ pub mod tunnel;
 
 mod control;
 mod datapath;
+mod duplicate;
 mod members;
 mod mss;
 mod outputs;

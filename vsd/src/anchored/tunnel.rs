@@ -78,13 +78,19 @@ impl PathTunnel {
         self.previous = None;
     }
 
-    /// Seals the inner packet at `buf[SEALED_HEADER..][..inner_len]`.
-    pub fn seal(&mut self, buf: &mut [u8], inner_len: usize) -> Result<usize, SealError> {
+    /// Seals the inner packet at `buf[SEALED_HEADER..][..inner_len]`
+    /// with header `flags`.
+    pub fn seal(
+        &mut self,
+        buf: &mut [u8],
+        inner_len: usize,
+        flags: u8,
+    ) -> Result<usize, SealError> {
         let Some(k) = self.current.as_mut() else {
             self.counters.unbound += 1;
             return Err(SealError::TooSmall);
         };
-        let len = k.sealer.seal(buf, inner_len)?;
+        let len = k.sealer.seal_flagged(buf, inner_len, flags)?;
         self.counters.sealed += 1;
         Ok(len)
     }
@@ -165,7 +171,7 @@ mod tests {
         assert!(t.open(&mut stranger).is_none());
         t.unbound();
         let mut buf = [0u8; 64];
-        assert!(t.seal(&mut buf, 10).is_err());
+        assert!(t.seal(&mut buf, 10, 0).is_err());
         assert_eq!(t.counters.unbound, 1);
     }
 }

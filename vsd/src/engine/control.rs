@@ -132,6 +132,10 @@ impl Engine {
                     .map_err(|e| format!("member {member}: {e}"))?;
                 Ok(Reply::Done)
             }
+            Request::Duplicate { .. } => Err(format!(
+                "{}: duplication needs option mode 'anchored' (members on one segment share one path)",
+                self.cfg.name
+            )),
             Request::Events { .. } => Ok(Reply::Done),
         }
     }

@@ -51,6 +51,7 @@ const K: Keepalive = Keepalive {
     path: 1,
     seq: 41,
     primary: false,
+    duplicate: false,
 };
 
 #[test]
