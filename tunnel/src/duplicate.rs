@@ -12,7 +12,6 @@
 use crate::packet::FLAG_DUPLICATE;
 use crate::replay_window::{ReplayWindow, Verdict};
 
-
 /// The duplicate's number in front of the inner packet.
 pub const ID_LEN: usize = 4;
 /// A number this far behind the highest means the sender restarted.
