@@ -177,6 +177,14 @@ pub struct AnchoredStatus {
     pub home: Option<std::net::Ipv4Addr>,
     /// Packets from the TUN that no path could carry.
     pub no_path_drops: u64,
+    /// Selective duplication: the second path, uplink packets sent twice,
+    /// downlink second copies dropped.
+    #[serde(default)]
+    pub duplicating_to: Option<String>,
+    #[serde(default)]
+    pub sent_twice: u64,
+    #[serde(default)]
+    pub second_copies: u64,
 }
 
 /// What a VSD event is about, serialised as the name `events` streams.
@@ -454,6 +462,9 @@ mod paths_tests {
                 anchor: "203.0.113.1:434".into(),
                 home: Some("10.64.0.2".parse().unwrap()),
                 no_path_drops: 0,
+                duplicating_to: None,
+                sent_twice: 0,
+                second_copies: 0,
             }),
         };
         let line = |s: &Status| {

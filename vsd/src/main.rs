@@ -19,6 +19,7 @@ commands:
   prepare MEMBER              accept its frames too (make-before-break)
   commit                      move transmission to the prepared member
   set-active MEMBER           prepare and commit at once
+  duplicate [MEMBER]          anchored: send over MEMBER too (none: stop)
   events [--follow]           recent events (and new ones)";
 
 struct Args {
@@ -148,12 +149,15 @@ fn render(s: &Status) -> String {
 fn render_anchored(s: &Status, a: &AnchoredStatus) -> String {
     let ms = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
     let mut out = format!(
-        "{}  anchored to {}  home {}  mtu {}  active {}  switches {}  no-path drops {}  up {:.0} s\n",
+        "{}  anchored to {}  home {}  mtu {}  active {}  duplicating to {} ({} sent twice, {} second copies dropped)  switches {}  no-path drops {}  up {:.0} s\n",
         s.name,
         a.anchor,
         a.home.map_or("none yet".into(), |h| h.to_string()),
         s.mtu,
         s.active.as_deref().unwrap_or("none"),
+        a.duplicating_to.as_deref().unwrap_or("none"),
+        a.sent_twice,
+        a.second_copies,
         s.switches,
         a.no_path_drops,
         s.uptime_s
@@ -234,6 +238,10 @@ fn ctl(a: Args) -> Result<(), String> {
         ["commit"] => Request::Commit,
         ["set-active", m] => Request::SetActive {
             member: m.to_string(),
+        },
+        ["duplicate"] => Request::Duplicate { member: None },
+        ["duplicate", m] => Request::Duplicate {
+            member: Some(m.to_string()),
         },
         ["events"] => {
             return control::events(&socket, a.follow, |line| {

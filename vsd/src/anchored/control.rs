@@ -139,6 +139,9 @@ impl Engine {
                 anchor: self.a.anchor.to_string(),
                 home: self.home,
                 no_path_drops: self.no_path_drops,
+                duplicating_to: self.dup.to.map(|i| self.name_of(Some(i))),
+                sent_twice: self.dup.sent_twice,
+                second_copies: self.dup.filter.dropped,
             }),
         }
     }
