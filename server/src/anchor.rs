@@ -28,9 +28,10 @@ use mimm_proto::registration::{Flags, RequestHeader, code};
 use mimm_tunnel::seal::{Dropped, SealError};
 
 mod data;
+mod duplicate;
 mod echo;
 mod tunnels;
-pub use data::Uplink;
+pub use data::{Downlink, Uplink};
 use tunnels::Tunnels;
 
 /// Care-of addresses bound at once per client (one per member).
@@ -49,12 +50,32 @@ pub struct AnchorConfig {
     pub max_lifetime_s: u16,
 }
 
+/// Where a registration came from (the care-of address, or the NAT's
+/// mapping of it) and which of the anchor host's addresses it was sent to
+/// (`None`: the shell's socket has one address). Tunnel packets to the
+/// binding go out from that address: the NAT's mapping expects them from
+/// there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Source {
+    pub addr: SocketAddrV4,
+    pub local: Option<Ipv4Addr>,
+}
+
+impl From<SocketAddrV4> for Source {
+    fn from(addr: SocketAddrV4) -> Source {
+        Source { addr, local: None }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Binding {
     pub care_of: Ipv4Addr,
     /// Where the registration came from: the care-of address behind a NAT
     /// is seen as the NAT's mapping, and tunnel packets go there.
     pub source: SocketAddrV4,
+    /// The anchor host's address the registration was sent to, which
+    /// tunnel packets to `source` go out from.
+    pub local: Option<Ipv4Addr>,
     pub expires: Millis,
     /// The registration that made or last refreshed it (its tunnel keys).
     pub identification: u64,
@@ -122,6 +143,10 @@ pub struct AnchorCounters {
     pub unopened: u64,
     /// Downlink packets for an address without a binding.
     pub no_binding: u64,
+    /// Second copies of duplicated uplink packets, dropped.
+    pub second_copies: u64,
+    /// Downlink packets also sent over a second path.
+    pub duplicated: u64,
 }
 
 /// Why the anchor dropped a tunnel packet.
@@ -135,6 +160,8 @@ pub enum AnchorDrop {
     Spoofed,
     NoBinding,
     Seal(SealError),
+    /// The second copy of a duplicated packet.
+    SecondCopy,
 }
 
 #[derive(Debug)]
@@ -153,6 +180,7 @@ pub struct Anchor {
     /// every client.
     next_expiry: Millis,
     counters: AnchorCounters,
+    dup: duplicate::Duplication,
 }
 
 impl Anchor {
@@ -172,6 +200,7 @@ impl Anchor {
             tunnels: Tunnels::default(),
             next_expiry: Millis::MAX,
             counters: AnchorCounters::default(),
+            dup: Default::default(),
         }
     }
 
@@ -191,18 +220,20 @@ impl Anchor {
     }
 
     /// An authenticated Registration Request from client `spi` (whose MN-HA
-    /// key is `key`), received from `source`.
+    /// key is `key`), received from `source` (an address, or with the
+    /// local address it came to).
     pub fn register(
         &mut self,
         now: Millis,
         spi: u32,
         key: &[u8],
         req: &RequestHeader,
-        source: SocketAddrV4,
+        source: impl Into<Source>,
     ) -> Answer {
+        let source = source.into();
         let answer = self.update_bindings(now, spi, req, source);
         let client = self.clients.get(&spi);
-        self.tunnels.sync(spi, client, key, Some(source));
+        self.tunnels.sync(spi, client, key, Some(source.addr));
         answer
     }
 
@@ -211,7 +242,7 @@ impl Anchor {
         now: Millis,
         spi: u32,
         req: &RequestHeader,
-        source: SocketAddrV4,
+        source: Source,
     ) -> Answer {
         self.expire(now);
         if req.lifetime == 0 {
@@ -245,7 +276,8 @@ impl Anchor {
         let lifetime_s = req.lifetime.min(self.cfg.max_lifetime_s);
         let binding = Binding {
             care_of: req.care_of,
-            source,
+            source: source.addr,
+            local: source.local,
             expires: now.saturating_add(u64::from(lifetime_s) * 1000),
             identification: req.identification,
         };

@@ -5,25 +5,27 @@
 //! NAT the pool: README, "Anchored mode"), and keepalive answers go back
 //! out of the port. Packets the kernel routes into the TUN (for home
 //! addresses) are read in place behind room for the tunnel header, sealed
-//! there and sent to the client's binding. No allocation per packet.
+//! there and sent to the client's binding. Each goes out from the
+//! address its binding's registration (or, for an answer, its request) was
+//! sent to. No allocation per packet.
 //!
 //! The TUN goes away with its descriptor on exit, and its address and
 //! routes with it.
 
 use std::io;
-use std::net::{SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::os::fd::AsRawFd;
 
 use mimm_io::clock::Millis;
 use mimm_io::tuntap::{DevKind, TunTap};
 use mimm_netlink::Rtnl;
 use mimm_tunnel::packet::{SEALED_HEADER, TAG_LEN, TUNNEL_DATA};
-use mio::net::UdpSocket;
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 
-use crate::anchor::{Anchor, AnchorConfig, AnchorCounters, Uplink};
+use crate::anchor::{Anchor, AnchorConfig, AnchorCounters, Downlink, Uplink};
 use crate::config::AnchorTun;
+use crate::socket::{Received, ServerSocket};
 
 mod kernel;
 use kernel::Setup;
@@ -147,20 +149,19 @@ impl AnchorShell {
         let _ = registry.deregister(&mut SourceFd(&self.tun.as_raw_fd()));
     }
 
-    /// A tunnel data datagram of `len` bytes in `buf` from `from`: its
-    /// inner packet to the TUN, or a keepalive's answer back.
+    /// A tunnel data datagram `got` in `buf`: its inner packet to the TUN,
+    /// or a keepalive's answer back (from the address it came to).
     pub fn on_tunnel_data(
         &mut self,
         anchor: &mut Anchor,
-        socket: &UdpSocket,
-        from: SocketAddr,
+        socket: &ServerSocket,
+        got: Received,
         buf: &mut [u8],
-        len: usize,
     ) {
-        let SocketAddr::V4(source) = from else {
+        let SocketAddr::V4(source) = got.from else {
             return;
         };
-        let Some(packet) = buf.get_mut(..len) else {
+        let Some(packet) = buf.get_mut(..got.len) else {
             return;
         };
         match anchor.uplink(source, packet) {
@@ -169,13 +170,19 @@ impl AnchorShell {
                     self.counters.tun_full += 1;
                 }
             }
-            Ok(Uplink::Answer { to, len }) => self.send(socket, &buf[..len], to),
+            Ok(Uplink::Answer { to, len }) => self.send(socket, &buf[..len], to, got.local),
             Err(drop) => tracing::debug!("anchor: tunnel packet from {source} dropped: {drop:?}"),
         }
     }
 
-    fn send(&mut self, socket: &UdpSocket, datagram: &[u8], to: SocketAddrV4) {
-        if socket.send_to(datagram, SocketAddr::V4(to)).is_err() {
+    fn send(
+        &mut self,
+        socket: &ServerSocket,
+        datagram: &[u8],
+        to: SocketAddrV4,
+        local: Option<Ipv4Addr>,
+    ) {
+        if socket.send_to(datagram, SocketAddr::V4(to), local).is_err() {
             self.counters.send_failed += 1;
         }
     }
@@ -185,7 +192,7 @@ impl AnchorShell {
     pub fn on_tun_readable(
         &mut self,
         anchor: &mut Anchor,
-        socket: &UdpSocket,
+        socket: &ServerSocket,
         buf: &mut [u8],
     ) -> bool {
         let room = buf.len().saturating_sub(TAG_LEN);
@@ -203,7 +210,7 @@ impl AnchorShell {
                 }
             };
             match anchor.downlink(buf, n) {
-                Ok((to, len)) => self.send(socket, &buf[..len], to),
+                Ok(Downlink { to, local, len }) => self.send(socket, &buf[..len], to, local),
                 Err(drop) => tracing::debug!("anchor: downlink packet dropped: {drop:?}"),
             }
         }

@@ -25,6 +25,31 @@ pub type Datagram = heapless::Vec<u8, MAX_DATAGRAM>;
 /// Monotonic milliseconds and the wall clock as an Identification.
 pub use mimm_proto::replay::Now;
 
+/// Where a datagram came from and which of the server's addresses it was
+/// sent to (`None` when the shell does not know: a socket bound to one
+/// address). Whatever answers it goes back from that address: a client
+/// behind a NAT hears only from the address it sent to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer {
+    pub addr: SocketAddr,
+    pub local: Option<Ipv4Addr>,
+}
+
+impl From<SocketAddr> for Peer {
+    fn from(addr: SocketAddr) -> Peer {
+        Peer { addr, local: None }
+    }
+}
+
+/// A datagram to send: to whom, from which local address (`None`: the
+/// socket's own), and its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    pub to: SocketAddr,
+    pub local: Option<Ipv4Addr>,
+    pub datagram: Datagram,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientKey {
     pub name: String,
@@ -110,6 +135,9 @@ pub struct Client {
     /// One replay guard per care-of address (see [`Client::guard`]).
     guards: Vec<(Ipv4Addr, Guard)>,
     pub addr: Option<SocketAddr>,
+    /// The server's address its last datagram was sent to (Reactive
+    /// Advice goes from there).
+    pub local: Option<Ipv4Addr>,
     pub home_address: Option<Ipv4Addr>,
     pub home_agent: Option<Ipv4Addr>,
     /// The network of its primary interface, from its last report.
@@ -164,7 +192,7 @@ struct Pending {
     interval: Millis,
     tries: u32,
     datagram: Datagram,
-    addr: SocketAddr,
+    to: Peer,
 }
 
 pub struct Server {
@@ -181,7 +209,7 @@ pub struct Server {
     /// When clients still on alarmed networks are advised again.
     next_repeat: Option<Millis>,
     counters: Counters,
-    out: VecDeque<(SocketAddr, Datagram)>,
+    out: VecDeque<Transmit>,
     anchor: Option<Anchor>,
 }
 
@@ -272,6 +300,11 @@ impl Server {
     }
 
     pub fn poll_transmit(&mut self) -> Option<(SocketAddr, Datagram)> {
+        self.poll_transmit_from().map(|t| (t.to, t.datagram))
+    }
+
+    /// The next datagram to send, with the local address to send it from.
+    pub fn poll_transmit_from(&mut self) -> Option<Transmit> {
         self.out.pop_front()
     }
 
@@ -314,6 +347,11 @@ impl Server {
     }
 
     pub fn handle_datagram(&mut self, now: Now, from: SocketAddr, bytes: &[u8]) {
+        self.handle_datagram_from(now, Peer::from(from), bytes);
+    }
+
+    /// A datagram from `from`, answered from the local address it came to.
+    pub fn handle_datagram_from(&mut self, now: Now, from: Peer, bytes: &[u8]) {
         let Ok((header, _)) = Header::parse(bytes) else {
             self.counters.malformed += 1;
             return;
@@ -350,7 +388,7 @@ impl Server {
         }
     }
 
-    fn on_request(&mut self, now: Now, from: SocketAddr, h: &RequestHeader, reg: &Registration) {
+    fn on_request(&mut self, now: Now, from: Peer, h: &RequestHeader, reg: &Registration) {
         self.counters.requests += 1;
         if !self.fresh(now, from, h, reg.spi) {
             return;
@@ -363,7 +401,7 @@ impl Server {
 
     /// The replay check: a stale or repeated Identification is answered
     /// with code 133 and the server's time, and changes nothing else.
-    fn fresh(&mut self, now: Now, from: SocketAddr, h: &RequestHeader, spi: u32) -> bool {
+    fn fresh(&mut self, now: Now, from: Peer, h: &RequestHeader, spi: u32) -> bool {
         let client = self.clients.entry(spi).or_default();
         match client
             .guard(h.care_of)
@@ -382,14 +420,10 @@ impl Server {
     /// What the request tells of its client (address, report, links,
     /// primary network), kept with the per-network load in step; the
     /// network a Request Handoff in it asks for.
-    fn record(
-        &mut self,
-        from: SocketAddr,
-        h: &RequestHeader,
-        reg: &Registration,
-    ) -> Option<String> {
+    fn record(&mut self, from: Peer, h: &RequestHeader, reg: &Registration) -> Option<String> {
         let client = self.clients.entry(reg.spi).or_default();
-        client.addr = Some(from);
+        client.addr = Some(from.addr);
+        client.local = from.local;
         client.home_address = Some(h.home_address);
         client.home_agent = Some(h.home_agent);
         let mut handoff = None;
@@ -439,13 +473,17 @@ impl Server {
     fn bind(
         &mut self,
         now: Now,
-        from: SocketAddr,
+        from: Peer,
         h: &RequestHeader,
         reg: &Registration,
     ) -> Option<anchor::Answer> {
         let wants_tunnel = matches!(reg.udp_tunnel, Some(Extension::UdpTunnelRequest { .. }));
-        let SocketAddr::V4(source) = from else {
+        let SocketAddr::V4(addr) = from.addr else {
             return None;
+        };
+        let source = anchor::Source {
+            addr,
+            local: from.local,
         };
         let key = self.keys.0.get(&reg.spi).map(|(_, k)| k.as_slice())?;
         let anchor = self.anchor.as_mut().filter(|_| wants_tunnel)?;
@@ -457,7 +495,7 @@ impl Server {
     /// UDP Tunnel Reply).
     fn answer(
         &mut self,
-        from: SocketAddr,
+        from: Peer,
         h: &RequestHeader,
         spi: u32,
         handoff: Option<&str>,
@@ -591,6 +629,10 @@ impl Server {
         let (Some(addr), Some((algorithm, key))) = (client.addr, self.keys.key(spi)) else {
             return;
         };
+        let to = Peer {
+            addr,
+            local: client.local,
+        };
         let id = self.next_advice;
         self.next_advice = self.next_advice.wrapping_add(1).max(1);
         // Seconds left, not the original figure, so a late joiner leaves
@@ -626,7 +668,7 @@ impl Server {
             return;
         };
         self.counters.advice_sent += 1;
-        self.out.push_back((addr, datagram.clone()));
+        self.push(to, datagram.clone());
         self.pending.push(Pending {
             id,
             spi,
@@ -635,7 +677,7 @@ impl Server {
             interval: self.cfg.retransmit_ms,
             tries: 1,
             datagram,
-            addr,
+            to,
         });
     }
 
@@ -663,13 +705,15 @@ impl Server {
                 p.tries += 1;
                 p.interval = (p.interval * 2).min(max);
                 p.next_at = now.mono + p.interval;
-                resent.push((p.addr, p.datagram.clone()));
+                resent.push((p.to, p.datagram.clone()));
             }
             true
         });
         self.counters.advice_given_up += given_up;
         self.counters.advice_retransmitted += resent.len() as u64;
-        self.out.extend(resent);
+        for (to, datagram) in resent {
+            self.push(to, datagram);
+        }
     }
 
     /// The periodic push: every client whose last report puts it on an
@@ -698,13 +742,13 @@ impl Server {
         self.next_repeat = Some(now.mono + self.cfg.advice_repeat_ms);
     }
 
-    fn reply(&mut self, to: SocketAddr, spi: u32, header: &Header, advice: Option<&Message>) {
+    fn reply(&mut self, to: Peer, spi: u32, header: &Header, advice: Option<&Message>) {
         self.reply_with(to, spi, header, advice, None);
     }
 
     fn reply_with(
         &mut self,
-        to: SocketAddr,
+        to: Peer,
         spi: u32,
         header: &Header,
         advice: Option<&Message>,
@@ -729,10 +773,18 @@ impl Server {
         }
     }
 
-    fn send(&mut self, to: SocketAddr, bytes: &[u8]) {
+    fn send(&mut self, to: Peer, bytes: &[u8]) {
         if let Ok(d) = Datagram::from_slice(bytes) {
-            self.out.push_back((to, d));
+            self.push(to, d);
         }
+    }
+
+    fn push(&mut self, to: Peer, datagram: Datagram) {
+        self.out.push_back(Transmit {
+            to: to.addr,
+            local: to.local,
+            datagram,
+        });
     }
 }
 

@@ -11,3 +11,4 @@ pub mod core;
 pub mod rts;
 pub mod run;
 pub mod snmp;
+pub mod socket;

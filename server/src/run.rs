@@ -17,8 +17,9 @@ use mio::{Events, Interest, Poll, Registry, Token};
 
 use crate::anchor_shell::{AnchorShell, BATCH, is_tunnel_data};
 use crate::config::{Config, SnmpConfig};
-use crate::core::{Now, Server};
+use crate::core::{Now, Peer, Server, Transmit};
 use crate::snmp;
+use crate::socket::{Received, ServerSocket};
 
 const UDP: Token = Token(0);
 const TIMER: Token = Token(1);
@@ -53,7 +54,7 @@ pub struct Loop {
     /// The configuration file, read again on SIGHUP.
     file: PathBuf,
     poll: Poll,
-    socket: UdpSocket,
+    socket: ServerSocket,
     listen: SocketAddr,
     timer: Timer,
     signals: Signals,
@@ -85,6 +86,13 @@ fn bind_udp(
     Ok(socket)
 }
 
+/// The registrations' socket on `listen`: on the wildcard address, each
+/// answer goes out from the address its datagram came to.
+fn bind_server(registry: &Registry, listen: SocketAddr) -> Result<ServerSocket, String> {
+    let socket = bind_udp(registry, listen, UDP, "registrations")?;
+    ServerSocket::new(socket, listen).map_err(|e| io_error("IP_PKTINFO", e))
+}
+
 /// The RTS feed's socket at `path` (a stale one from a previous run is
 /// replaced).
 fn bind_rts(registry: &Registry, path: &Path) -> Result<UnixDatagram, String> {
@@ -105,7 +113,7 @@ impl Loop {
             signals,
         } = LoopBase::new(TIMER, SIGNALS)?;
         let registry = poll.registry();
-        let socket = bind_udp(registry, cfg.listen, UDP, "registrations")?;
+        let socket = bind_server(registry, cfg.listen)?;
         let traps = match cfg.snmp {
             Some(snmp) => Some((bind_udp(registry, snmp.listen, TRAPS, "SNMP traps")?, snmp)),
             None => None,
@@ -140,7 +148,7 @@ impl Loop {
         let cfg = crate::config::load(&self.file)?;
         let registry = self.poll.registry();
         let socket = if cfg.listen != self.listen {
-            Some(bind_udp(registry, cfg.listen, UDP, "registrations")?)
+            Some(bind_server(registry, cfg.listen)?)
         } else {
             None
         };
@@ -164,7 +172,7 @@ impl Loop {
         // Everything that can fail is done.
         if let Some(new) = socket {
             let mut old = std::mem::replace(&mut self.socket, new);
-            let _ = registry.deregister(&mut old);
+            let _ = registry.deregister(old.mio());
             self.listen = cfg.listen;
         }
         match (traps, cfg.snmp) {
@@ -312,8 +320,8 @@ impl Loop {
     /// were left.
     fn on_udp(&mut self, buf: &mut [u8]) -> bool {
         for _ in 0..BATCH {
-            match self.socket.recv_from(buf) {
-                Ok((n, from)) => self.on_datagram(from, buf, n),
+            match self.socket.recv(buf) {
+                Ok(got) => self.on_datagram(got, buf),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -325,15 +333,22 @@ impl Loop {
         false
     }
 
-    fn on_datagram(&mut self, from: SocketAddr, buf: &mut [u8], n: usize) {
-        if is_tunnel_data(&buf[..n]) {
+    fn on_datagram(&mut self, got: Received, buf: &mut [u8]) {
+        let Some(datagram) = buf.get(..got.len) else {
+            return;
+        };
+        if is_tunnel_data(datagram) {
             if let (Some(shell), Some(anchor)) = (self.anchor.as_mut(), self.server.anchor_mut()) {
-                shell.on_tunnel_data(anchor, &self.socket, from, buf, n);
+                shell.on_tunnel_data(anchor, &self.socket, got, buf);
                 return;
             }
         }
         let now = self.now();
-        self.server.handle_datagram(now, from, &buf[..n]);
+        let from = Peer {
+            addr: got.from,
+            local: got.local,
+        };
+        self.server.handle_datagram_from(now, from, datagram);
         self.flush();
     }
 
@@ -448,8 +463,13 @@ impl Loop {
     }
 
     fn flush(&mut self) {
-        while let Some((to, datagram)) = self.server.poll_transmit() {
-            if let Err(e) = self.socket.send_to(&datagram, to) {
+        while let Some(Transmit {
+            to,
+            local,
+            datagram,
+        }) = self.server.poll_transmit_from()
+        {
+            if let Err(e) = self.socket.send_to(&datagram, to, local) {
                 tracing::warn!("send to {to}: {e}");
             }
         }

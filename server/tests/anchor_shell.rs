@@ -5,7 +5,10 @@
 //! anchor to inet and its reply back, a keepalive the anchor answers
 //! itself, a ping of the anchor's address its kernel answers, forged and
 //! replayed packets dropped; reloads (the same file, another TUN, a TUN
-//! that cannot be made) keep the binding.
+//! that cannot be made) keep the binding. And a client that sends to the
+//! anchor host's other address (198.51.100.1, on the far interface) hears
+//! every answer from that address, not from the one facing it (the server
+//! listens on 0.0.0.0: a NAT would drop those).
 //!
 //! ```text
 //! client c0 192.0.2.2 --- 192.0.2.1 a0 [anchor: mimm-server, TUN 10.64.0.1] a1 198.51.100.1 --- 198.51.100.2 i0 inet
@@ -30,6 +33,8 @@ const SPI: u32 = 1000;
 const KEY_HEX: &str = "00112233445566778899aabbccddeeff";
 const CLIENT: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 const ANCHOR_OUTER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+/// The anchor host's address on its other interface (towards inet).
+const ANCHOR_FAR: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
 const ANCHOR: Ipv4Addr = Ipv4Addr::new(10, 64, 0, 1);
 const INET: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
 
@@ -48,8 +53,9 @@ impl Drop for Namespaces {
     }
 }
 
-/// mimm-server, stopped on every way out; `stop` returns what it logged.
-struct Server(Child);
+/// mimm-server and its configuration file, stopped and removed on every
+/// way out; `stop` returns what it logged.
+struct Server(Child, std::path::PathBuf);
 
 impl Server {
     fn stop(mut self) -> String {
@@ -77,13 +83,14 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
-        let _ = std::fs::remove_file(config_file());
+        let _ = std::fs::remove_file(&self.1);
     }
 }
 
-fn namespaces() -> Namespaces {
+/// The namespaces of the test `tag`.
+fn namespaces(tag: &str) -> Namespaces {
     let pid = std::process::id();
-    let [client, anchor, inet] = ["c", "a", "i"].map(|n| format!("mimm-as{n}-{pid}"));
+    let [client, anchor, inet] = ["c", "a", "i"].map(|n| format!("mimm-as{n}{tag}-{pid}"));
     let guard = Namespaces(vec![client.clone(), anchor.clone(), inet.clone()]);
     for ns in &guard.0 {
         netns::add(ns).unwrap();
@@ -105,6 +112,7 @@ fn namespaces() -> Namespaces {
         &[
             "addr add 192.0.2.2/24 dev c0".into(),
             "link set c0 up".into(),
+            "route add 198.51.100.0/24 via 192.0.2.1".into(),
         ],
     )
     .unwrap();
@@ -122,14 +130,14 @@ fn namespaces() -> Namespaces {
     guard
 }
 
-fn config_file() -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("mimm-anchor-shell-{}", std::process::id()))
+fn config_file(tag: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("mimm-anchor-shell-{tag}-{}", std::process::id()))
 }
 
-/// The server's configuration, with the anchor on TUN `tun`.
-fn write_config(tun: &str) {
+/// The server's configuration for test `tag`, with the anchor on TUN `tun`.
+fn write_config(tag: &str, tun: &str) {
     std::fs::write(
-        config_file(),
+        config_file(tag),
         format!(
             "config server 'server'\n\toption port '434'\n\
              config client 'bus17'\n\toption spi '{SPI}'\n\toption key '{KEY_HEX}'\n\
@@ -140,9 +148,9 @@ fn write_config(tun: &str) {
     .unwrap();
 }
 
-fn start_server(anchor_ns: &str) -> Server {
-    write_config("mas0");
-    let file = config_file();
+fn start_server(anchor_ns: &str, tag: &str) -> Server {
+    write_config(tag, "mas0");
+    let file = config_file(tag);
     let child = Command::new("ip")
         .args([
             "netns",
@@ -158,21 +166,24 @@ fn start_server(anchor_ns: &str) -> Server {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    Server(child)
+    Server(child, file)
 }
 
-/// The mobile node's end: its socket, home address and tunnel keys.
+/// The mobile node's end: its socket, the anchor's address and port it
+/// sends to (every answer must come from there), home address and tunnel
+/// keys.
 struct Node {
     socket: UdpSocket,
+    anchor: SocketAddr,
     home: Ipv4Addr,
     up: Sealer,
     down: Opener,
 }
 
-const ANCHOR_PORT: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(ANCHOR_OUTER), 434);
-
-/// Registers (retrying while the server starts) and derives the keys.
-fn register(socket: UdpSocket) -> Node {
+/// Registers with the anchor at `outer` (retrying while the server
+/// starts) and derives the keys.
+fn register(socket: UdpSocket, outer: Ipv4Addr) -> Node {
+    let anchor = SocketAddr::from((outer, 434));
     let mut buf = [0u8; 1500];
     for _ in 0..50 {
         let identification = replay::wall_identification();
@@ -188,10 +199,11 @@ fn register(socket: UdpSocket) -> Node {
         let mut b = Builder::new(&mut out, &header, DOC_ENTERPRISE).unwrap();
         b.udp_tunnel_request(0, 4).unwrap();
         let request = b.sign(SPI, Algorithm::HmacSha256, &key()).unwrap();
-        socket.send_to(request, ANCHOR_PORT).unwrap();
-        let Ok(n) = socket.recv(&mut buf) else {
+        socket.send_to(request, anchor).unwrap();
+        let Ok((n, from)) = socket.recv_from(&mut buf) else {
             continue;
         };
+        assert_eq!(from, anchor, "the registration reply's source");
         let keys = OneKey {
             spi: SPI,
             algorithm: Algorithm::HmacSha256,
@@ -205,6 +217,7 @@ fn register(socket: UdpSocket) -> Node {
         let keys = derive(&key(), identification, h.home_address, CLIENT);
         return Node {
             socket,
+            anchor,
             home: h.home_address,
             up: Sealer::new(&keys.uplink),
             down: Opener::new(&keys.downlink),
@@ -228,14 +241,15 @@ impl Node {
     }
 
     fn send(&self, sealed: &[u8]) {
-        self.socket.send_to(sealed, ANCHOR_PORT).unwrap();
+        self.socket.send_to(sealed, self.anchor).unwrap();
     }
 
-    /// The next tunnel packet from the anchor, opened; `None` when none
-    /// comes within the socket's timeout.
+    /// The next tunnel packet from the anchor (from the address it was
+    /// sent to), opened; `None` when none comes within the socket's timeout.
     fn receive(&mut self) -> Option<Vec<u8>> {
         let mut buf = [0u8; 2048];
-        let n = self.socket.recv(&mut buf).ok()?;
+        let (n, from) = self.socket.recv_from(&mut buf).ok()?;
+        assert_eq!(from, self.anchor, "a tunnel packet's source");
         Some(self.down.open(&mut buf[..n]).expect("opens").to_vec())
     }
 }
@@ -281,19 +295,23 @@ fn is_reply(p: &[u8], from: Ipv4Addr, to: Ipv4Addr, seq: u16) -> bool {
         && keepalive::checksum(&p[20..]) == 0
 }
 
+fn client_socket() -> UdpSocket {
+    let socket = UdpSocket::bind((CLIENT, 0)).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    socket
+}
+
 #[test]
 fn a_client_pings_through_the_anchor_and_its_keepalives_are_answered() {
     if !mimm_requires::root("a_client_pings_through_the_anchor_and_its_keepalives_are_answered") {
         return;
     }
-    let ns = namespaces();
-    let server = start_server(&ns.0[1]);
+    let ns = namespaces("");
+    let server = start_server(&ns.0[1], "");
     let entered = netns::enter(&ns.0[0]).unwrap();
-    let socket = UdpSocket::bind((CLIENT, 0)).unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let mut node = register(socket);
+    let mut node = register(client_socket(), ANCHOR_OUTER);
     let home = node.home;
     assert_eq!(home, Ipv4Addr::new(10, 64, 0, 2), "the pool's first");
 
@@ -332,7 +350,7 @@ fn a_client_pings_through_the_anchor_and_its_keepalives_are_answered() {
     // another TUN moves the routes to it and still keeps the binding.
     server.reload();
     ping_inet(&mut node, 6, "after a reload");
-    write_config("mas1");
+    write_config("", "mas1");
     server.reload();
     ping_inet(&mut node, 7, "after moving to another TUN");
     let links = Command::new("ip")
@@ -343,7 +361,7 @@ fn a_client_pings_through_the_anchor_and_its_keepalives_are_answered() {
     assert!(links.contains("mas1") && !links.contains("mas0"), "{links}");
     // A TUN that cannot be made (the name is a veth's): the reload is
     // refused and the anchor runs on as it was.
-    write_config("a0");
+    write_config("", "a0");
     server.reload();
     ping_inet(&mut node, 8, "after a refused reload");
 
@@ -357,4 +375,25 @@ fn a_client_pings_through_the_anchor_and_its_keepalives_are_answered() {
     for counted in ["uplink 6,", "downlink 6,", "keepalives 1,", "unopened 2,"] {
         assert!(status.contains(counted), "{counted} in {status}");
     }
+}
+
+#[test]
+fn answers_leave_from_the_address_the_client_sent_to() {
+    if !mimm_requires::root("answers_leave_from_the_address_the_client_sent_to") {
+        return;
+    }
+    let ns = namespaces("f");
+    let server = start_server(&ns.0[1], "f");
+    let entered = netns::enter(&ns.0[0]).unwrap();
+    // Sent to the far address: the kernel's route back to the client
+    // would pick 192.0.2.1. `register` and `receive` check each source.
+    let mut node = register(client_socket(), ANCHOR_FAR);
+    let home = node.home;
+    node.seal_and_send(&echo(home, ANCHOR, 1, None));
+    let answer = node.receive().expect("the keepalive's answer");
+    assert!(keepalive::answered(&answer, home, ANCHOR).is_some());
+    // Downlink goes from the address the registration came to.
+    ping_inet(&mut node, 2, "through the far address");
+    drop(entered);
+    server.stop();
 }

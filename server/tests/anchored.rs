@@ -11,8 +11,8 @@ use mimm_proto::ext::Extension;
 use mimm_proto::message::{self, Builder, OneKey};
 use mimm_proto::registration::{Flags, Header, ReplyHeader, RequestHeader, code};
 use mimm_proto::{DOC_ENTERPRISE, replay};
-use mimm_server::anchor::{AnchorConfig, Uplink};
-use mimm_server::core::{ClientKey, Now, Server, ServerConfig};
+use mimm_server::anchor::{AnchorConfig, Downlink, Uplink};
+use mimm_server::core::{ClientKey, Now, Peer, Server, ServerConfig};
 use mimm_tunnel::keys::derive;
 use mimm_tunnel::packet::SEALED_OVERHEAD;
 use mimm_tunnel::seal::{Opener, Sealer};
@@ -143,8 +143,8 @@ fn a_tunnel_registration_binds_a_home_address_and_the_tunnel_carries_both_ways()
     back[16..20].copy_from_slice(&home.octets());
     let mut buf = vec![0u8; back.len() + SEALED_OVERHEAD];
     buf[10..10 + back.len()].copy_from_slice(&back);
-    let (to, len) = anchor.downlink(&mut buf, back.len()).unwrap();
-    assert_eq!(SocketAddr::V4(to), nat(40000));
+    let Downlink { to, len, local } = anchor.downlink(&mut buf, back.len()).unwrap();
+    assert_eq!((SocketAddr::V4(to), local), (nat(40000), None));
     assert_eq!(
         Opener::new(&keys.downlink).open(&mut buf[..len]),
         Ok(&back[..])
@@ -226,4 +226,26 @@ fn registrations_of_several_members_may_arrive_out_of_order_but_none_twice() {
         assert_eq!(reply(&mut s, 0).0.code, code::IDENTIFICATION_MISMATCH);
     }
     assert_eq!(s.counters().replayed, 2);
+}
+
+#[test]
+fn a_binding_answers_from_the_address_its_registration_came_to() {
+    let mut s = server(true);
+    let far = Ipv4Addr::new(198, 51, 100, 1);
+    let from = Peer {
+        addr: nat(40000),
+        local: Some(far),
+    };
+    let bytes = registration(0, 0, Ipv4Addr::UNSPECIFIED, LTE, true);
+    s.handle_datagram_from(now(0), from, &bytes);
+    let t = s.poll_transmit_from().expect("a reply");
+    assert_eq!((t.to, t.local), (nat(40000), Some(far)));
+    let anchor = s.anchor_mut().unwrap();
+    let home = Ipv4Addr::new(10, 64, 0, 2);
+    let mut back = vec![0x45, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 198, 51, 100, 2];
+    back.extend_from_slice(&home.octets());
+    let mut buf = vec![0u8; back.len() + SEALED_OVERHEAD];
+    buf[10..10 + back.len()].copy_from_slice(&back);
+    let d = anchor.downlink(&mut buf, back.len()).unwrap();
+    assert_eq!((SocketAddr::V4(d.to), d.local), (nat(40000), Some(far)));
 }

@@ -1,15 +1,16 @@
 //! The server's state machine driven directly: reports, admission, the
 //! refusals (forged, unknown SPI, replayed, stale) that change nothing, and
-//! Reactive Advice with retransmission, ack and expiry.
+//! Reactive Advice with retransmission, ack and expiry; every answer from
+//! the server's address its client's datagram came to.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 
 use mimm_proto::auth::Algorithm;
 use mimm_proto::message::{self, Builder, OneKey};
 use mimm_proto::mimm::{IfaceReport, Message, Report, RequestHandoff, Session, Verdict};
 use mimm_proto::registration::{Flags, Header, ReplyHeader, RequestHeader, code};
 use mimm_proto::{DOC_ENTERPRISE, replay};
-use mimm_server::core::{ClientKey, NetworkConfig, Now, Server, ServerConfig};
+use mimm_server::core::{ClientKey, NetworkConfig, Now, Peer, Server, ServerConfig};
 
 const KEY: &[u8] = b"client-one-key-0";
 const SPI: u32 = 1000;
@@ -467,4 +468,31 @@ fn clients_still_on_an_alarmed_network_are_advised_again_periodically() {
     // After the alarm's expiry nothing repeats.
     s.handle_timeout(now(301_000));
     assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn replies_and_advice_leave_from_the_address_the_client_sent_to() {
+    let mut s = server();
+    let far = Ipv4Addr::new(198, 51, 100, 1);
+    let from = Peer {
+        addr: addr(),
+        local: Some(far),
+    };
+    let messages = report(0, "A", &[("A", 1000)]);
+    let bytes = request(0, SPI, KEY, Algorithm::HmacSha256, &messages);
+    s.handle_datagram_from(now(0), from, &bytes);
+    let t = s.poll_transmit_from().expect("the reply");
+    assert_eq!((t.to, t.local), (addr(), Some(far)));
+    // Replayed: the refusal too.
+    s.handle_datagram_from(now(10), from, &bytes);
+    assert_eq!(s.poll_transmit_from().map(|t| t.local), Some(Some(far)));
+    // Reactive Advice, and its retransmission, from the client's last one.
+    assert_eq!(s.alarm(now(1000), "A", "down", 30), 1);
+    assert_eq!(s.poll_transmit_from().map(|t| t.local), Some(Some(far)));
+    s.handle_timeout(now(1500));
+    assert_eq!(s.poll_transmit_from().map(|t| t.local), Some(Some(far)));
+    // Told nothing (a socket bound to one address): nothing to say.
+    let again = request(2000, SPI, KEY, Algorithm::HmacSha256, &messages);
+    s.handle_datagram(now(2000), addr(), &again);
+    assert_eq!(s.poll_transmit_from().map(|t| t.local), Some(None));
 }

@@ -4,10 +4,11 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use mimm_tunnel::packet::SEALED_HEADER;
+use mimm_tunnel::duplicate::{ID_LEN, is_duplicate};
+use mimm_tunnel::packet::{FLAG_DUPLICATE, Packet, SEALED_HEADER};
 use mimm_tunnel::seal::SealError;
 
-use super::{Anchor, AnchorDrop, echo};
+use super::{Anchor, AnchorDrop, Binding, echo};
 
 /// What an uplink tunnel packet came to.
 #[derive(Debug, PartialEq, Eq)]
@@ -17,6 +18,16 @@ pub enum Uplink<'a> {
     /// A keepalive, answered: the first `len` bytes of the buffer are the
     /// sealed Echo Reply, to send to `to` (where the request came from).
     Answer { to: SocketAddrV4, len: usize },
+}
+
+/// A downlink packet sealed in the caller's buffer: the first `len` bytes,
+/// to send to `to` from the anchor host's address `local` (the one the
+/// binding's registration came to; `None`: the socket's own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Downlink {
+    pub to: SocketAddrV4,
+    pub local: Option<Ipv4Addr>,
+    pub len: usize,
 }
 
 /// An IPv4 packet's source and destination.
@@ -44,6 +55,7 @@ impl Anchor {
             Ok(Uplink::Answer { .. }) => c.keepalives += 1,
             Err(AnchorDrop::UnknownSource) => c.unknown_source += 1,
             Err(AnchorDrop::Spoofed | AnchorDrop::NotIpv4) => c.spoofed += 1,
+            Err(AnchorDrop::SecondCopy) => c.second_copies += 1,
             Err(_) => c.unopened += 1,
         }
         result
@@ -61,19 +73,35 @@ impl Anchor {
         if with_previous {
             self.counters.previous_keys += 1;
         }
-        let inner = &packet[SEALED_HEADER..SEALED_HEADER + inner_len];
-        match ipv4_ends(inner) {
+        // The header is intact after opening, and authentic.
+        let duplicated = is_duplicate(Packet::new_unchecked(&packet[..]).flags());
+        let plaintext = SEALED_HEADER..SEALED_HEADER + inner_len;
+        if duplicated && !self.dup.first_uplink_copy(spi, &packet[plaintext.clone()]) {
+            return Err(AnchorDrop::SecondCopy);
+        }
+        let inner = if duplicated {
+            plaintext.start + ID_LEN..plaintext.end
+        } else {
+            plaintext
+        };
+        match ipv4_ends(packet.get(inner.clone()).unwrap_or_default()) {
             Some((from, _)) if from == home => {}
             Some(_) => return Err(AnchorDrop::Spoofed),
             None => return Err(AnchorDrop::NotIpv4),
         }
+        if duplicated {
+            // Keepalives are never duplicated.
+            return Ok(Uplink::Forward(&packet[inner]));
+        }
+        let tunnel = self.tunnels.get(source).ok_or(AnchorDrop::UnknownSource)?;
         match echo::answer(&mut tunnel.sealer, packet, inner_len, home, own) {
-            None => Ok(Uplink::Forward(&packet[SEALED_HEADER..][..inner_len])),
+            None => Ok(Uplink::Forward(&packet[inner])),
             Some(Err(e)) => Err(AnchorDrop::Seal(e)),
             Some(Ok((said, len))) => {
                 if said.primary {
                     self.set_primary(spi, care_of);
                 }
+                self.dup.keepalive(spi, care_of, said.duplicate);
                 Ok(Uplink::Answer { to: source, len })
             }
         }
@@ -87,40 +115,50 @@ impl Anchor {
         }
     }
 
-    /// The client `home` belongs to and the source its downlink goes to.
-    fn downlink_source(&self, home: Ipv4Addr) -> Option<(u32, SocketAddrV4)> {
+    /// The client `home` belongs to and the binding its downlink goes over.
+    fn downlink_binding(&self, home: Ipv4Addr) -> Option<(u32, Binding)> {
         let spi = *self.owners.get(&home)?;
         let binding = self.clients.get(&spi)?.downlink()?;
-        Some((spi, binding.source))
+        Some((spi, *binding))
     }
 
     /// Seals an IPv4 packet written at `buf[SEALED_HEADER..][..inner_len]`
     /// for the client its destination belongs to, over its downlink
-    /// binding: where to send it and the sealed length.
-    pub fn downlink(
-        &mut self,
-        buf: &mut [u8],
-        inner_len: usize,
-    ) -> Result<(SocketAddrV4, usize), AnchorDrop> {
+    /// binding: where to send it (and from), and the sealed length.
+    pub fn downlink(&mut self, buf: &mut [u8], inner_len: usize) -> Result<Downlink, AnchorDrop> {
         let inner = buf
             .get(SEALED_HEADER..SEALED_HEADER + inner_len)
             .ok_or(AnchorDrop::Seal(SealError::TooSmall))?;
         let (_, to) = ipv4_ends(inner).ok_or(AnchorDrop::NotIpv4)?;
         // The tunnel must still be this client's: a NAT mapping another
         // client's registration took is not a way to it.
-        let tunnel = self.downlink_source(to).and_then(|(spi, source)| {
-            let t = self.tunnels.get(source).filter(|t| t.spi == spi)?;
-            Some((t, source))
-        });
-        let Some((tunnel, to)) = tunnel else {
+        let binding = self
+            .downlink_binding(to)
+            .filter(|(spi, b)| self.tunnels.get(b.source).is_some_and(|t| t.spi == *spi));
+        let Some((spi, binding)) = binding else {
             self.counters.no_binding += 1;
             return Err(AnchorDrop::NoBinding);
         };
+        let numbered = self
+            .copy_path(spi, binding.source)
+            .and_then(|second| self.duplicate_downlink(spi, buf, inner_len, second));
+        let (plaintext_len, flags) = match numbered {
+            Some(len) => (len, FLAG_DUPLICATE),
+            None => (inner_len, 0),
+        };
+        let tunnel = self
+            .tunnels
+            .get(binding.source)
+            .ok_or(AnchorDrop::NoBinding)?;
         let len = tunnel
             .sealer
-            .seal(buf, inner_len)
+            .seal_flagged(buf, plaintext_len, flags)
             .map_err(AnchorDrop::Seal)?;
         self.counters.downlink += 1;
-        Ok((to, len))
+        Ok(Downlink {
+            to: binding.source,
+            local: binding.local,
+            len,
+        })
     }
 }

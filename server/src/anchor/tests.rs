@@ -284,6 +284,7 @@ proptest::proptest! {
     }
 }
 
+mod duplication;
 mod keepalives;
 
 mod data {
@@ -369,7 +370,7 @@ mod data {
         let inner = ipv4(SERVER, home_a);
         let mut buf = vec![0u8; inner.len() + SEALED_OVERHEAD];
         buf[SEALED_HEADER..SEALED_HEADER + inner.len()].copy_from_slice(&inner);
-        let (to, len) = a.downlink(&mut buf, inner.len()).unwrap();
+        let Downlink { to, len, .. } = a.downlink(&mut buf, inner.len()).unwrap();
         assert_eq!(to, nat_a);
         assert_eq!(down_b.open(&mut buf[..len].to_vec()), Err(Dropped::Forged));
         assert_eq!(down_a.open(&mut buf[..len]), Ok(&inner[..]));
@@ -400,7 +401,7 @@ mod data {
         let inner = ipv4(SERVER, home);
         let mut buf = vec![0u8; inner.len() + SEALED_OVERHEAD];
         buf[SEALED_HEADER..SEALED_HEADER + inner.len()].copy_from_slice(&inner);
-        let (to, len) = a.downlink(&mut buf, inner.len()).unwrap();
+        let Downlink { to, len, .. } = a.downlink(&mut buf, inner.len()).unwrap();
         assert_eq!(to, wifi_nat, "the newest binding carries the downlink");
         let wifi_keys = derive(KEY, 8, home, WIFI.into());
         assert_eq!(

@@ -99,7 +99,7 @@ fn a_primary_keepalive_moves_the_downlink_to_its_path() {
         let inner = ipv4(SERVER, home);
         let mut buf = vec![0u8; inner.len() + SEALED_OVERHEAD];
         buf[SEALED_HEADER..][..inner.len()].copy_from_slice(&inner);
-        a.downlink(&mut buf, inner.len()).map(|(to, _)| to)
+        a.downlink(&mut buf, inner.len()).map(|d| d.to)
     };
     assert_eq!(downlink_to(&mut a), Ok(WIFI_NAT), "the newest binding");
     let mut packet = sealed_keepalive(&mut lte, home, ANCHOR, K);
