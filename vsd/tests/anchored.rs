@@ -1,7 +1,8 @@
 //! Anchored mode on the testbed: a raw-IP modem and a PPP link (both TUN
 //! point-to-point, as the emulator makes them) and an Ethernet link, each
 //! on its own ISP that NATs, bonded behind one home address through the
-//! real anchor (mimm-server, in `inet`). The LAN's
+//! real anchor (mimm-server, in the testbed's `core`, see
+//! `mimm_testbed::anchored`). The LAN's
 //! traffic reaches `inet` from the home address whichever member carries
 //! it, and a switch or a carrier loss does not change that.
 
@@ -13,12 +14,17 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{root_or_skip, run, serial};
+use mimm_testbed::anchored::{self as core_net, AnchorClient};
 use mimm_testbed::probe::{self, Options};
 use mimm_testbed::{Change, Description, LinkSpec, LinkType, Testbed};
 use mimm_vsd::control::{self, Reply, Request, Status};
 
-const KEY: &str = "00112233445566778899aabbccddeeff";
-const HOME: Ipv4Addr = Ipv4Addr::new(10, 64, 0, 2);
+const CLIENT: AnchorClient = AnchorClient {
+    name: "bus17",
+    spi: 1000,
+    key_hex: "00112233445566778899aabbccddeeff",
+};
+const HOME: Ipv4Addr = core_net::FIRST_HOME;
 
 /// A binary of the workspace, built beside this test (`cargo test
 /// --workspace` builds every package's).
@@ -47,40 +53,16 @@ fn bed() -> Testbed {
             LinkSpec::new("wlan0", LinkType::Ether).delay_ms(2.0),
         ],
     };
-    let bed = Testbed::up(&desc).unwrap();
-    // Each ISP hides its subscribers behind its own address, as carriers do.
-    for isp in ["isp1", "isp2", "isp3"] {
-        nft(
-            &bed,
-            isp,
-            "table ip isp_nat {\n chain post {\n  type nat hook postrouting priority srcnat;\n  \
-             oifname \"core\" masquerade\n }\n}\n",
-        );
-    }
-    bed
+    // Each ISP hides its subscribers behind its own address, as carriers
+    // do, and the anchor has its own public address in the core.
+    Testbed::up_anchored(&desc).unwrap()
 }
 
 /// Loads an nftables script in a namespace.
 fn nft(bed: &Testbed, role: &str, script: &str) {
-    use std::io::Write;
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", &bed.ns(role), "nft", "-f", "-"])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "nft in {role}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    if let Err(e) = mimm_testbed::netns::nft(&bed.ns(role), script) {
+        panic!("{e}");
+    }
 }
 
 struct Daemon {
@@ -159,42 +141,26 @@ impl Anchored {
     }
 }
 
-/// The anchor in `inet`, the anchored VSD in `router` over both links,
+/// The anchor in `core`, the anchored VSD in `router` over every link,
 /// bound on both, and the router's default route through it.
 fn anchored(bed: &Testbed) -> Anchored {
     let dir =
         std::env::temp_dir().join(format!("vsd-anchored-{}-{}", std::process::id(), bed.id()));
     std::fs::create_dir_all(&dir).unwrap();
     let server_cfg = dir.join("mimm-server");
-    std::fs::write(
-        &server_cfg,
-        format!(
-            "config server 'server'\n\toption address '198.51.100.1'\n\toption port '434'\n\
-             config client 'bus17'\n\toption spi '1000'\n\toption key '{KEY}'\n\
-             config anchor 'anchor'\n\toption address '10.64.0.1'\n\
-             \toption pool '10.64.0.2-10.64.0.254'\n\toption tun 'manc0'\n"
-        ),
-    )
-    .unwrap();
+    std::fs::write(&server_cfg, core_net::anchor_config(&CLIENT, "manc0")).unwrap();
     let anchor = start(
         bed,
-        "inet",
+        "core",
         &workspace_binary("mimm-server"),
         &["run", "-c", server_cfg.to_str().unwrap()],
         &dir,
     );
     let socket = dir.join("vsd0.sock");
     let vsd_cfg = dir.join("mimm");
-    std::fs::write(
-        &vsd_cfg,
-        format!(
-            "config vsd 'vsd0'\n\toption mode 'anchored'\n\tlist member 'wwan0'\n\tlist member '3g-wan'\n\tlist member 'wlan0'\n\
-             \toption anchor '198.51.100.1'\n\toption home_agent '10.64.0.1'\n\toption spi '1000'\n\
-             \toption key '{KEY}'\n\toption keepalive_ms '200'\n\toption socket '{}'\n",
-            socket.display()
-        ),
-    )
-    .unwrap();
+    let members = ["wwan0", "3g-wan", "wlan0"];
+    let section = core_net::anchored_vsd_section("vsd0", &members, &CLIENT, 200, &socket);
+    std::fs::write(&vsd_cfg, section).unwrap();
     let vsd = start(
         bed,
         "router",

@@ -2,7 +2,7 @@
 //! runs the emulator, and tears everything down on drop (also on error and on
 //! unwinding panics; the CLI adds Ctrl-C and a panic hook).
 
-use std::io::{self, Write};
+use std::io;
 use std::os::fd::BorrowedFd;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -17,10 +17,10 @@ use crate::emu::engine::{Engine, Running};
 use crate::emu::link::{Dir, Link, LinkType};
 use crate::emu::player::ReplayStatus;
 use crate::emu::services::Services;
-use crate::netns;
 use crate::plan::{self, Plan};
 use crate::run::{self, RunState};
 use crate::tuntap::TunTap;
+use crate::{anchored, netns};
 
 pub struct Testbed {
     pub plan: Plan,
@@ -36,7 +36,18 @@ impl Testbed {
         Testbed::up_with_id(description, &run::new_id()?)
     }
 
+    /// A testbed for the anchored mode: as [`Testbed::up`], plus the core
+    /// network ([`crate::anchored`]): every ISP NATs its subscribers and the
+    /// `core` namespace, with the anchor's public address, hangs off inet.
+    pub fn up_anchored(description: &Description) -> io::Result<Testbed> {
+        Testbed::build_run(description, &run::new_id()?, true)
+    }
+
     pub fn up_with_id(description: &Description, id: &str) -> io::Result<Testbed> {
+        Testbed::build_run(description, id, false)
+    }
+
+    fn build_run(description: &Description, id: &str, core: bool) -> io::Result<Testbed> {
         description
             .check()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
@@ -47,9 +58,9 @@ impl Testbed {
             ));
         }
         // The state file comes first, so `cleanup` can find a half-built run.
-        RunState::new(id, description).save()?;
+        RunState::new(id, description).with_core(core).save()?;
         let mut bed = Testbed {
-            plan: Plan::new(id, description),
+            plan: Plan::new(id, description).with_core(core),
             description: description.clone(),
             engine: None,
             children: Vec::new(),
@@ -79,6 +90,9 @@ impl Testbed {
         if self.plan.lan {
             self.configure_nat()?;
         }
+        if self.plan.core {
+            self.configure_core()?;
+        }
         let services = {
             let _inet = netns::enter(&self.ns("inet"))?;
             Services::bind()?
@@ -97,7 +111,13 @@ impl Testbed {
     fn configure_sysctls(&self) -> io::Result<()> {
         for role in self.plan.roles() {
             let _in = netns::enter(&self.ns(&role))?;
-            let forward = !matches!(role.as_str(), "inet" | "lan");
+            // An anchored testbed's inet carries the ISPs' traffic to the
+            // anchor in core and the anchor's back out.
+            let forward = match role.as_str() {
+                "inet" => self.plan.core,
+                "lan" => false,
+                _ => true,
+            };
             netns::sysctl("net/ipv4/ip_forward", if forward { "1" } else { "0" })?;
             // Policy routing and handoffs make paths asymmetric on purpose.
             netns::sysctl("net/ipv4/conf/all/rp_filter", "0")?;
@@ -257,24 +277,21 @@ impl Testbed {
             "table ip mimm_testbed {{\n chain postrouting {{\n  type nat hook postrouting priority srcnat; policy accept;\n  ip saddr 192.168.1.0/24 oifname != \"{}\" masquerade\n }}\n}}\n",
             plan::ROUTER_LAN_DEV
         );
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.ns("router"), "nft", "-f", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot run nft: {e}")))?;
-        child
-            .stdin
-            .take()
-            .expect("piped")
-            .write_all(rules.as_bytes())?;
-        let out = child.wait_with_output()?;
-        if !out.status.success() {
-            return Err(io::Error::other(format!(
-                "router NAT (nft): {} (is the nftables package installed?)",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
+        netns::nft(&self.ns("router"), &rules)
+            .map_err(|e| io::Error::other(format!("router NAT: {e}")))
+    }
+
+    /// The anchored testbed's core: `core` behind inet, every ISP NATing.
+    fn configure_core(&self) -> io::Result<()> {
+        netns::ip_batch(&self.ns("core"), &[anchored::veth(&self.ns("inet"))])?;
+        netns::ip_batch(&self.ns("core"), &anchored::core_commands())?;
+        netns::ip_batch(&self.ns("inet"), &anchored::inet_commands())?;
+        let mut carriers = self.plan.isp_roles();
+        if self.plan.has_upstream() {
+            carriers.push("upstream".into());
+        }
+        for role in carriers {
+            netns::nft(&self.ns(&role), anchored::ISP_NAT)?;
         }
         Ok(())
     }

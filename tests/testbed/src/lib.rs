@@ -4,6 +4,8 @@
 //! - [`plan`]: the names and addresses that follow from it;
 //! - [`bed::Testbed`]: builds namespaces `router`, `ispN`, `inet`, `lan`,
 //!   `upstream`, runs the link emulator ([`emu`]) and tears it all down on drop;
+//! - [`anchored`]: the anchored testbed's core network (ISPs that NAT, the
+//!   anchor's `core` namespace);
 //! - [`probe`]: the loss meter every handoff test uses;
 //! - [`run`]: finding and cleaning up runs, also those of crashed processes;
 //! - [`crowd`]: idle and following clients held on a daemon's control socket.
@@ -11,6 +13,7 @@
 pub mod bed;
 // Shared with the daemons; re-exported so the testbed's paths stay short.
 pub use mimm_io::{clock, tuntap, udp};
+pub mod anchored;
 pub mod control;
 pub mod crowd;
 pub mod description;

@@ -125,6 +125,30 @@ pub fn ip_batch(ns: &str, commands: &[String]) -> io::Result<()> {
     Ok(())
 }
 
+/// Loads an nftables script (`nft -f -`) in a namespace.
+pub fn nft(ns: &str, script: &str) -> io::Result<()> {
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns, "nft", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot run nft: {e}")))?;
+    let written = child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(script.as_bytes());
+    let out = child.wait_with_output()?;
+    if !out.status.success() || written.is_err() {
+        return Err(io::Error::other(format!(
+            "nft in {ns}: {} (is the nftables package installed?)",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(())
+}
+
 /// Runs a command, turning a non-zero exit into an error that carries stderr.
 pub fn run(cmd: &mut Command) -> io::Result<()> {
     let out = cmd

@@ -11,7 +11,8 @@
 //! ```
 //! Link n (1-based): own ISP subnet 10.n.0.0/24 (router .2, gateway .1); on the
 //! upstream segment 10.200.0.(10+n)/24 behind gateway 10.200.0.1. ISP k reaches
-//! inet over 172.16.k.0/30 (upstream: 172.16.200.0/30).
+//! inet over 172.16.k.0/30 (upstream: 172.16.200.0/30). An anchored testbed
+//! adds `core` behind inet over 172.16.250.0/30 (see [`crate::anchored`]).
 
 use std::net::Ipv4Addr;
 
@@ -68,6 +69,10 @@ pub struct Plan {
     pub id: String,
     pub lan: bool,
     pub links: Vec<LinkPlan>,
+    /// The anchored testbed's core network: ISPs that NAT and a `core`
+    /// namespace with the anchor's address (see [`crate::anchored`]).
+    #[serde(default)]
+    pub core: bool,
 }
 
 impl Plan {
@@ -117,7 +122,14 @@ impl Plan {
             id: id.to_string(),
             lan: desc.lan,
             links,
+            core: false,
         }
+    }
+
+    /// The same plan with the core network (an anchored testbed).
+    pub fn with_core(mut self, core: bool) -> Plan {
+        self.core = core;
+        self
     }
 
     /// The full namespace name of a role (`router`, `isp1`, `inet`, ...).
@@ -142,6 +154,9 @@ impl Plan {
         let mut roles = vec!["router".to_string()];
         roles.extend(self.isp_roles());
         roles.push("inet".into());
+        if self.core {
+            roles.push("core".into());
+        }
         if self.has_upstream() {
             roles.push("upstream".into());
         }
@@ -170,6 +185,7 @@ impl Plan {
     pub fn probe_address(&self, role: &str) -> Option<(Ipv4Addr, bool)> {
         match role {
             "inet" => Some((INET_ADDR, true)),
+            "core" if self.core => Some((crate::anchored::ANCHOR_ADDR, true)),
             "upstream" if self.has_upstream() => Some((Ipv4Addr::new(172, 16, 200, 1), true)),
             "lan" if self.lan => Some((LAN_ADDR, false)),
             "router" => Some((ROUTER_LAN_ADDR, false)),

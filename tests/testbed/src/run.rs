@@ -29,6 +29,9 @@ pub struct RunState {
     /// Its start time in clock ticks, so a reused pid is not taken for it.
     pub owner_start: u64,
     pub description: Description,
+    /// Built with the core network ([`Plan::core`]).
+    #[serde(default)]
+    pub core: bool,
 }
 
 impl RunState {
@@ -39,11 +42,17 @@ impl RunState {
             owner_pid: pid,
             owner_start: process_start(pid).unwrap_or(0),
             description: description.clone(),
+            core: false,
         }
     }
 
+    pub fn with_core(mut self, core: bool) -> RunState {
+        self.core = core;
+        self
+    }
+
     pub fn plan(&self) -> Plan {
-        Plan::new(&self.id, &self.description)
+        Plan::new(&self.id, &self.description).with_core(self.core)
     }
 
     pub fn save(&self) -> io::Result<()> {

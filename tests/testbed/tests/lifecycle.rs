@@ -472,3 +472,48 @@ fn emulate_runs_alone_between_two_namespaces() {
     assert!(!socket.exists());
     drop(own);
 }
+
+#[test]
+fn an_anchored_testbed_has_a_core_behind_isps_that_nat_and_leaves_nothing() {
+    if !root_or_skip("an_anchored_testbed_has_a_core_behind_isps_that_nat_and_leaves_nothing") {
+        return;
+    }
+    let _serial = serial();
+    let bed = Testbed::up_anchored(&Description::default()).unwrap();
+    let id = bed.id().to_string();
+    assert!(
+        namespaces_of(&id).contains(&bed.ns("core")),
+        "{:?}",
+        namespaces_of(&id)
+    );
+    // Counts, at the anchor's address, pings by the source they arrive from.
+    let counters = "table ip seen {\n chain input {\n  type filter hook input priority 0;\n  \
+                    icmp type echo-request ip saddr 10.0.0.0/8 counter\n  \
+                    icmp type echo-request ip saddr 172.16.0.0/16 counter\n }\n}\n";
+    netns::nft(&bed.ns("core"), counters).unwrap();
+    let anchor = mimm_testbed::anchored::ANCHOR_ADDR.to_string();
+    for dev in ["wwan0", "wwan1", "wlan0"] {
+        let out = ping(&bed, "router", &["-I", dev], &anchor);
+        assert!(
+            out.status.success(),
+            "ping {anchor} via {dev}: {}",
+            text(&out)
+        );
+    }
+    // The LAN's ping still reaches inet itself.
+    let out = ping(&bed, "lan", &[], "198.51.100.1");
+    assert!(out.status.success(), "ping from lan: {}", text(&out));
+    let listing = text(
+        &bed.exec("core", &["nft", "list", "table", "ip", "seen"])
+            .unwrap(),
+    );
+    let counts: Vec<u64> = listing
+        .split("packets ")
+        .skip(1)
+        .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
+        .collect();
+    // Every ISP hid its subscriber's 10.k.0.2 behind its own 172.16.k.1.
+    assert_eq!(counts, [0, 9], "{listing}");
+    drop(bed);
+    assert!(namespaces_of(&id).is_empty(), "{:?}", namespaces_of(&id));
+}
