@@ -1,18 +1,25 @@
 //! The README's first command works: `mimm-testbed demo` runs the whole
 //! system (here four times faster) and reports handoffs, the server's advice
-//! and a failover.
+//! and a failover: the anchored demo (the default) and `--shadow`, one after
+//! the other (together they would share two cores and each time the other).
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::Mutex;
 
 use mimm_requires::margin;
 
 const TESTBED: &str = env!("CARGO_BIN_EXE_mimm-testbed");
 // README's figures for the unplug (the VSD's own failover, around it the
 // 1 kHz stream's longest hole and its loss), asserted with the one margin all
-// timing tests take.
-const UNPLUG_GAP_MS: f64 = 11.1;
-const UNPLUG_LOST: f64 = 10.0;
+// timing tests take: the shadow-MAC demo's Ethernet modem losing carrier,
+// and the anchored demo's PPP link going down.
+const SHADOW_UNPLUG_GAP_MS: f64 = 11.1;
+const SHADOW_UNPLUG_LOST: f64 = 10.0;
+const ANCHORED_UNPLUG_GAP_MS: f64 = 11.2;
+const ANCHORED_UNPLUG_LOST: f64 = 10.0;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// vsd, mimmd and mimm-server must sit next to mimm-testbed, as after
 /// `cargo build`.
@@ -45,32 +52,45 @@ fn build_siblings() {
     );
 }
 
-#[test]
-fn the_demo_runs_and_reports() {
-    if !mimm_requires::root("the_demo_runs_and_reports") {
-        return;
-    }
+/// Runs the demo with `extra` arguments at `--speed 4`: its output and
+/// its HTML report.
+fn run_demo(extra: &[&str]) -> (String, String) {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     build_siblings();
-    let out_file = std::env::temp_dir().join(format!("mimm-demo-test-{}.html", std::process::id()));
+    let out_file = std::env::temp_dir().join(format!(
+        "mimm-demo-test-{}-{}.html",
+        std::process::id(),
+        extra.join("")
+    ));
     let out = Command::new(TESTBED)
         .args(["demo", "--speed", "4", "--out"])
         .arg(&out_file)
+        .args(extra)
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{text}\n{err}");
     let html = std::fs::read_to_string(&out_file).unwrap_or_default();
     let _ = std::fs::remove_file(&out_file);
+    assert!(out.status.success(), "{text}\n{err}");
     eprintln!("{text}");
-    // The summary table: t, who, gap, lost, what.
-    let table: Vec<Vec<&str>> = text
-        .lines()
+    (text, html)
+}
+
+/// The summary table: t, who, gap, lost, what.
+fn table(text: &str) -> Vec<Vec<&str>> {
+    text.lines()
         .skip_while(|l| !l.starts_with("handoffs (gap"))
         .skip(2)
         .take_while(|l| !l.is_empty())
         .map(|l| l.split_whitespace().collect())
-        .collect();
+        .collect()
+}
+
+/// What both demos show: mimmd steering the VSD, the server's advice, the
+/// VSD's own failover on the unplug within README's figures, the download.
+fn assert_reports(text: &str, html: &str, unplug_gap_ms: f64, unplug_lost: f64) {
+    let table = table(text);
     let steered = table
         .iter()
         .filter(|r| r.get(1) == Some(&"vsd") && r.last() == Some(&"command"))
@@ -95,10 +115,10 @@ fn the_demo_runs_and_reports() {
         .unwrap_or_else(|_| panic!("lost column {:?}:\n{text}", failover[3]));
     eprintln!("demo unplug: the VSD's failover: gap {gap} ms, {lost} lost");
     assert!(
-        gap <= margin(UNPLUG_GAP_MS),
+        gap <= margin(unplug_gap_ms),
         "failover gap {gap} ms:\n{text}"
     );
-    assert!(lost <= margin(UNPLUG_LOST), "failover lost {lost}:\n{text}");
+    assert!(lost <= margin(unplug_lost), "failover lost {lost}:\n{text}");
     assert!(text.contains("TCP download:"), "{text}");
     // The server's network alarm moved traffic off the active modem.
     if mimm_requires::tool("the demo's SNMP alarm", "snmptrap", "snmp") {
@@ -111,4 +131,50 @@ fn the_demo_runs_and_reports() {
         html.contains("<svg") && html.contains("carrier lost"),
         "report:\n{html}"
     );
+}
+
+/// The demo's line "inet received H packets from the home address A and O
+/// from any other address": (H, A, O).
+fn inet_sources(text: &str) -> (u64, String, u64) {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("inet received"))
+        .unwrap_or_else(|| panic!("no line on inet's sources:\n{text}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let number = |i: usize| -> u64 { words[i].parse().unwrap_or_else(|_| panic!("{line}")) };
+    (number(2), words[8].to_string(), number(10))
+}
+
+/// The stream's packets received: "stream: S sent, L lost".
+fn stream_received(text: &str) -> u64 {
+    let line = text.lines().find(|l| l.starts_with("stream:")).unwrap();
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let sent: u64 = words[1].parse().unwrap();
+    let lost: u64 = words[3].parse().unwrap();
+    sent - lost
+}
+
+#[test]
+fn the_anchored_demo_runs_and_reports() {
+    if !mimm_requires::root("the_anchored_demo_runs_and_reports") {
+        return;
+    }
+    let (text, html) = run_demo(&[]);
+    assert!(text.contains("3g-wan, wwan0, wlan0"), "{text}");
+    assert_reports(&text, &html, ANCHORED_UNPLUG_GAP_MS, ANCHORED_UNPLUG_LOST);
+    // Whichever ISP carried it, inet saw the LAN only from the home address.
+    let (from_home, home, others) = inet_sources(&text);
+    assert_eq!(home, "10.64.0.2", "{text}");
+    assert_eq!(others, 0, "inet saw another source address:\n{text}");
+    assert!(from_home >= stream_received(&text), "{text}");
+}
+
+#[test]
+fn the_shadow_demo_runs_and_reports() {
+    if !mimm_requires::root("the_shadow_demo_runs_and_reports") {
+        return;
+    }
+    let (text, html) = run_demo(&["--shadow"]);
+    assert!(text.contains("shadow-MAC vsd0"), "{text}");
+    assert_reports(&text, &html, SHADOW_UNPLUG_GAP_MS, SHADOW_UNPLUG_LOST);
 }

@@ -13,16 +13,18 @@ pub const USAGE: &str = "mimm-testbed: network namespaces, emulated WAN links, a
 
 usage: mimm-testbed [--id ID | --control SOCKET] COMMAND [OPTIONS]
 
-  demo [--trace FILE] [--out mimm-demo.html] [--speed 1]
-        the whole system in about two minutes: three modems behind the VSD, mimmd
-        steering it from a real drive trace, a stream and a download through the
-        router, a live timeline and an HTML report
+  demo [--trace FILE] [--out mimm-demo.html] [--speed 1] [--shadow]
+        the whole system in about two minutes: a PPP link, a raw-IP modem and a
+        Wi-Fi client on three ISPs bonded in the anchored VSD behind one home
+        address (--shadow: three modems on one segment behind the shadow-MAC VSD),
+        mimmd steering it from a real drive trace, a stream and a download through
+        the router, a live timeline and an HTML report
   up [FILE | --links TYPE|NAME:TYPE[:upstream],...] [--no-lan] [-d|--detach]
         build a testbed (a TOML description, or links such as ptp,ptp,ether) and
         run its link emulator until Ctrl-C or down
   down                      tear a testbed down
   status [--json]           links, their impairments and counters
-  exec ROLE -- COMMAND...   run a command in a namespace: router, ispN, inet, lan, upstream
+  exec ROLE -- COMMAND...   run a command in a namespace: router, ispN, inet, lan, upstream, core
   set LINK WHAT [VALUE] [--dir uplink|downlink|both]
         rate KBPS|unlimited, delay MS, loss PCT, queue MS, down, up,
         blackhole [MS], carrier-off, carrier-on
@@ -52,6 +54,8 @@ pub enum Command {
         trace: Option<PathBuf>,
         out: PathBuf,
         speed: f64,
+        /// The shadow-MAC demo on one segment instead of the anchored one.
+        shadow: bool,
     },
     Up {
         file: Option<PathBuf>,
@@ -173,7 +177,9 @@ impl Given {
 
 /// Options that take no value, and those that take one (which commands
 /// take which is checked by [`Given::done`]).
-const FLAGS: &[&str] = &["no-lan", "detach", "json", "repeat", "echo", "all"];
+const FLAGS: &[&str] = &[
+    "no-lan", "detach", "json", "repeat", "echo", "all", "shadow",
+];
 const VALUED: &[&str] = &[
     "trace", "out", "speed", "links", "dir", "map", "from", "to", "rate", "duration", "size",
     "drain-ms", "type", "near", "far", "delay", "loss", "queue", "seed", "iface",
@@ -231,6 +237,7 @@ fn read_command(g: &Given, control: Option<PathBuf>) -> Result<Command, String> 
                 trace: g.value("trace")?,
                 out: g.or("out", PathBuf::from("mimm-demo.html"))?,
                 speed: g.or("speed", 1.0)?,
+                shadow: g.flag("shadow"),
             },
             0,
         ),

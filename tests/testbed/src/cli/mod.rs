@@ -15,7 +15,20 @@ pub fn run(args: Args) -> Result<(), String> {
         control: args.control.as_deref(),
     };
     match args.command {
-        Command::Demo { trace, out, speed } => demo::demo(demo::DemoArgs { trace, out, speed }),
+        Command::Demo {
+            trace,
+            out,
+            speed,
+            shadow,
+        } => demo::demo(demo::DemoArgs {
+            trace,
+            out,
+            speed,
+            variant: match shadow {
+                true => demo::Variant::Shadow,
+                false => demo::Variant::Anchored,
+            },
+        }),
         Command::Up {
             file,
             links,

@@ -1,25 +1,34 @@
 //! `mimm-testbed demo`: the whole system on the built-in testbed in about
-//! two minutes. Three 5G modems in Ethernet mode (links driven by a real
-//! drive trace) behind the VSD, mimmd steering it from the same trace, a
-//! 1 kHz loss-meter stream and a TCP download through the router; a live
-//! timeline of handoffs with their reasons, the packets lost at each, and
-//! an HTML report. Everything is torn down at the end (and on Ctrl-C).
+//! two minutes. The anchored mode by default: a PPP link, a raw-IP modem
+//! and a Wi-Fi client on three ISPs that NAT (links driven by a real drive
+//! trace) bonded in the VSD behind one home address through the anchor in
+//! the core; `--shadow`: three 5G modems in Ethernet mode on one segment
+//! behind the shadow-MAC VSD (see [`variant`]). mimmd steers the VSD from
+//! the same trace; a 1 kHz loss-meter stream and a TCP download run through
+//! the router; a live timeline of handoffs with their reasons, the packets
+//! lost at each, and an HTML report. Everything is torn down at the end
+//! (and on Ctrl-C).
 
 mod alarm;
+mod files;
 mod procs;
 mod report;
+mod sources;
+mod variant;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use mimm_testbed::Testbed;
 use mimm_testbed::probe::{self, Options};
-use mimm_testbed::{Change, Description, LinkSpec, LinkType, Testbed};
 use mimm_trace::Trace;
 
+use files::Files;
 use procs::{Daemon, sibling};
 pub use report::Handoff;
+pub use variant::Variant;
 
 /// The shipped trace (see its header for where it comes from).
 const DRIVE: &str = include_str!("../../../demo/drive.csv");
@@ -28,35 +37,7 @@ pub struct DemoArgs {
     pub trace: Option<PathBuf>,
     pub out: PathBuf,
     pub speed: f64,
-}
-
-fn config(dir: &Path, trace: &Path, ifaces: &[(String, String)]) -> String {
-    let mut text = format!(
-        "# written by mimm-testbed demo\nconfig globals\n\toption mode 'vsd'\n\toption socket '{}'\n\n\
-         config vsd 'vsd0'\n\toption socket '{}'\n",
-        dir.join("mimmd.sock").display(),
-        dir.join("vsd0.sock").display()
-    );
-    for (_, dev) in ifaces {
-        text.push_str(&format!("\tlist member '{dev}'\n"));
-    }
-    for (name, dev) in ifaces {
-        text.push_str(&format!(
-            "\nconfig interface '{name}'\n\toption device '{dev}'\n\toption kind '5g'\n\
-             \toption metric 'rate_kbps'\n\toption signal_source 'trace:{}'\n\
-             \tlist probe '198.51.100.1'\n",
-            trace.display()
-        ));
-    }
-    text.push_str(&alarm::client_section());
-    text
-}
-
-/// UCI names are `[A-Za-z0-9_]`; trace interface names may not be.
-fn uci_name(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect()
+    pub variant: Variant,
 }
 
 /// One JSON request to a daemon's control socket.
@@ -122,62 +103,20 @@ fn load_trace(args: &DemoArgs) -> Result<(Trace, Vec<(String, String)>), String>
     let ifaces = names
         .iter()
         .enumerate()
-        .map(|(i, n)| (n.to_string(), format!("wwan{i}")))
+        .map(|(i, n)| (n.to_string(), args.variant.device(i)))
         .collect();
     Ok((trace, ifaces))
 }
 
-/// The files the daemons read, in a directory removed at the end.
-struct Files {
-    dir: PathBuf,
-    /// The interfaces by their UCI names: (name, device).
-    uci: Vec<(String, String)>,
-    config: String,
-    server_config: String,
-    _cleanup: RemoveDir,
-}
-
-impl Files {
-    fn write(trace: &Trace, ifaces: &[(String, String)], expiry_s: u64) -> Result<Files, String> {
-        let dir = std::env::temp_dir().join(format!("mimm-demo-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        let cleanup = RemoveDir(dir.clone());
-        let write = |name: &str, text: &str| {
-            let path = dir.join(name);
-            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
-            Ok::<String, String>(path.display().to_string())
-        };
-        // mimmd plays the trace with the interface names as UCI wants them.
-        let mut renamed = trace.clone();
-        for row in &mut renamed.rows {
-            row.iface = uci_name(&row.iface);
-        }
-        let trace_path = write("drive.csv", &renamed.to_csv())?;
-        let uci: Vec<(String, String)> = ifaces
-            .iter()
-            .map(|(n, d)| (uci_name(n), d.clone()))
-            .collect();
-        let config = write("mimm", &config(&dir, Path::new(&trace_path), &uci))?;
-        let networks: Vec<String> = uci.iter().map(|(n, _)| n.clone()).collect();
-        let server_config = write("mimm-server", &alarm::server_config(&networks, expiry_s))?;
-        Ok(Files {
-            dir,
-            uci,
-            config,
-            server_config,
-            _cleanup: cleanup,
-        })
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-}
-
-/// Polls `ready` every 50 ms for up to 5 s; else fails with `what` and
-/// the daemon's log.
-fn wait_for(what: &str, daemon: &Daemon, mut ready: impl FnMut() -> bool) -> Result<(), String> {
-    let until = Instant::now() + Duration::from_secs(5);
+/// Polls `ready` every 50 ms for up to `limit`; else fails with `what`
+/// and the daemon's log.
+fn wait_for(
+    what: &str,
+    daemon: &Daemon,
+    limit: Duration,
+    mut ready: impl FnMut() -> bool,
+) -> Result<(), String> {
+    let until = Instant::now() + limit;
     while !ready() {
         if Instant::now() > until {
             return Err(format!("{what} did not come up:\n{}", daemon.log_text()));
@@ -187,46 +126,69 @@ fn wait_for(what: &str, daemon: &Daemon, mut ready: impl FnMut() -> bool) -> Res
     Ok(())
 }
 
-/// The three daemons, held to be stopped when dropped (mimmd first).
+/// The daemons, held to be stopped when dropped in this order (mimmd
+/// first; the anchor last, so the VSD can deregister).
 struct Daemons {
     _mimmd: Daemon,
     _vsd: Daemon,
     _server: Daemon,
+    _anchor: Option<Daemon>,
 }
 
-/// The server in the core, the VSD on the router with the default route
-/// through it, then mimmd steering it.
-fn start_daemons(bed: &Testbed, files: &Files) -> Result<Daemons, String> {
-    let (vsd_bin, mimmd_bin, server_bin) =
-        (sibling("vsd")?, sibling("mimmd")?, sibling("mimm-server")?);
+const SECOND: Duration = Duration::from_secs(1);
+
+/// mimm-server in `role` with config `file`, once it listens.
+fn start_server(bed: &Testbed, role: &str, file: &str, log: PathBuf) -> Result<Daemon, String> {
     let server = Daemon::start(
-        &bed.ns("inet"),
-        &server_bin,
-        &["run", "-c", &files.server_config],
-        files.path("server.log"),
+        &bed.ns(role),
+        &sibling("mimm-server")?,
+        &["run", "-c", file],
+        log,
     )?;
-    wait_for("mimm-server", &server, || {
+    wait_for("mimm-server", &server, 5 * SECOND, || {
         server.log_text().contains("listening")
     })?;
+    Ok(server)
+}
+
+/// The anchor in the core (anchored), the advice server in `inet`, the VSD
+/// on the router with the default route through it, then mimmd steering it.
+fn start_daemons(bed: &Testbed, files: &Files, variant: Variant) -> Result<Daemons, String> {
+    let (vsd_bin, mimmd_bin) = (sibling("vsd")?, sibling("mimmd")?);
+    let anchor = match &files.anchor_config {
+        Some(file) => Some(start_server(bed, "core", file, files.path("anchor.log"))?),
+        None => None,
+    };
+    let server = start_server(bed, "inet", &files.server_config, files.path("server.log"))?;
     let router = bed.ns("router");
     let run = ["run", "-c", &files.config];
     let vsd = Daemon::start(&router, &vsd_bin, &run, files.path("vsd.log"))?;
     let vsd_socket = files.path("vsd0.sock");
-    wait_for("the VSD", &vsd, || {
-        ask(&vsd_socket, r#"{"cmd":"status"}"#)
-            .is_some_and(|s| !s["ok"]["status"]["active"].is_null())
+    // Registering every member at the anchor takes a round trip or a few.
+    wait_for("the VSD", &vsd, 10 * SECOND, || {
+        ask(&vsd_socket, r#"{"cmd":"status"}"#).is_some_and(|s| variant.vsd_ready(&s))
     })?;
-    bed.route_through_vsd("vsd0")?;
+    variant.route_through_vsd(bed)?;
     let mimmd = Daemon::start(&router, &mimmd_bin, &run, files.path("mimmd.log"))?;
     let mimmd_socket = files.path("mimmd.sock");
-    wait_for("mimmd", &mimmd, || {
+    wait_for("mimmd", &mimmd, 5 * SECOND, || {
         ask(&mimmd_socket, r#"{"cmd":"status"}"#).is_some()
     })?;
     Ok(Daemons {
         _mimmd: mimmd,
         _vsd: vsd,
         _server: server,
+        _anchor: anchor,
     })
+}
+
+/// The home address the anchor gave the VSD (anchored mode only).
+fn home_address(files: &Files) -> Option<std::net::Ipv4Addr> {
+    let status = ask(&files.path("vsd0.sock"), r#"{"cmd":"status"}"#)?;
+    status["ok"]["status"]["anchored"]["home"]
+        .as_str()?
+        .parse()
+        .ok()
 }
 
 /// A TCP download from the server side to the LAN, for `seconds`.
@@ -259,6 +221,7 @@ fn start_download(
 struct Script<'a> {
     bed: &'a Testbed,
     files: &'a Files,
+    variant: Variant,
     alarm_at: Option<f64>,
     expiry_s: u64,
     unplug_at: f64,
@@ -293,8 +256,8 @@ impl Script<'_> {
         if self.unplugged.is_none() && t >= self.unplug_at {
             if let Some(active) = self.active() {
                 println!("{t:7.1} s  demo  unplugging the active modem ({active}) for 5 s");
-                self.bed
-                    .set(&active, Change::CarrierOff)
+                self.variant
+                    .unplug(self.bed, &active, false)
                     .map_err(|e| e.to_string())?;
                 self.unplugged = Some(active);
             }
@@ -302,8 +265,8 @@ impl Script<'_> {
         if let Some(dev) = self.unplugged.as_mut() {
             if t >= self.unplug_at + 5.0 && !dev.is_empty() {
                 println!("{t:7.1} s  demo  {dev} plugged back in");
-                self.bed
-                    .set(dev, Change::CarrierOn)
+                self.variant
+                    .unplug(self.bed, dev, true)
                     .map_err(|e| e.to_string())?;
                 dev.clear();
             }
@@ -323,32 +286,26 @@ pub fn demo(args: DemoArgs) -> Result<(), String> {
     let seconds = (trace.duration_ms() as f64 / 1000.0).ceil().max(10.0);
     // The server's alarm lasts 20 s of the drive.
     let expiry_s = (20.0 / args.speed).round().max(5.0) as u64;
-    let files = Files::write(&trace, &ifaces, expiry_s)?;
-    let names: Vec<&str> = ifaces.iter().map(|(n, _)| n.as_str()).collect();
+    let variant = args.variant;
+    let files = Files::write(&trace, &ifaces, expiry_s, variant)?;
+    let devices: Vec<&str> = ifaces.iter().map(|(_, d)| d.as_str()).collect();
     println!(
-        "mimm demo: {} modems ({}) behind vsd0, {seconds:.0} s of a real drive",
-        ifaces.len(),
-        names.join(", ")
+        "mimm demo: {}, {seconds:.0} s of a real drive",
+        variant.headline(&devices)
     );
-    let desc = Description {
-        lan: true,
-        seed: 1,
-        links: ifaces
-            .iter()
-            .map(|(_, d)| {
-                LinkSpec::new(d, LinkType::Ether)
-                    .upstream()
-                    .no_address()
-                    .delay_ms(10.0)
-            })
-            .collect(),
-    };
-    let bed = Testbed::up(&desc).map_err(|e| format!("testbed: {e}"))?;
+    let bed = variant
+        .up(&variant.description(&devices))
+        .map_err(|e| format!("testbed: {e}"))?;
     let traps = alarm::have_snmptrap();
     if !traps {
         println!("(snmptrap is not installed: no network alarm; apt-get install snmp)");
     }
-    let daemons = start_daemons(&bed, &files)?;
+    let daemons = start_daemons(&bed, &files, variant)?;
+    let home = home_address(&files);
+    if let Some(home) = home {
+        println!("vsd0 has the home address {home}: every member bound at the anchor");
+        sources::count(&bed, home)?;
+    }
     // The links follow the same trace as mimmd's signal source.
     bed.client()
         .replay("drive", &trace, &ifaces, 1.0, false)
@@ -371,6 +328,7 @@ pub fn demo(args: DemoArgs) -> Result<(), String> {
     let mut script = Script {
         bed: &bed,
         files: &files,
+        variant,
         alarm_at: traps.then_some(seconds * 0.35),
         expiry_s,
         unplug_at: (seconds - 12.0).max(seconds * 0.8),
@@ -393,19 +351,18 @@ pub fn demo(args: DemoArgs) -> Result<(), String> {
     let handoffs = handoffs.lock().map(|h| h.clone()).unwrap_or_default();
     let summary = report::Summary::new(&trace, &ifaces, &handoffs, &loss.stream, &iperf);
     print!("{}", summary.to_text());
+    if let Some(home) = home {
+        let (from_home, others) = sources::read(&bed)?;
+        println!(
+            "inet received {from_home} packets from the home address {home} and {others} from any \
+             other address, whichever ISP carried them"
+        );
+    }
     std::fs::write(&args.out, summary.to_html())
         .map_err(|e| format!("{}: {e}", args.out.display()))?;
     println!("report: {}", args.out.display());
     drop(bed);
     Ok(())
-}
-
-struct RemoveDir(PathBuf);
-
-impl Drop for RemoveDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// Ctrl-C ends the demo early but still tears everything down.
