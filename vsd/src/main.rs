@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use mimm_vsd::config;
-use mimm_vsd::control::{self, AnchoredStatus, Reply, Request, Status};
+use mimm_vsd::control::{self, Request};
+
+mod ctl_render;
 
 const USAGE: &str = "usage: vsd run [-c /etc/config/mimm] [--name VSD]
        vsd check [-c /etc/config/mimm]
@@ -95,114 +97,6 @@ fn check(a: Args) -> Result<(), String> {
     Ok(())
 }
 
-fn render(s: &Status) -> String {
-    if let Some(a) = &s.anchored {
-        return render_anchored(s, a);
-    }
-    let mut out = format!(
-        "{}  mac {}  mtu {}  policy {}  offloads {}  active {}  switches {}  up {:.0} s\n",
-        s.name,
-        s.mac,
-        s.mtu,
-        s.mac_policy,
-        if s.offloads { "on" } else { "off" },
-        s.active.as_deref().unwrap_or("none"),
-        s.switches,
-        s.uptime_s
-    );
-    out.push_str(&format!(
-        "{:<10} {:<9} {:<17} {:>8} {:>12} {:>14} {:>12} {:>14} {:>9} {:>9}\n",
-        "member",
-        "state",
-        "mac",
-        "priority",
-        "rx packets",
-        "rx bytes",
-        "tx packets",
-        "tx bytes",
-        "rx drop",
-        "tx drop"
-    ));
-    for m in &s.members {
-        let c = &m.counters;
-        out.push_str(&format!(
-            "{:<10} {:<9} {:<17} {:>8} {:>12} {:>14} {:>12} {:>14} {:>9} {:>9}\n",
-            m.name,
-            m.state,
-            m.mac,
-            m.priority,
-            c.rx_packets,
-            c.rx_bytes,
-            c.tx_packets,
-            c.tx_bytes,
-            c.rx_dropped,
-            c.tx_dropped
-        ));
-    }
-    for w in &s.waiting {
-        out.push_str(&format!("{w:<10} waiting for the device to appear\n"));
-    }
-    out
-}
-
-/// Anchored mode: the binding, and each member's path to the anchor.
-fn render_anchored(s: &Status, a: &AnchoredStatus) -> String {
-    let ms = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
-    let mut out = format!(
-        "{}  anchored to {}  home {}  mtu {}  active {}  duplicating to {} ({} sent twice, {} second copies dropped)  switches {}  no-path drops {}  up {:.0} s\n",
-        s.name,
-        a.anchor,
-        a.home.map_or("none yet".into(), |h| h.to_string()),
-        s.mtu,
-        s.active.as_deref().unwrap_or("none"),
-        a.duplicating_to.as_deref().unwrap_or("none"),
-        a.sent_twice,
-        a.second_copies,
-        s.switches,
-        a.no_path_drops,
-        s.uptime_s
-    );
-    out.push_str(&format!(
-        "{:<10} {:<9} {:<15} {:<12} {:>8} {:>8} {:>11} {:>12} {:>12} {:>9}\n",
-        "member",
-        "state",
-        "care-of",
-        "binding",
-        "rtt ms",
-        "srtt ms",
-        "keepalives",
-        "sealed",
-        "opened",
-        "rejected"
-    ));
-    for m in &s.members {
-        let Some(p) = &m.path else { continue };
-        let binding = match (p.bound, p.binding_left_s, p.refused) {
-            (true, Some(left), _) => format!("{left} s left"),
-            (_, _, Some(code)) => format!("refused {code}"),
-            _ if p.asking_tries > 0 => format!("asking ({})", p.asking_tries),
-            _ => "none".into(),
-        };
-        out.push_str(&format!(
-            "{:<10} {:<9} {:<15} {:<12} {:>8} {:>8} {:>11} {:>12} {:>12} {:>9}\n",
-            m.name,
-            m.state,
-            p.care_of.map_or("-".into(), |c| c.to_string()),
-            binding,
-            ms(p.rtt_ms),
-            ms(p.srtt_ms),
-            format!("{}/{}", p.keepalives_answered, p.keepalives_sent),
-            p.tunnel.sealed,
-            p.tunnel.opened,
-            p.tunnel.rejected + p.tunnel.replayed
-        ));
-    }
-    for w in &s.waiting {
-        out.push_str(&format!("{w:<10} waiting for the device to appear\n"));
-    }
-    out
-}
-
 fn ctl(a: Args) -> Result<(), String> {
     let socket = match (&a.socket, &a.name) {
         (Some(s), _) => s.clone(),
@@ -252,13 +146,16 @@ fn ctl(a: Args) -> Result<(), String> {
         }
         _ => return Err(USAGE.into()),
     };
-    match control::call(&socket, &request).map_err(|e| e.to_string())? {
-        Reply::Status(s) if a.json => {
-            println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default())
-        }
-        Reply::Status(s) => print!("{}", render(&s)),
-        Reply::Done if a.json => println!("{{\"ok\":\"done\"}}"),
-        Reply::Done => {}
+    let reply = control::call_value(&socket, &request).map_err(|e| e.to_string())?;
+    let status = &reply["status"];
+    match (status.is_object(), a.json) {
+        (true, true) => println!(
+            "{}",
+            serde_json::to_string_pretty(status).unwrap_or_default()
+        ),
+        (true, false) => print!("{}", ctl_render::render(status)),
+        (false, true) => println!("{{\"ok\":\"done\"}}"),
+        (false, false) => {}
     }
     Ok(())
 }

@@ -17,7 +17,7 @@ pub(crate) fn read_request(
     followers: &mut Followers<Event>,
 ) -> Option<(Client, Request)> {
     let Incoming { mut client, line } = incoming;
-    let request = match serde_json::from_slice::<Request>(&line) {
+    let request = match Request::from_line(&line) {
         Ok(r) => r,
         Err(e) => {
             client.answer(&Response::Error(format!("bad request: {e}")));
