@@ -213,6 +213,10 @@ impl AnchorShell {
                 Ok(Downlink { to, local, len }) => self.send(socket, &buf[..len], to, local),
                 Err(drop) => tracing::debug!("anchor: downlink packet dropped: {drop:?}"),
             }
+            // Selective duplication: the copy for the client's second path.
+            if let Some((Downlink { to, local, .. }, copy)) = anchor.take_copy() {
+                self.send(socket, copy, to, local);
+            }
         }
         false
     }
