@@ -290,3 +290,94 @@ fn udp_sources(bed: &Testbed) -> (u64, u64) {
     assert_eq!(counts.len(), 2, "{listing}");
     (counts[0], counts[1])
 }
+
+/// Makes `member` the active one and waits until it is.
+fn activate(a: &Anchored, member: &str) {
+    a.call(Request::SetActive {
+        member: member.into(),
+    });
+    a.wait_for(Duration::from_secs(2), "switched", |s| {
+        s.active.as_deref() == Some(member)
+    });
+}
+
+#[test]
+fn with_duplication_on_the_active_member_going_down_loses_nothing() {
+    if !root_or_skip("with_duplication_on_the_active_member_going_down_loses_nothing") {
+        return;
+    }
+    let _serial = serial();
+    let bed = bed();
+    let a = anchored(&bed);
+    activate(&a, "wwan0");
+    a.call(Request::Duplicate {
+        member: Some("wlan0".into()),
+    });
+    let stream = probe::start(
+        &bed.plan,
+        Options {
+            duration: Duration::from_secs(3),
+            echo: true,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    // Keepalives (every 200 ms) tell the anchor to duplicate downlink too.
+    std::thread::sleep(Duration::from_millis(1500));
+    let t = stream.elapsed_s();
+    bed.set("wwan0", Change::Down).unwrap();
+    let r = stream.finish().unwrap();
+    let cost = r.stream.cost(t - 0.05, t + 0.5);
+    let s = a.status();
+    let d = s.anchored.as_ref().unwrap();
+    eprintln!(
+        "duplication on, active member down: {cost}; lost {} of {}, echoes lost {:?}; \
+         sent twice {}, second copies dropped {}",
+        r.stream.lost,
+        r.stream.sent,
+        r.rtt.as_ref().map(|e| e.lost),
+        d.sent_twice,
+        d.second_copies
+    );
+    assert_eq!(r.stream.lost, 0, "{}", r.to_text());
+    assert_eq!(r.rtt.as_ref().map(|e| e.lost), Some(0), "{}", r.to_text());
+    assert_eq!(
+        r.stream.duplicated,
+        0,
+        "copies reached the far end: {}",
+        r.to_text()
+    );
+    assert!(d.sent_twice > 1000 && d.second_copies > 1000, "{d:?}");
+    a.call(Request::Duplicate { member: None });
+    let s = a.status();
+    assert_eq!(s.anchored.and_then(|d| d.duplicating_to), None);
+}
+
+#[test]
+fn a_blackhole_with_carrier_up_moves_traffic_within_a_second() {
+    if !root_or_skip("a_blackhole_with_carrier_up_moves_traffic_within_a_second") {
+        return;
+    }
+    let _serial = serial();
+    let bed = bed();
+    let a = anchored(&bed);
+    activate(&a, "wlan0");
+    let stream = probe::start(
+        &bed.plan,
+        Options {
+            duration: Duration::from_secs(3),
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    let t = stream.elapsed_s();
+    bed.set("wlan0", Change::Blackhole(None)).unwrap();
+    let r = stream.finish().unwrap();
+    let cost = r.stream.cost(t - 0.05, t + 1.5);
+    eprintln!("blackhole on the active member (keepalives every 200 ms): {cost}");
+    let s = a.status();
+    assert_ne!(s.active.as_deref(), Some("wlan0"), "{}", a.vsd.log_text());
+    assert!(cost.gap_ms <= 1000.0, "{}", r.to_text());
+    assert_eq!(r.stream.lost, cost.lost, "lost elsewhere: {}", r.to_text());
+}
