@@ -16,7 +16,10 @@
 //! [`crate::duplicate`]).
 //!
 //! Next header 253 is RFC 3692's experimental number: a plain RFC 3519
-//! peer (and tshark) reads the packet as tunnel data it does not decode.
+//! peer reads the packet as tunnel data it does not decode. tshark 4.0
+//! names it "NAT Traversal Tunnel Data", next header "Unknown (253)", and
+//! then tries the rest as IPv4 anyway ("Bogus IP version"): nothing of the
+//! inner packet shows (`server/tests/tshark_anchored.rs`).
 //! With the outer IPv4 and UDP headers a sealed packet costs 54 bytes, a
 //! clear one 32.
 
