@@ -42,6 +42,11 @@ impl VsdMode {
         control::anchored_paths(&self.socket)
     }
 
+    /// Anchored: duplicate over `device` too (`None`: stop).
+    pub fn duplicate(&self, device: Option<String>) -> io::Result<()> {
+        control::command(&self.socket, &Request::Duplicate { member: device })
+    }
+
     /// The member the VSD has active now.
     pub fn active(&self) -> io::Result<Option<String>> {
         control::active_member(&self.socket)

@@ -7,6 +7,7 @@
 mod advice;
 mod anchor_paths;
 mod control;
+mod duplication;
 mod exec;
 mod state;
 mod vsd_events;
@@ -63,6 +64,9 @@ pub struct Daemon {
     ifaces: Vec<IfaceRuntime>,
     jobs: Jobs,
     mover: Mover,
+    /// Anchored: the interface the VSD was told to duplicate over (`None`:
+    /// not told yet, so a restarted mimmd corrects a VSD left duplicating).
+    duplicating: Option<Option<usize>>,
     control: ControlServer,
     /// `events --follow` clients, tagged with whether they want samples.
     followers: Followers<Event, bool>,
@@ -132,6 +136,7 @@ impl Daemon {
             ifaces,
             jobs,
             mover,
+            duplicating: None,
             control,
             followers: Followers::new(RECENT_EVENTS, MAX_FOLLOWERS),
             start,
@@ -327,6 +332,7 @@ impl Daemon {
                 self.followers.publish(&event, |&samples| samples);
             }
         }
+        self.follow_duplication();
     }
 
     /// Vsd mode: probes go through the VSD, so only the active member's
@@ -564,6 +570,7 @@ impl Daemon {
         }
         self.mover.teardown();
         self.mover = mover;
+        self.duplicating = None;
         if let Some(server) = server {
             if let Some(mut old) = std::mem::replace(&mut self.server, server) {
                 old.deregister(self.poll.registry());
