@@ -3,39 +3,14 @@
 //! it, each downlink packet also goes there, numbered, and the client
 //! passes one copy of each.
 
+use super::two_paths::{LTE_NAT, Path, WIFI_NAT, two_paths};
 use super::*;
 use mimm_tunnel::duplicate::{DupFilter, DupNumbers, ID_LEN};
 use mimm_tunnel::keepalive::{self, ECHO_LEN, Keepalive};
-use mimm_tunnel::keys::derive;
 use mimm_tunnel::packet::{FLAG_DUPLICATE, Packet, SEALED_HEADER, SEALED_OVERHEAD};
-use mimm_tunnel::seal::{Opener, Sealer};
 
-const LTE_NAT: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 9), 40000);
-const WIFI_NAT: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 200), 61000);
 const INET: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
 const ANCHOR_ADDR: Ipv4Addr = Ipv4Addr::new(10, 64, 0, 1);
-
-struct Path {
-    up: Sealer,
-    down: Opener,
-}
-
-fn two_paths(a: &mut Anchor) -> (Ipv4Addr, Path, Path) {
-    let mut req = request(ANY, LTE, 300, false);
-    req.identification = 7;
-    let home = a.register(0, A, KEY, &req, LTE_NAT).home;
-    let mut req = request(home.octets(), WIFI, 300, true);
-    req.identification = 8;
-    a.register(1, A, KEY, &req, WIFI_NAT);
-    let path = |ident, care_of: [u8; 4]| {
-        let keys = derive(KEY, ident, home, care_of.into());
-        Path {
-            up: Sealer::new(&keys.uplink),
-            down: Opener::new(&keys.downlink),
-        }
-    };
-    (home, path(7, LTE), path(8, WIFI))
-}
 
 /// `inner` sealed by `path`, numbered `numbers`' next when given.
 fn sealed(path: &mut Path, inner: &[u8], numbers: Option<&mut DupNumbers>) -> Vec<u8> {

@@ -3,40 +3,15 @@
 //! address is ordinary traffic, and a keepalive is still only the
 //! client's own.
 
+use super::two_paths::{LTE_NAT, Path, WIFI_NAT, two_paths};
 use super::*;
 use mimm_tunnel::keepalive::{self, ECHO_LEN, Keepalive};
 use mimm_tunnel::keys::derive;
 use mimm_tunnel::packet::{SEALED_HEADER, SEALED_OVERHEAD};
-use mimm_tunnel::seal::{Opener, Sealer};
+use mimm_tunnel::seal::Sealer;
 
 const ANCHOR: Ipv4Addr = Ipv4Addr::new(10, 64, 0, 1);
 const SERVER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
-const LTE_NAT: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 9), 40000);
-const WIFI_NAT: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 200), 61000);
-
-/// One of the client's paths: its end of the tunnel.
-struct Path {
-    up: Sealer,
-    down: Opener,
-}
-
-/// Client A bound over LTE, then Wi-Fi beside it (the newest binding).
-fn two_paths(a: &mut Anchor) -> (Ipv4Addr, Path, Path) {
-    let mut req = request(ANY, LTE, 300, false);
-    req.identification = 7;
-    let home = a.register(0, A, KEY, &req, LTE_NAT).home;
-    let mut req = request(home.octets(), WIFI, 300, true);
-    req.identification = 8;
-    a.register(1, A, KEY, &req, WIFI_NAT);
-    let path = |ident, care_of: [u8; 4]| {
-        let keys = derive(KEY, ident, home, care_of.into());
-        Path {
-            up: Sealer::new(&keys.uplink),
-            down: Opener::new(&keys.downlink),
-        }
-    };
-    (home, path(7, LTE), path(8, WIFI))
-}
 
 fn sealed_keepalive(path: &mut Path, from: Ipv4Addr, to: Ipv4Addr, k: Keepalive) -> Vec<u8> {
     let mut inner = [0u8; ECHO_LEN];
