@@ -386,4 +386,18 @@ mod shipped {
         assert_eq!(c.listen.port(), 434);
         assert!(c.server.clients.is_empty() && c.snmp.is_none());
     }
+
+    /// The Debian example /etc/mimm/mimm-server (dist/debian) is valid: a
+    /// client, an anchor, every address.
+    #[test]
+    fn the_debian_example_loads() {
+        let file =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist/debian/mimm-server");
+        let c = super::load(&file).unwrap();
+        assert_eq!(c.listen, "0.0.0.0:434".parse().unwrap());
+        assert_eq!(c.server.clients.len(), 1);
+        let anchor = c.server.anchor.expect("an anchor");
+        assert_eq!(anchor.address, std::net::Ipv4Addr::new(10, 64, 0, 1));
+        assert_eq!(c.anchor_tun.map(|t| t.name), Some("mimm-anchor0".into()));
+    }
 }
