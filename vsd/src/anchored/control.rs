@@ -9,6 +9,41 @@ use mimm_io::control::Request as Incoming;
 use super::engine::Engine;
 use crate::control::{AnchoredStatus, EventKind, MemberStatus, Reply, Request, Status};
 use crate::engine::control::{member_state, read_request, response};
+use crate::engine::members_control::{self, MemberEngine};
+
+impl MemberEngine for Engine {
+    fn vsd_name(&self) -> &str {
+        &self.cfg.name
+    }
+    fn member_names(&self) -> Vec<String> {
+        self.paths
+            .iter()
+            .flatten()
+            .map(|p| p.name.clone())
+            .collect()
+    }
+    fn member_id(&self, name: &str) -> Option<usize> {
+        self.path_id(name)
+    }
+    fn switch_mut(&mut self) -> &mut crate::switch::Switch {
+        &mut self.switch
+    }
+    fn rtnl_mut(&mut self) -> &mut mimm_netlink::Rtnl {
+        &mut self.rtnl
+    }
+    fn take_in(&mut self, link: &mimm_netlink::links::Link, priority: i32) -> Result<(), String> {
+        self.add_path(link, priority)
+    }
+    fn give_back(&mut self, id: usize) {
+        self.remove_path(id, "given back");
+    }
+    fn record(&mut self, kind: EventKind, id: usize, detail: String) {
+        self.event(kind, Some(id), detail);
+    }
+    fn prepared_detail(&self) -> &'static str {
+        "bound already: ready"
+    }
+}
 
 impl Engine {
     pub(super) fn on_request(&mut self, incoming: Incoming) {
@@ -19,66 +54,18 @@ impl Engine {
         self.handle_outputs();
     }
 
-    fn id_of(&self, name: &str) -> Result<usize, String> {
-        self.path_id(name).ok_or_else(|| {
-            let names: Vec<&str> = self
-                .paths
-                .iter()
-                .flatten()
-                .map(|p| p.name.as_str())
-                .collect();
-            format!(
-                "no member {name:?} in {} (members: {})",
-                self.cfg.name,
-                names.join(", ")
-            )
-        })
-    }
-
     fn handle(&mut self, request: Request) -> Result<Reply, String> {
         let now = self.ms(mimm_io::clock::now());
+        if let Some(answer) = members_control::handle(self, &request, now) {
+            return answer;
+        }
         match request {
             Request::Status => Ok(Reply::Status(Box::new(self.status()))),
-            Request::Add { member, priority } => {
-                let links = mimm_netlink::links::dump(&mut self.rtnl).map_err(|e| e.to_string())?;
-                let link = links
-                    .iter()
-                    .find(|l| l.name == member)
-                    .ok_or_else(|| format!("member {member}: no such device"))?;
-                self.add_path(link, priority.unwrap_or(0))?;
-                Ok(Reply::Done)
-            }
-            Request::Remove { member } => {
-                let id = self.id_of(&member)?;
-                self.remove_path(id, "given back");
-                Ok(Reply::Done)
-            }
-            Request::Priority { member, priority } => {
-                let id = self.id_of(&member)?;
-                self.switch.set_priority(id, priority)?;
-                Ok(Reply::Done)
-            }
-            Request::Prepare { member } => {
-                let id = self.id_of(&member)?;
-                self.switch
-                    .prepare(id)
-                    .map_err(|e| format!("member {member}: {e}"))?;
-                self.event(EventKind::Prepare, Some(id), "bound already: ready".into());
-                Ok(Reply::Done)
-            }
-            Request::Commit => {
-                self.switch.commit(now)?;
-                Ok(Reply::Done)
-            }
-            Request::SetActive { member } => {
-                let id = self.id_of(&member)?;
-                self.switch
-                    .set_active(id, now)
-                    .map_err(|e| format!("member {member}: {e}"))?;
-                Ok(Reply::Done)
-            }
             Request::Duplicate { member } => {
-                let to = member.as_deref().map(|m| self.id_of(m)).transpose()?;
+                let to = member
+                    .as_deref()
+                    .map(|m| members_control::id_of(self, m))
+                    .transpose()?;
                 if to != self.dup.to {
                     self.dup.to = to;
                     let detail = match &member {
@@ -89,7 +76,7 @@ impl Engine {
                 }
                 Ok(Reply::Done)
             }
-            Request::Events { .. } => Ok(Reply::Done),
+            _ => Ok(Reply::Done),
         }
     }
 

@@ -4,6 +4,7 @@
 use mimm_io::control::{Client, Request as Incoming};
 use mimm_io::followers::Followers;
 
+use super::members_control::{self, MemberEngine};
 use crate::config::format_mac;
 use crate::control::{Event, EventKind, MemberStatus, Reply, Request, Response, Status};
 use crate::engine::Engine;
@@ -60,6 +61,40 @@ pub(crate) fn member_state(switch: &Switch, id: usize) -> &'static str {
     }
 }
 
+impl MemberEngine for Engine {
+    fn vsd_name(&self) -> &str {
+        &self.cfg.name
+    }
+    fn member_names(&self) -> Vec<String> {
+        self.members
+            .iter()
+            .flatten()
+            .map(|m| m.name.clone())
+            .collect()
+    }
+    fn member_id(&self, name: &str) -> Option<usize> {
+        Engine::member_id(self, name)
+    }
+    fn switch_mut(&mut self) -> &mut Switch {
+        &mut self.switch
+    }
+    fn rtnl_mut(&mut self) -> &mut mimm_netlink::Rtnl {
+        &mut self.rtnl
+    }
+    fn take_in(&mut self, link: &mimm_netlink::links::Link, priority: i32) -> Result<(), String> {
+        self.add_member(link, priority)
+    }
+    fn give_back(&mut self, id: usize) {
+        self.remove_member(id, false);
+    }
+    fn record(&mut self, kind: EventKind, id: usize, detail: String) {
+        self.event(kind, Some(id), detail);
+    }
+    fn prepared_detail(&self) -> &'static str {
+        "accepting its frames too"
+    }
+}
+
 impl Engine {
     pub(super) fn on_request(&mut self, incoming: Incoming) {
         let Some((mut client, request)) = read_request(incoming, &mut self.followers) else {
@@ -69,74 +104,18 @@ impl Engine {
         self.handle_outputs();
     }
 
-    fn id_of(&self, name: &str) -> Result<usize, String> {
-        self.member_id(name).ok_or_else(|| {
-            let names: Vec<&str> = self
-                .members
-                .iter()
-                .flatten()
-                .map(|m| m.name.as_str())
-                .collect();
-            format!(
-                "no member {name:?} in {} (members: {})",
-                self.cfg.name,
-                names.join(", ")
-            )
-        })
-    }
-
     fn handle(&mut self, request: Request) -> Result<Reply, String> {
         let now = self.ms(mimm_io::clock::now());
+        if let Some(answer) = members_control::handle(self, &request, now) {
+            return answer;
+        }
         match request {
             Request::Status => Ok(Reply::Status(Box::new(self.status()))),
-            Request::Add { member, priority } => {
-                let links = mimm_netlink::links::dump(&mut self.rtnl).map_err(|e| e.to_string())?;
-                let link = links
-                    .iter()
-                    .find(|l| l.name == member)
-                    .ok_or_else(|| format!("member {member}: no such device"))?;
-                let priority = priority.unwrap_or(0);
-                self.add_member(link, priority)?;
-                Ok(Reply::Done)
-            }
-            Request::Remove { member } => {
-                let id = self.id_of(&member)?;
-                self.remove_member(id, false);
-                Ok(Reply::Done)
-            }
-            Request::Priority { member, priority } => {
-                let id = self.id_of(&member)?;
-                self.switch.set_priority(id, priority)?;
-                Ok(Reply::Done)
-            }
-            Request::Prepare { member } => {
-                let id = self.id_of(&member)?;
-                self.switch
-                    .prepare(id)
-                    .map_err(|e| format!("member {member}: {e}"))?;
-                self.event(
-                    EventKind::Prepare,
-                    Some(id),
-                    "accepting its frames too".into(),
-                );
-                Ok(Reply::Done)
-            }
-            Request::Commit => {
-                self.switch.commit(now)?;
-                Ok(Reply::Done)
-            }
-            Request::SetActive { member } => {
-                let id = self.id_of(&member)?;
-                self.switch
-                    .set_active(id, now)
-                    .map_err(|e| format!("member {member}: {e}"))?;
-                Ok(Reply::Done)
-            }
             Request::Duplicate { .. } => Err(format!(
                 "{}: duplication needs option mode 'anchored' (members on one segment share one path)",
                 self.cfg.name
             )),
-            Request::Events { .. } => Ok(Reply::Done),
+            _ => Ok(Reply::Done),
         }
     }
 

@@ -5,6 +5,7 @@
 pub(crate) mod control;
 mod datapath;
 mod members;
+pub(crate) mod members_control;
 mod reload;
 mod traffic;
 
