@@ -72,7 +72,12 @@ pub fn run(fleet: &mut Fleet, to: SocketAddr, plan: Plan) -> (Tally, Duration) {
     };
     let mut out = [0u8; 512];
     loop {
-        while run.in_flight < plan.window {
+        // At most one look at each client per turn: with every one still
+        // waiting for its reply, the window waits too.
+        for _ in 0..fleet.clients.len() {
+            if run.in_flight >= plan.window {
+                break;
+            }
             let Some(client) = run.next(&plan).and_then(|i| fleet.clients.get_mut(i)) else {
                 break;
             };
