@@ -286,6 +286,7 @@ proptest::proptest! {
 
 mod duplication;
 mod keepalives;
+mod two_paths;
 
 mod data {
     use super::*;
