@@ -1,15 +1,16 @@
 //! The README's first command works: `mimm-testbed demo` runs the whole
 //! system (here four times faster) and reports handoffs, the server's advice
 //! and a failover: the anchored demo (the default) and `--shadow`, one after
-//! the other (together they would share two cores and each time the other).
+//! the other (together they would share two cores and disturb each other's timing).
 
-use std::path::Path;
+mod common;
+
 use std::process::Command;
 use std::sync::Mutex;
 
+use common::{TESTBED, build_siblings};
 use mimm_requires::margin;
 
-const TESTBED: &str = env!("CARGO_BIN_EXE_mimm-testbed");
 // README's figures for the unplug (the VSD's own failover, around it the
 // 1 kHz stream's longest hole and its loss), asserted with the one margin all
 // timing tests take: the shadow-MAC demo's Ethernet modem losing carrier,
@@ -20,37 +21,6 @@ const ANCHORED_UNPLUG_GAP_MS: f64 = 11.2;
 const ANCHORED_UNPLUG_LOST: f64 = 10.0;
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-/// vsd, mimmd and mimm-server must sit next to mimm-testbed, as after
-/// `cargo build`.
-fn build_siblings() {
-    let dir = Path::new(TESTBED).parent().unwrap();
-    if ["vsd", "mimmd", "mimm-server"]
-        .iter()
-        .all(|b| dir.join(b).exists())
-    {
-        return;
-    }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.args([
-        "build",
-        "-p",
-        "mimm-vsd",
-        "-p",
-        "mimm-mimmd",
-        "-p",
-        "mimm-server",
-        "--bins",
-    ]);
-    if TESTBED.contains("/release/") {
-        cmd.arg("--release");
-    }
-    assert!(
-        cmd.status().unwrap().success(),
-        "building vsd, mimmd and mimm-server failed"
-    );
-}
 
 /// Runs the demo with `extra` arguments at `--speed 4`: its output and
 /// its HTML report.

@@ -1,12 +1,14 @@
 //! Helpers shared by the testbed's integration tests.
 #![allow(dead_code)]
 
-use std::process::Output;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard};
 
 use mimm_testbed::Testbed;
 use mimm_testbed::netns;
 
+#[allow(unused_imports)]
 pub use mimm_requires::root as root_or_skip;
 
 /// Timing-sensitive tests run one at a time: two cores are easily saturated.
@@ -59,4 +61,43 @@ pub fn namespaces_of(id: &str) -> Vec<String> {
         .into_iter()
         .filter(|n| n.starts_with(&prefix))
         .collect()
+}
+
+pub const TESTBED: &str = env!("CARGO_BIN_EXE_mimm-testbed");
+
+/// vsd, mimmd and mimm-server must sit next to mimm-testbed, as after
+/// `cargo build`.
+pub fn build_siblings() {
+    let dir = Path::new(TESTBED).parent().unwrap();
+    if ["vsd", "mimmd", "mimm-server"]
+        .iter()
+        .all(|b| dir.join(b).exists())
+    {
+        return;
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args([
+        "build",
+        "-p",
+        "mimm-vsd",
+        "-p",
+        "mimm-mimmd",
+        "-p",
+        "mimm-server",
+        "--bins",
+    ]);
+    if TESTBED.contains("/release/") {
+        cmd.arg("--release");
+    }
+    assert!(
+        cmd.status().unwrap().success(),
+        "building vsd, mimmd and mimm-server failed"
+    );
+}
+
+/// A binary of the workspace next to mimm-testbed (see [`build_siblings`]).
+pub fn sibling(name: &str) -> PathBuf {
+    build_siblings();
+    Path::new(TESTBED).with_file_name(name)
 }
