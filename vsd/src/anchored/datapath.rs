@@ -150,7 +150,9 @@ impl Engine {
         let mut packet = [0u8; SEALED_OVERHEAD + keepalive::ECHO_LEN];
         let k = Keepalive {
             path: id as u16,
-            seq: p.keepalive_sent(now),
+            // Given up on a little before the next is due: the timer's
+            // jitter must not hold a miss over for another interval.
+            seq: p.keepalive_sent(now, Nanos::from_ms(self.a.keepalive_ms * 9 / 10)),
             primary,
             duplicate,
         };

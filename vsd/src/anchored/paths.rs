@@ -17,6 +17,8 @@ use super::tunnel::{PathTunnel, TunnelCounters};
 /// Keepalives unanswered in a row after which a path counts as broken
 /// (a blackhole with carrier up).
 pub const MISSED_TO_BREAK: u32 = 3;
+/// Keepalives awaited at once.
+const IN_FLIGHT: usize = 4;
 /// Keepalives the loss figure is taken over.
 pub const LOSS_WINDOW: u32 = 16;
 
@@ -52,8 +54,9 @@ pub struct Path {
     pub carrier: bool,
     pub care_of: Option<Ipv4Addr>,
     next_seq: u16,
-    /// The keepalive awaiting its answer, and when it left.
-    awaiting: Option<(u16, Nanos)>,
+    /// Keepalives awaiting their answers, and when each left: more than
+    /// one, since a switch sends one off the schedule.
+    awaiting: [Option<(u16, Nanos)>; IN_FLIGHT],
     /// The last outcomes, newest in bit 0 (1: given up on), and how many.
     outcomes: u32,
     outcome_count: u32,
@@ -95,7 +98,7 @@ impl Path {
             carrier: link.up && link.carrier,
             care_of: None,
             next_seq: 0,
-            awaiting: None,
+            awaiting: [None; IN_FLIGHT],
             outcomes: 0,
             outcome_count: 0,
             stats: PathStatus::default(),
@@ -107,14 +110,26 @@ impl Path {
         self.carrier && self.tunnel.is_bound() && self.stats.missed < MISSED_TO_BREAK
     }
 
-    /// The next keepalive's number, sent at `now`. The one before it, if
-    /// still unanswered a whole interval later, is missed.
-    pub fn keepalive_sent(&mut self, now: Nanos) -> u16 {
+    /// The next keepalive's number, sent at `now`. Those still unanswered
+    /// that left `give_up` ago or earlier are missed; younger ones (a
+    /// switch's, off the schedule) are still awaited.
+    pub fn keepalive_sent(&mut self, now: Nanos, give_up: Nanos) -> u16 {
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
-        if self.awaiting.replace((seq, now)).is_some() {
-            self.stats.missed += 1;
-            self.outcome(true);
+        for i in 0..IN_FLIGHT {
+            let overdue =
+                self.awaiting[i].is_some_and(|(_, sent)| now.saturating_sub(sent) >= give_up);
+            if overdue {
+                self.awaiting[i] = None;
+                self.stats.missed += 1;
+                self.outcome(true);
+            }
+        }
+        // With every slot taken (sent faster than `give_up`), the oldest goes.
+        let free = self.awaiting.iter().position(Option::is_none);
+        let oldest = (0..IN_FLIGHT).min_by_key(|&i| self.awaiting[i].map_or(Nanos(0), |(_, t)| t));
+        if let Some(i) = free.or(oldest) {
+            self.awaiting[i] = Some((seq, now));
         }
         self.stats.keepalives_sent += 1;
         seq
@@ -122,10 +137,14 @@ impl Path {
 
     /// The anchor answered keepalive `seq` at `now`.
     pub fn keepalive_answered(&mut self, seq: u16, now: Nanos) {
-        let Some((_, sent)) = self.awaiting.filter(|&(s, _)| s == seq) else {
+        let Some(slot) = self
+            .awaiting
+            .iter_mut()
+            .find(|s| s.is_some_and(|(q, _)| q == seq))
+        else {
             return;
         };
-        self.awaiting = None;
+        let Some((_, sent)) = slot.take() else { return };
         let rtt = now.saturating_sub(sent).0 as f64 / 1e6;
         self.stats.rtt_ms = Some(rtt);
         self.stats.srtt_ms = Some(self.stats.srtt_ms.map_or(rtt, |s| s * 0.875 + rtt * 0.125));
@@ -161,7 +180,7 @@ mod tests {
             carrier: true,
             care_of: None,
             next_seq: 0,
-            awaiting: None,
+            awaiting: [None; IN_FLIGHT],
             outcomes: 0,
             outcome_count: 0,
             stats: PathStatus::default(),
@@ -172,17 +191,18 @@ mod tests {
     fn keepalives_give_rtt_loss_over_a_window_and_break_after_three_missed() {
         let mut p = path();
         let ms = |m: u64| Nanos::from_ms(m);
-        let seq = p.keepalive_sent(ms(0));
+        let every = ms(100);
+        let seq = p.keepalive_sent(ms(0), every);
         p.keepalive_answered(seq.wrapping_add(1), ms(5));
         assert_eq!(p.stats.keepalives_answered, 0, "not the one awaited");
         p.keepalive_answered(seq, ms(12));
         assert_eq!(p.stats.rtt_ms, Some(12.0));
         for i in 1..=3 {
-            p.keepalive_sent(ms(100 * i));
+            p.keepalive_sent(ms(100 * i), every);
         }
         // Two given up on so far (the third still awaited).
         assert_eq!(p.stats.missed, 2);
-        p.keepalive_sent(ms(400));
+        p.keepalive_sent(ms(400), every);
         assert_eq!(p.stats.missed, MISSED_TO_BREAK);
         assert!(
             (p.stats.loss_pct - 75.0).abs() < 1e-9,
@@ -190,7 +210,7 @@ mod tests {
             p.stats.loss_pct
         );
         for i in 5..40 {
-            let seq = p.keepalive_sent(ms(100 * i));
+            let seq = p.keepalive_sent(ms(100 * i), every);
             p.keepalive_answered(seq, ms(100 * i + 3));
         }
         assert_eq!(
