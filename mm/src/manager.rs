@@ -6,7 +6,8 @@
 //! 2. emergency (primary lost carrier, path, was disabled or advised
 //!    against): switch in the same step to the best usable interface;
 //! 3. user preference: move to the preferred interface if it is at least
-//!    available, bringing it up and preparing it first;
+//!    available and not below `inactive`, bringing it up and preparing it
+//!    first;
 //! 4. primary below `inactive`: hand off now (to a ready candidate at once,
 //!    otherwise as soon as one is ready);
 //! 5. primary below `deteriorating`: bring up and prepare the best candidate
@@ -457,8 +458,15 @@ impl MobilityManager {
         }
         if let Some(pref) = self.preferred {
             let st = &self.ifaces[pref];
+            // Not to an interface below `inactive`: rule 4 would hand off
+            // from it in the next step, and this one take it back (a
+            // ping-pong without pause, seen with 341 switches in 20 s).
+            let would_hold = st.avg.value().is_none_or(|v| {
+                self.cfg.ifaces[pref].thresholds.primary_level(v) != PrimaryLevel::Inactive
+            });
             if pref != p
                 && st.usable(self.now)
+                && would_hold
                 && (self.tier(pref) >= Tier::Available || !st.is_up())
             {
                 let reason =

@@ -311,6 +311,29 @@ fn user_preference_brings_the_interface_up_first() {
 }
 
 #[test]
+fn a_preferred_interface_below_inactive_is_not_taken_back_at_once() {
+    let mut run = Run::new(config());
+    run.both(-85.0, -45.0);
+    run.input(Input::Prefer { iface: Some(LTE) });
+    assert_eq!(run.mm.primary(), Some(LTE));
+    // Available (-124) but below inactive (-116): rule 4 leaves it, and
+    // the preference must not take it back while it stays there.
+    run.at(10_000);
+    let actions = run.both(-120.0, -45.0);
+    assert_eq!(switch_to(&actions), Some((WIFI, Rule::BelowInactive)));
+    for t in 1..20 {
+        run.at(10_000 + t * 1_000);
+        let actions = run.both(-120.0, -45.0);
+        assert_eq!(switch_to(&actions), None, "at {t} s: {actions:?}");
+    }
+    assert_eq!(run.mm.primary(), Some(WIFI));
+    // Back above inactive: the preference applies again.
+    run.at(40_000);
+    let actions = run.both(-100.0, -45.0);
+    assert_eq!(switch_to(&actions), Some((LTE, Rule::UserPreference)));
+}
+
+#[test]
 fn manual_handoff_goes_at_once_holds_and_yields_only_to_an_emergency() {
     let mut cfg = config();
     cfg.ifaces[0].pre_handoff = true;
