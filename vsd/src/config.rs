@@ -285,6 +285,26 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_anchored_example_reads() {
+        let shipped = include_str!("../../uci/files/mimm");
+        let start = shipped
+            .find("#config vsd 'vsd0'\n#\toption mode 'anchored'")
+            .expect("the anchored example");
+        let block: String = shipped[start..]
+            .lines()
+            .take_while(|l| l.starts_with('#'))
+            .map(|l| format!("{}\n", &l[1..]))
+            .collect();
+        let v = &parse(&block).unwrap()[0];
+        let a = v.anchored.as_ref().expect("mode anchored");
+        assert_eq!(v.members, ["wwan0", "3g-wan", "wlan0"]);
+        assert_eq!(
+            (a.anchor.to_string().as_str(), a.spi),
+            ("203.0.113.10:434", 1000)
+        );
+    }
+
+    #[test]
     fn errors_name_the_place() {
         for (text, want) in [
             (
