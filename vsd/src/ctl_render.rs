@@ -9,8 +9,10 @@ use serde_json::Value;
 fn text(v: &Value, key: &str) -> String {
     match &v[key] {
         Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        // Null, absent, or a list or object where a figure was expected.
+        _ => "-".into(),
     }
 }
 

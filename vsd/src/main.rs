@@ -97,6 +97,14 @@ fn check(a: Args) -> Result<(), String> {
     Ok(())
 }
 
+/// The status object of an answer line `{"ok":{"status":{...}}}`.
+fn status_part(line: &str) -> &str {
+    let line = line.trim_end();
+    line.strip_prefix(r#"{"ok":{"status":"#)
+        .and_then(|rest| rest.strip_suffix("}}"))
+        .unwrap_or(line)
+}
+
 fn ctl(a: Args) -> Result<(), String> {
     let socket = match (&a.socket, &a.name) {
         (Some(s), _) => s.clone(),
@@ -146,13 +154,12 @@ fn ctl(a: Args) -> Result<(), String> {
         }
         _ => return Err(USAGE.into()),
     };
-    let reply = control::call_value(&socket, &request).map_err(|e| e.to_string())?;
+    let (reply, line) = control::call_value(&socket, &request).map_err(|e| e.to_string())?;
     let status = &reply["status"];
     match (status.is_object(), a.json) {
-        (true, true) => println!(
-            "{}",
-            serde_json::to_string_pretty(status).unwrap_or_default()
-        ),
+        // The status as the VSD wrote it, one line (`jq` makes it pretty):
+        // written again here it would cost the router's binary 3 KiB.
+        (true, true) => println!("{}", status_part(&line)),
         (true, false) => print!("{}", ctl_render::render(status)),
         (false, true) => println!("{{\"ok\":\"done\"}}"),
         (false, false) => {}
@@ -184,5 +191,24 @@ fn main() -> ExitCode {
             eprintln!("vsd: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::status_part;
+
+    #[test]
+    fn the_status_part_of_an_answer_is_the_status_as_the_vsd_wrote_it() {
+        let status = r#"{"name":"vsd0","members":[{"name":"m1"}],"active":"m1"}"#;
+        let line = format!("{{\"ok\":{{\"status\":{status}}}}}\n");
+        assert_eq!(status_part(&line), status);
+        let parsed: serde_json::Value = serde_json::from_str(status_part(&line)).unwrap();
+        assert_eq!(parsed["active"], "m1");
+        assert_eq!(
+            status_part("{\"ok\":\"done\"}"),
+            "{\"ok\":\"done\"}",
+            "anything else whole"
+        );
     }
 }
