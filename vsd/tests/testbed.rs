@@ -192,10 +192,28 @@ fn a_planned_switch_loses_nothing() {
         "planned switches at {switched_at:.3?} s: lost {}, longest hole around each {gaps:.3?} ms, {:.3} ms overall (ended at {:.3} s)",
         r.stream.lost, r.stream.longest_gap_ms, r.stream.longest_gap_end_s
     );
+    // The same stream's holes away from the switches, as long windows
+    // each: what this machine's scheduling alone did in this run (0 in a
+    // quiet one; a CI run once showed 227 holes of 2-7 ms all through the
+    // stream, the switches' among them).
+    let starts = std::iter::once(0.2).chain(switched_at.iter().map(|&t| t + 0.3));
+    let ends = switched_at
+        .iter()
+        .map(|&t| t - 0.1)
+        .chain(std::iter::once(4.9));
+    let quiet = starts
+        .zip(ends)
+        .map(|(from, to)| r.stream.longest_gap_between(from, to))
+        .fold(0.0, f64::max);
+    eprintln!("longest hole away from the switches: {quiet:.3} ms");
     assert_eq!(vsd.status().active.as_deref(), Some("wlan1"));
     assert_eq!(r.stream.lost, 0, "{}", r.to_text());
     gaps.sort_by(f64::total_cmp);
-    assert_eq!(gaps[1], 0.0, "{gaps:?}\n{}", r.to_text());
+    assert!(
+        gaps[1] <= quiet,
+        "{gaps:?} vs {quiet} elsewhere\n{}",
+        r.to_text()
+    );
     // The echoes came back through the old member, then the new: none lost.
     assert_eq!(r.rtt.as_ref().map(|e| e.lost), Some(0), "{}", r.to_text());
     // Traffic moved both ways: wlan1 sent and received.
