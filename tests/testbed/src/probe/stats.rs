@@ -430,6 +430,32 @@ impl StreamReport {
             .fold(0.0, f64::max)
     }
 
+    /// What this machine's scheduling alone did to the stream: the longest
+    /// hole away from the given events (from 0.1 s before each to 0.6 s
+    /// after, and not in the first 0.2 s), as a [`Cost`] whose `lost` is
+    /// the packets due in it. Near 0 in a quiet run; a loaded CI host once
+    /// showed 344 holes of 2-28 ms in a 3 s stream, none of them lost.
+    pub fn noise(&self, events_s: &[f64]) -> Cost {
+        let near_event = |g: &&Gap| {
+            events_s
+                .iter()
+                .any(|&t| g.end_s >= t - 0.1 && g.start_s <= t + 0.6)
+        };
+        let gap_ms = self
+            .gaps
+            .iter()
+            .filter(|g| g.start_s >= 0.2)
+            .filter(|g| !near_event(g))
+            .map(|g| g.gap_ms)
+            .fold(0.0, f64::max);
+        let lost = if self.interval_ms > 0.0 {
+            (gap_ms / self.interval_ms).ceil() as u64
+        } else {
+            0
+        };
+        Cost { gap_ms, lost }
+    }
+
     /// What the stream suffered within `from_s..=to_s`: the longest hole
     /// overlapping it and the packets due then that never arrived.
     pub fn cost(&self, from_s: f64, to_s: f64) -> Cost {
@@ -628,6 +654,34 @@ mod tests {
         });
         assert_eq!(r.gaps.len(), 199);
         assert_eq!(r.longest_gap_between(4.9, 5.0), 2.0);
+    }
+
+    /// The noise is the longest hole away from the events: here a 6 ms
+    /// stall at 1.0 s, the switch's 20 lost at 2.0 s not counted, nor the
+    /// start's.
+    #[test]
+    fn noise_is_the_longest_hole_away_from_the_events() {
+        let r = stream(3000, |seq| match seq {
+            0..50 => None,
+            1000..1005 => Some(1005.0 + 1.0),
+            2000..2020 => None,
+            _ => Some(seq as f64 + 1.0),
+        });
+        assert_eq!(
+            r.noise(&[2.0]),
+            Cost {
+                gap_ms: 6.0,
+                lost: 6
+            }
+        );
+        assert_eq!(
+            r.noise(&[1.0, 2.0]),
+            Cost {
+                gap_ms: 0.0,
+                lost: 0
+            }
+        );
+        assert_eq!(r.noise(&[]).gap_ms, 21.0);
     }
 
     #[test]
