@@ -198,6 +198,9 @@ pub mod code {
     pub const FAILED_AUTHENTICATION: u8 = 131;
     pub const IDENTIFICATION_MISMATCH: u8 = 133;
     pub const POORLY_FORMED: u8 = 134;
+    /// The home agent does not carry the encapsulation asked for (here:
+    /// the client's tunnel cipher is not the anchor's).
+    pub const ENCAPSULATION_UNAVAILABLE: u8 = 139;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -36,6 +36,7 @@ fn run(clients: u32, rounds: u32) {
         pool: (Ipv4Addr::new(10, 64, 0, 2), Ipv4Addr::new(10, 64, 255, 254)),
         fixed: Default::default(),
         max_lifetime_s: 600,
+        cipher: mimm_tunnel::cipher::Cipher::default(),
     });
     let lte = |c: u32| Ipv4Addr::from(0x6440_0000 + c);
     let wifi = |c: u32| Ipv4Addr::from(0xc0a8_0000 + c);

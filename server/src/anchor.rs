@@ -25,6 +25,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use mimm_io::clock::Millis;
 use mimm_proto::registration::{Flags, RequestHeader, code};
+use mimm_tunnel::cipher::Cipher;
 use mimm_tunnel::seal::{Dropped, SealError};
 
 mod data;
@@ -48,6 +49,9 @@ pub struct AnchorConfig {
     pub fixed: BTreeMap<u32, Ipv4Addr>,
     /// The longest lifetime granted, seconds.
     pub max_lifetime_s: u16,
+    /// What protects every binding's tunnel packets; a client asking for
+    /// another is refused (code 139).
+    pub cipher: Cipher,
 }
 
 /// Where a registration came from (the care-of address, or the NAT's
@@ -192,12 +196,12 @@ impl Anchor {
             .count();
         let size = (last.saturating_sub(first) as usize + 1).saturating_sub(fixed_inside);
         Anchor {
+            tunnels: Tunnels::new(cfg.cipher),
             cfg,
             clients: BTreeMap::new(),
             owners,
             pool_free: if first <= last { size } else { 0 },
             cursor: first,
-            tunnels: Tunnels::default(),
             next_expiry: Millis::MAX,
             counters: AnchorCounters::default(),
             dup: Default::default(),
@@ -235,6 +239,18 @@ impl Anchor {
         let client = self.clients.get(&spi);
         self.tunnels.sync(spi, client, key, Some(source.addr));
         answer
+    }
+
+    /// A registration whose UDP Tunnel Request asks for `encapsulation`:
+    /// refused (code 139, counted) unless it names this anchor's cipher.
+    /// Refused, not bound: a client whose packets would all be dropped
+    /// hears why at once.
+    pub fn refuse_encapsulation(&mut self, encapsulation: u8, home: Ipv4Addr) -> Option<Answer> {
+        if Cipher::from_encapsulation(encapsulation) == Some(self.cfg.cipher) {
+            return None;
+        }
+        self.counters.refused += 1;
+        Some(Answer::refused(code::ENCAPSULATION_UNAVAILABLE, home))
     }
 
     fn update_bindings(

@@ -35,7 +35,7 @@
 //!     option tun 'mimm-anchor0'       # the TUN it creates (1..15 bytes, no '/', ':', spaces)
 //!     option mtu '1420'               # the TUN's MTU (a sealed packet is 54 bytes more)
 //!     option max_lifetime_s '600'     # the longest binding granted
-//!     option cipher 'chacha20-poly1305'   # the only one so far ('none' is not built yet)
+//!     option cipher 'chacha20-poly1305'   # or 'none' (clear; a client asking otherwise is refused, code 139)
 //! ```
 //!
 //! `option rts_socket '/var/run/mimm-server-rts.sock'` in the server

@@ -477,7 +477,9 @@ impl Server {
         h: &RequestHeader,
         reg: &Registration,
     ) -> Option<anchor::Answer> {
-        let wants_tunnel = matches!(reg.udp_tunnel, Some(Extension::UdpTunnelRequest { .. }));
+        let Some(Extension::UdpTunnelRequest { encapsulation, .. }) = reg.udp_tunnel else {
+            return None;
+        };
         let SocketAddr::V4(addr) = from.addr else {
             return None;
         };
@@ -486,7 +488,10 @@ impl Server {
             local: from.local,
         };
         let key = self.keys.0.get(&reg.spi).map(|(_, k)| k.as_slice())?;
-        let anchor = self.anchor.as_mut().filter(|_| wants_tunnel)?;
+        let anchor = self.anchor.as_mut()?;
+        if let Some(refused) = anchor.refuse_encapsulation(encapsulation, h.home_address) {
+            return Some(refused);
+        }
         Some(anchor.register(now.mono, reg.spi, key, h, source))
     }
 

@@ -43,6 +43,7 @@ fn server(anchor: bool) -> Server {
             pool: (Ipv4Addr::new(10, 64, 0, 2), Ipv4Addr::new(10, 64, 0, 200)),
             fixed: Default::default(),
             max_lifetime_s: 600,
+            cipher: mimm_tunnel::cipher::Cipher::default(),
         }),
         ..ServerConfig::default()
     })
@@ -62,7 +63,11 @@ fn registration(ms: u64, k: usize, home: Ipv4Addr, care_of: Ipv4Addr, tunnel: bo
     let mut buf = [0u8; 1500];
     let mut b = Builder::new(&mut buf, &header, DOC_ENTERPRISE).unwrap();
     if tunnel {
-        b.udp_tunnel_request(0, 4).unwrap();
+        b.udp_tunnel_request(
+            0,
+            mimm_tunnel::cipher::Cipher::ChaCha20Poly1305.encapsulation(),
+        )
+        .unwrap();
     }
     let (spi, key) = KEYS[k];
     b.sign(spi, Algorithm::HmacSha256, key).unwrap().to_vec()

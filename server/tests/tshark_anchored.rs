@@ -54,6 +54,7 @@ fn anchor() -> Server {
             pool: (Ipv4Addr::new(10, 64, 0, 2), Ipv4Addr::new(10, 64, 0, 9)),
             fixed: Default::default(),
             max_lifetime_s: 600,
+            cipher: mimm_tunnel::cipher::Cipher::default(),
         }),
         ..ServerConfig::default()
     })
@@ -70,6 +71,7 @@ fn request() -> (Vec<u8>, u64) {
         vendor: DOC_ENTERPRISE,
         lifetime_s: 600,
         retransmit_ms: 500,
+        cipher: mimm_tunnel::cipher::Cipher::default(),
     });
     r.set_care_of(0, Some(ROUTER), now());
     while let Some(out) = r.poll_output() {
@@ -115,7 +117,7 @@ fn datagrams() -> Vec<(bool, Vec<u8>)> {
     down.truncate(sealed.expect("a binding to seal for").len);
 
     let mut clear = vec![0u8; CLEAR_HEADER + ECHO_LEN];
-    Packet::new_unchecked(&mut clear[..]).set_clear_header();
+    Packet::new_unchecked(&mut clear[..]).set_clear_header(0);
     clear[CLEAR_HEADER..].copy_from_slice(&inner);
     vec![
         (true, request),
@@ -248,7 +250,8 @@ fn tshark_decodes_the_anchored_registrations_and_tunnel_data_as_mobile_ip() {
     let yes = |v: &str| matches!(v, "1" | "True");
     let no = |v: &str| matches!(v, "0" | "False");
     // The request: type 1, a UDP Tunnel Request (144) not forced, not via
-    // a foreign agent, encapsulation 4 (IPv4 in UDP), then the MN-HA
+    // a foreign agent, encapsulation 253 (the sealed tunnel's next header:
+    // the cipher; 4, IPv4 in UDP, for cipher none), then the MN-HA
     // authenticator (32).
     assert_eq!(at("mip.type", 0), "1", "{table}");
     assert_eq!(at("mip.ext.type", 0), "144,32", "{table}");
@@ -256,7 +259,7 @@ fn tshark_decodes_the_anchored_registrations_and_tunnel_data_as_mobile_ip() {
         no(at("mip.ext.utrq.f", 0)) && no(at("mip.ext.utrq.r", 0)),
         "{table}"
     );
-    assert_eq!(at("mip.ext.utrq.encaptype", 0), "4", "{table}");
+    assert_eq!(at("mip.ext.utrq.encaptype", 0), "253", "{table}");
     // The anchor's reply: type 3, accepted, the home address from the
     // pool, a UDP Tunnel Reply (44) accepted (code 0) with keepalive 20 s.
     assert_eq!(at("mip.type", 1), "3", "{table}");

@@ -1,9 +1,11 @@
 //! The anchored mode's data plane, sans-IO: what the VSD (the mobile node)
 //! and the anchor (its home agent) do to each tunnel packet, given bytes
 //! and keys, with no sockets: the packet format (RFC 3519 tunnel data,
-//! sealed with ChaCha20-Poly1305), per-binding keys, sealing and opening in
-//! place, and the receive side's anti-replay window.
+//! sealed with ChaCha20-Poly1305, or clear with `cipher none`), per-binding
+//! keys, sealing and opening in place, and the receive side's anti-replay
+//! window.
 
+pub mod cipher;
 pub mod duplicate;
 pub mod keepalive;
 pub mod keys;

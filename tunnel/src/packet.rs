@@ -6,14 +6,14 @@
 //!
 //! ```text
 //! sealed: 4 | 253 | flags | 0 | sequence (6) | ciphertext ... | tag (16)
-//! clear:  4 |   4 | 0 0 | IPv4 packet ...                          (cipher none)
+//! clear:  4 |   4 | flags | 0 | IPv4 packet ...                      (cipher none)
 //! ```
 //!
-//! RFC 3519's reserved field is ours in the sealed form (its next header
-//! is our number): the first byte holds flags, authenticated with the rest
-//! of the header. [`FLAG_DUPLICATE`]: the packet was sent over two paths
-//! at once, and its plaintext starts with the duplicate's number (see
-//! [`crate::duplicate`]).
+//! RFC 3519's reserved field is ours: its first byte holds flags (in the
+//! sealed form authenticated with the rest of the header). A clear packet
+//! without flags is plain RFC 3519 IPv4 in UDP. [`FLAG_DUPLICATE`]: the
+//! packet was sent over two paths at once, and its (plain)text starts with
+//! the duplicate's number (see [`crate::duplicate`]) instead of IPv4.
 //!
 //! Next header 253 is RFC 3692's experimental number: a plain RFC 3519
 //! peer reads the packet as tunnel data it does not decode. tshark 4.0
@@ -29,9 +29,8 @@ mod field {
     use core::ops::Range;
     pub const TYPE: usize = 0;
     pub const NEXT_HEADER: usize = 1;
-    pub const RESERVED: Range<usize> = 2..4;
     pub const FLAGS: usize = 2;
-    pub const RESERVED_SEALED: usize = 3;
+    pub const RESERVED: usize = 3;
     pub const SEQUENCE: Range<usize> = 4..10;
     pub const CLEAR_PAYLOAD: usize = 4;
     pub const SEALED_PAYLOAD: usize = 10;
@@ -82,13 +81,11 @@ impl<T: AsRef<[u8]>> Packet<T> {
         if b[field::TYPE] != TUNNEL_DATA {
             return Err(Malformed::NotTunnelData);
         }
+        if b[field::FLAGS] & !KNOWN_FLAGS != 0 || b[field::RESERVED] != 0 {
+            return Err(Malformed::Header);
+        }
         match b[field::NEXT_HEADER] {
-            NEXT_IPV4 if b[field::RESERVED] == [0, 0] => {}
-            NEXT_SEALED
-                if b[field::FLAGS] & !KNOWN_FLAGS != 0 || b[field::RESERVED_SEALED] != 0 =>
-            {
-                return Err(Malformed::Header);
-            }
+            NEXT_IPV4 => {}
             NEXT_SEALED if b.len() >= SEALED_OVERHEAD => {}
             NEXT_SEALED => return Err(Malformed::Short),
             _ => return Err(Malformed::Header),
@@ -104,13 +101,8 @@ impl<T: AsRef<[u8]>> Packet<T> {
         self.b().get(field::NEXT_HEADER) == Some(&NEXT_SEALED)
     }
 
-    /// The sealed packet's flags (0 for a clear one).
     pub fn flags(&self) -> u8 {
-        if self.is_sealed() {
-            self.b()[field::FLAGS]
-        } else {
-            0
-        }
+        self.b().get(field::FLAGS).copied().unwrap_or(0)
     }
 
     /// The sealed packet's sequence number (0 for a clear one).
@@ -148,16 +140,19 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         b[field::TYPE] = TUNNEL_DATA;
         b[field::NEXT_HEADER] = NEXT_SEALED;
         b[field::FLAGS] = flags;
-        b[field::RESERVED_SEALED] = 0;
+        b[field::RESERVED] = 0;
         let seq = sequence.to_be_bytes();
         b[field::SEQUENCE].copy_from_slice(&seq[2..]);
     }
 
-    pub fn set_clear_header(&mut self) {
+    /// Writes a clear header with `flags` (the buffer holds at least
+    /// [`CLEAR_HEADER`] bytes).
+    pub fn set_clear_header(&mut self, flags: u8) {
         let b = self.buffer.as_mut();
         b[field::TYPE] = TUNNEL_DATA;
         b[field::NEXT_HEADER] = NEXT_IPV4;
-        b[field::RESERVED].fill(0);
+        b[field::FLAGS] = flags;
+        b[field::RESERVED] = 0;
     }
 }
 
@@ -183,13 +178,23 @@ mod tests {
         for short in 0..SEALED_OVERHEAD {
             assert!(Packet::new_checked(&buf[..short]).is_err(), "{short}");
         }
-        Packet::new_unchecked(&mut buf[..]).set_clear_header();
+        Packet::new_unchecked(&mut buf[..]).set_clear_header(0);
         let p = Packet::new_checked(&buf[..6]).unwrap();
         assert_eq!(
             (p.is_sealed(), p.sequence(), p.payload()),
             (false, 0, &[1u8, 2][..]),
             "the clear payload starts after the four header bytes"
         );
+        Packet::new_unchecked(&mut buf[..]).set_clear_header(FLAG_DUPLICATE);
+        let p = Packet::new_checked(&buf[..6]).unwrap();
+        assert_eq!((p.is_sealed(), p.flags()), (false, FLAG_DUPLICATE));
+        let mut unknown_flag = buf;
+        unknown_flag[2] = 0x80;
+        assert_eq!(
+            Packet::new_checked(&unknown_flag[..]).unwrap_err(),
+            Malformed::Header
+        );
+        Packet::new_unchecked(&mut buf[..]).set_clear_header(0);
         let mut registration = buf;
         registration[0] = 1;
         assert_eq!(

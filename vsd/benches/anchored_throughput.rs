@@ -1,7 +1,8 @@
 //! iperf3 TCP through the anchored path — vsd0 → sealed UDP tunnel over a
 //! veth → the anchor (mimm-server) → its TUN → the host behind it — against
 //! the direct veth between the same two namespaces, in one run, both
-//! directions; with the VSD's and the anchor's CPU seconds per GB.
+//! directions, with the cipher (chacha20-poly1305) and without (`cipher
+//! none`); with the VSD's and the anchor's CPU seconds per GB.
 //!
 //! ```text
 //!  mimm-abench-<pid>-a                          mimm-abench-<pid>-b
@@ -43,6 +44,67 @@ fn spawn(ns: &str, program: &std::path::Path, args: &[&str], log: &std::path::Pa
             .spawn()
             .unwrap(),
     )
+}
+
+/// The anchor (in `b`) and the VSD (in `a`) with tunnel cipher `cipher`,
+/// bound, and the far host routed through vsd0.
+fn start_pair(
+    ns: &Namespaces,
+    server: &std::path::Path,
+    dir: &std::path::Path,
+    cipher: &str,
+) -> (Killed, Killed) {
+    let (a, b) = (&ns.0[0], &ns.0[1]);
+    let server_cfg = dir.join("mimm-server");
+    std::fs::write(
+        &server_cfg,
+        format!(
+            "config server 'server'\n\toption address '10.93.0.1'\n\
+             config client 'bench'\n\toption spi '1000'\n\toption key '{KEY}'\n\
+             config anchor 'anchor'\n\toption address '10.64.0.1'\n\
+             \toption pool '10.64.0.2-10.64.0.9'\n\toption tun 'manc0'\n\
+             \toption cipher '{cipher}'\n"
+        ),
+    )
+    .unwrap();
+    let anchor = spawn(
+        b,
+        server,
+        &["run", "-c", server_cfg.to_str().unwrap()],
+        &dir.join("anchor.log"),
+    );
+    let socket = dir.join("vsd0.sock");
+    let vsd_cfg = dir.join("mimm");
+    std::fs::write(
+        &vsd_cfg,
+        format!(
+            "config vsd 'vsd0'\n\toption mode 'anchored'\n\tlist member 'm1'\n\
+             \toption anchor '10.93.0.1'\n\toption home_agent '10.64.0.1'\n\toption spi '1000'\n\
+             \toption key '{KEY}'\n\toption socket '{}'\n\toption cipher '{cipher}'\n",
+            socket.display()
+        ),
+    )
+    .unwrap();
+    let vsd = spawn(
+        a,
+        std::path::Path::new(env!("CARGO_BIN_EXE_vsd")),
+        &["run", "-c", vsd_cfg.to_str().unwrap()],
+        &dir.join("vsd.log"),
+    );
+    // Bound once the home address is on vsd0: route the far host through it.
+    let start = Instant::now();
+    while netns::ip_batch(a, &["route add 10.94.0.1/32 dev vsd0 src 10.64.0.2".into()]).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "vsd0 never bound ({cipher}); vsd log:\n{}\nanchor log:\n{}",
+            std::fs::read_to_string(dir.join("vsd.log")).unwrap_or_default(),
+            std::fs::read_to_string(dir.join("anchor.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The first keepalives make the path usable.
+    std::thread::sleep(Duration::from_millis(1500));
+    (anchor, vsd)
 }
 
 fn main() {
@@ -95,90 +157,57 @@ fn main() {
     .unwrap();
     let dir = std::env::temp_dir().join(format!("mimm-abench-{pid}"));
     std::fs::create_dir_all(&dir).unwrap();
-    let server_cfg = dir.join("mimm-server");
-    std::fs::write(
-        &server_cfg,
-        format!(
-            "config server 'server'\n\toption address '10.93.0.1'\n\
-             config client 'bench'\n\toption spi '1000'\n\toption key '{KEY}'\n\
-             config anchor 'anchor'\n\toption address '10.64.0.1'\n\
-             \toption pool '10.64.0.2-10.64.0.9'\n\toption tun 'manc0'\n"
-        ),
-    )
-    .unwrap();
-    let anchor = spawn(
-        b,
-        &server,
-        &["run", "-c", server_cfg.to_str().unwrap()],
-        &dir.join("anchor.log"),
-    );
-    let socket = dir.join("vsd0.sock");
-    let vsd_cfg = dir.join("mimm");
-    std::fs::write(
-        &vsd_cfg,
-        format!(
-            "config vsd 'vsd0'\n\toption mode 'anchored'\n\tlist member 'm1'\n\
-             \toption anchor '10.93.0.1'\n\toption home_agent '10.64.0.1'\n\toption spi '1000'\n\
-             \toption key '{KEY}'\n\toption socket '{}'\n",
-            socket.display()
-        ),
-    )
-    .unwrap();
-    let vsd = spawn(
-        a,
-        std::path::Path::new(env!("CARGO_BIN_EXE_vsd")),
-        &["run", "-c", vsd_cfg.to_str().unwrap()],
-        &dir.join("vsd.log"),
-    );
-    // Bound once the home address is on vsd0: route the far host through it.
-    let start = Instant::now();
-    while netns::ip_batch(a, &["route add 10.94.0.1/32 dev vsd0 src 10.64.0.2".into()]).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "vsd0 never bound; vsd log:\n{}\nanchor log:\n{}",
-            std::fs::read_to_string(dir.join("vsd.log")).unwrap_or_default(),
-            std::fs::read_to_string(dir.join("anchor.log")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
     let _iperf = spawn(
         b,
         std::path::Path::new("iperf3"),
         &["-s"],
         &dir.join("iperf3.log"),
     );
-    std::thread::sleep(Duration::from_millis(1500));
     let (seconds, omit) = timing();
     println!(
-        "iperf3 TCP (cubic) through vsd0 -> tunnel (chacha20-poly1305) -> anchor -> host, \
-         {seconds} s each ({omit} s omitted), one run, this machine:"
+        "iperf3 TCP (cubic) through vsd0 -> tunnel -> anchor -> host, {seconds} s each \
+         ({omit} s omitted), one run, this machine:"
     );
     println!(
-        "{:<10} {:>14} {:>14} {:>7} {:>14} {:>16}",
-        "direction", "tunnel Gbit/s", "direct Gbit/s", "ratio", "vsd CPU s/GB", "anchor CPU s/GB"
+        "{:<10} {:<18} {:>14} {:>14} {:>7} {:>14} {:>16}",
+        "direction",
+        "cipher",
+        "tunnel Gbit/s",
+        "direct Gbit/s",
+        "ratio",
+        "vsd CPU s/GB",
+        "anchor CPU s/GB"
     );
-    for (name, reverse) in [("upload", false), ("download", true)] {
-        let (vsd0, anchor0) = (cpu_seconds(vsd.0.id()), cpu_seconds(anchor.0.id()));
-        let (through, bytes) = iperf3(a, "10.94.0.1", reverse);
-        let per_gb = |cpu: f64| {
-            if bytes > 0.0 {
-                cpu / (bytes / 1e9)
-            } else {
-                f64::NAN
-            }
-        };
-        let vsd_cpu = per_gb(cpu_seconds(vsd.0.id()) - vsd0);
-        let anchor_cpu = per_gb(cpu_seconds(anchor.0.id()) - anchor0);
-        let (direct, _) = iperf3(a, "10.92.0.1", reverse);
-        println!(
-            "{name:<10} {through:>14.3} {direct:>14.2} {:>7.3} {vsd_cpu:>14.2} {anchor_cpu:>16.2}",
-            through / direct
-        );
-        // Printed, not asserted; a run that moved nothing must not pass.
-        assert!(
-            bytes > 0.0 && direct > 0.0,
-            "{name}: nothing measured (through the tunnel {bytes} bytes, direct {direct} Gbit/s)"
-        );
+    for cipher in ["chacha20-poly1305", "none"] {
+        let (anchor, vsd) = start_pair(&ns, &server, &dir, cipher);
+        for (name, reverse) in [("upload", false), ("download", true)] {
+            let (vsd0, anchor0) = (cpu_seconds(vsd.0.id()), cpu_seconds(anchor.0.id()));
+            let (through, bytes) = iperf3(a, "10.94.0.1", reverse);
+            let per_gb = |cpu: f64| {
+                if bytes > 0.0 {
+                    cpu / (bytes / 1e9)
+                } else {
+                    f64::NAN
+                }
+            };
+            let vsd_cpu = per_gb(cpu_seconds(vsd.0.id()) - vsd0);
+            let anchor_cpu = per_gb(cpu_seconds(anchor.0.id()) - anchor0);
+            let (direct, _) = iperf3(a, "10.92.0.1", reverse);
+            println!(
+                "{name:<10} {cipher:<18} {through:>14.3} {direct:>14.2} {:>7.3} {vsd_cpu:>14.2} \
+                 {anchor_cpu:>16.2}",
+                through / direct
+            );
+            // Printed, not asserted; a run that moved nothing must not pass.
+            assert!(
+                bytes > 0.0 && direct > 0.0,
+                "{name}, {cipher}: nothing measured (through the tunnel {bytes} bytes, \
+                 direct {direct} Gbit/s)"
+            );
+        }
+        // Both stop (and take down their TUNs) before the next pair starts.
+        drop((vsd, anchor));
+        let _ = netns::ip_batch(a, &["route del 10.94.0.1/32".into()]);
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

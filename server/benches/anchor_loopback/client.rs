@@ -2,6 +2,7 @@
 //! anchor keys tunnels by source address and port), its SPI and key, the
 //! registration it has in flight, and once bound its tunnel keys.
 
+use mimm_tunnel::cipher::Cipher;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
@@ -20,8 +21,6 @@ use mio::net::UdpSocket;
 pub const FIRST_SPI: u32 = 1000;
 /// The anchor's inner address (the home agent address clients name).
 pub const ANCHOR_INNER: Ipv4Addr = Ipv4Addr::new(10, 64, 0, 1);
-/// RFC 3519's encapsulation type for IPv4 in UDP.
-const ENCAPSULATION_IPV4: u8 = 4;
 const LIFETIME_S: u16 = 600;
 
 /// Client `spi`'s 128-bit key: its SPI first, so no two share one.
@@ -97,7 +96,8 @@ impl Client {
         });
         let key = key(self.spi);
         let mut b = Builder::new(out, &header, DOC_ENTERPRISE).ok()?;
-        b.udp_tunnel_request(0, ENCAPSULATION_IPV4).ok()?;
+        b.udp_tunnel_request(0, Cipher::default().encapsulation())
+            .ok()?;
         let len = b.sign(self.spi, Algorithm::HmacSha256, &key).ok()?.len();
         self.asking = Some((identification, Instant::now()));
         Some(len)

@@ -69,20 +69,19 @@ impl Anchor {
         let own = self.cfg.address;
         let tunnel = self.tunnels.get(source).ok_or(AnchorDrop::UnknownSource)?;
         let (spi, home, care_of) = (tunnel.spi, tunnel.home, tunnel.care_of);
-        let (inner_len, with_previous) = tunnel.open(packet).map_err(AnchorDrop::Tunnel)?;
+        let (plaintext, with_previous) = tunnel.open(packet).map_err(AnchorDrop::Tunnel)?;
         if with_previous {
             self.counters.previous_keys += 1;
         }
         // The header is intact after opening, and authentic.
         let duplicated = is_duplicate(Packet::new_unchecked(&packet[..]).flags());
-        let plaintext = SEALED_HEADER..SEALED_HEADER + inner_len;
         if duplicated && !self.dup.first_uplink_copy(spi, &packet[plaintext.clone()]) {
             return Err(AnchorDrop::SecondCopy);
         }
         let inner = if duplicated {
             plaintext.start + ID_LEN..plaintext.end
         } else {
-            plaintext
+            plaintext.clone()
         };
         match ipv4_ends(packet.get(inner.clone()).unwrap_or_default()) {
             Some((from, _)) if from == home => {}
@@ -94,7 +93,7 @@ impl Anchor {
             return Ok(Uplink::Forward(&packet[inner]));
         }
         let tunnel = self.tunnels.get(source).ok_or(AnchorDrop::UnknownSource)?;
-        match echo::answer(&mut tunnel.sealer, packet, inner_len, home, own) {
+        match echo::answer(&mut tunnel.sealer, packet, plaintext, home, own) {
             None => Ok(Uplink::Forward(&packet[inner])),
             Some(Err(e)) => Err(AnchorDrop::Seal(e)),
             Some(Ok((said, len))) => {

@@ -12,6 +12,7 @@ fn anchor() -> Anchor {
         pool: (Ipv4Addr::new(10, 64, 0, 2), Ipv4Addr::new(10, 64, 0, 4)),
         fixed: [(FIXED, Ipv4Addr::new(10, 64, 0, 3))].into(),
         max_lifetime_s: 600,
+        cipher: mimm_tunnel::cipher::Cipher::default(),
     })
 }
 
@@ -284,6 +285,7 @@ proptest::proptest! {
     }
 }
 
+mod clear;
 mod duplication;
 mod keepalives;
 mod two_paths;

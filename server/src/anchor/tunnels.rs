@@ -11,7 +11,9 @@
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::ops::Range;
 
+use mimm_tunnel::cipher::Cipher;
 use mimm_tunnel::keys::derive;
 use mimm_tunnel::seal::{Dropped, Opener, Sealer};
 
@@ -32,18 +34,17 @@ pub(super) struct Tunnel {
 
 impl Tunnel {
     /// Opens an uplink packet in place, with the current keys or else the
-    /// previous ones: the inner packet's length (it starts at
-    /// `SEALED_HEADER`) and whether the previous keys opened it.
-    pub fn open(&mut self, packet: &mut [u8]) -> Result<(usize, bool), Dropped> {
-        match self.opener.open(packet) {
+    /// previous ones: where the inner packet lies and whether the previous
+    /// keys opened it.
+    pub fn open(&mut self, packet: &mut [u8]) -> Result<(Range<usize>, bool), Dropped> {
+        match self.opener.open_range(packet) {
             Ok(inner) => {
-                let len = inner.len();
                 self.previous = None;
-                Ok((len, false))
+                Ok((inner, false))
             }
             // A failed tag leaves the packet as it was.
             Err(Dropped::Forged) => match self.previous.as_mut() {
-                Some(previous) => previous.open(packet).map(|inner| (inner.len(), true)),
+                Some(previous) => previous.open_range(packet).map(|inner| (inner, true)),
                 None => Err(Dropped::Forged),
             },
             Err(other) => Err(other),
@@ -51,8 +52,8 @@ impl Tunnel {
     }
 }
 
-#[derive(Default)]
 pub(super) struct Tunnels {
+    cipher: Cipher,
     by_source: BTreeMap<SocketAddrV4, Tunnel>,
     /// Each client's tunnels, by source.
     of_client: BTreeMap<u32, Vec<SocketAddrV4>>,
@@ -66,6 +67,14 @@ impl std::fmt::Debug for Tunnels {
 }
 
 impl Tunnels {
+    pub fn new(cipher: Cipher) -> Tunnels {
+        Tunnels {
+            cipher,
+            by_source: BTreeMap::new(),
+            of_client: BTreeMap::new(),
+        }
+    }
+
     /// The tunnel of the binding whose packets come from (and go to) `source`.
     pub fn get(&mut self, source: SocketAddrV4) -> Option<&mut Tunnel> {
         self.by_source.get_mut(&source)
@@ -112,8 +121,8 @@ impl Tunnels {
                 home,
                 care_of: b.care_of,
                 identification: b.identification,
-                sealer: Sealer::new(&keys.downlink),
-                opener: Opener::new(&keys.uplink),
+                sealer: Sealer::with(self.cipher, &keys.downlink),
+                opener: Opener::with(self.cipher, &keys.uplink),
                 previous,
             };
             self.by_source.insert(b.source, tunnel);

@@ -149,6 +149,7 @@ mod tests {
             pool: (ip("10.64.0.2"), ip("10.64.0.254")),
             fixed: [(1000, ip("10.64.0.9")), (1001, ip("10.65.0.9"))].into(),
             max_lifetime_s: 600,
+            cipher: mimm_tunnel::cipher::Cipher::default(),
         };
         let tun = AnchorTun {
             name: "a0".into(),

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
+use mimm_tunnel::cipher::Cipher;
 use mimm_uci::{ConfigError, Package, Pos, Reader, Section};
 
 use crate::anchor::AnchorConfig;
@@ -23,8 +24,6 @@ pub(super) struct FixedHome {
     pub pos: Pos,
 }
 
-/// The only cipher the anchor's tunnels have.
-const CIPHER: &str = "chacha20-poly1305";
 /// Room for a sealed 1420-byte packet in a 1500-byte outer one (54 bytes of
 /// outer IPv4, UDP and tunnel header and tag), with some to spare: the
 /// VSD's default.
@@ -77,13 +76,14 @@ pub(super) fn section(
         }
         other => other.unwrap_or(600),
     };
-    cipher(r, s)?;
+    let cipher = cipher(r, s)?;
     let fixed = fixed_homes(r, homes, address)?;
     let cfg = AnchorConfig {
         address,
         pool,
         fixed,
         max_lifetime_s,
+        cipher,
     };
     Ok(Some((cfg, tun)))
 }
@@ -149,17 +149,19 @@ fn mtu(r: &Reader, s: &Section) -> Result<u32, ConfigError> {
     }
 }
 
-fn cipher(r: &Reader, s: &Section) -> Result<(), ConfigError> {
-    match r.string(s, "anchor", "cipher")?.as_deref() {
-        None | Some(CIPHER) => Ok(()),
-        Some(other) => Err(r.fail(
+fn cipher(r: &Reader, s: &Section) -> Result<Cipher, ConfigError> {
+    let Some(name) = r.string(s, "anchor", "cipher")? else {
+        return Ok(Cipher::default());
+    };
+    Cipher::from_name(&name).ok_or_else(|| {
+        r.fail(
             at(s, "cipher"),
             format!(
-                "anchor: cipher {other:?} is not supported: the anchor's tunnels are \
-                 {CIPHER} only (clear tunnels, cipher none, are not built yet)"
+                "anchor: cipher {name:?} is not one of {}",
+                Cipher::NAMES.join(", ")
             ),
-        )),
-    }
+        )
+    })
 }
 
 /// The clients' fixed homes: one client each, not the anchor's address.
@@ -186,6 +188,7 @@ fn fixed_homes(
 #[cfg(test)]
 mod tests {
     use super::super::tests::parse;
+    use mimm_tunnel::cipher::Cipher;
 
     const CLIENT: &str = "config client 'bus1'\n\toption spi '1000'\n\toption key '00112233445566778899aabbccddeeff'\n";
 
@@ -216,10 +219,17 @@ mod tests {
         );
         let tun = c.anchor_tun.unwrap();
         assert_eq!((tun.name.as_str(), tun.mtu), ("mimm-anchor0", 1400));
-        // Defaults: 600 s, MTU 1420; and no anchor without the section.
+        assert_eq!(a.cipher, Cipher::ChaCha20Poly1305);
+        // Defaults: 600 s, MTU 1420, sealed; and no anchor without the section.
         let c = with_anchor(OK).unwrap();
-        assert_eq!(c.server.anchor.unwrap().max_lifetime_s, 600);
+        let a = c.server.anchor.unwrap();
+        assert_eq!(
+            (a.max_lifetime_s, a.cipher),
+            (600, Cipher::ChaCha20Poly1305)
+        );
         assert_eq!(c.anchor_tun.unwrap().mtu, 1420);
+        let c = with_anchor(&format!("{OK}\toption cipher 'none'\n")).unwrap();
+        assert_eq!(c.server.anchor.unwrap().cipher, Cipher::None);
         let c = parse(CLIENT).unwrap();
         assert!(c.server.anchor.is_none() && c.anchor_tun.is_none());
     }
@@ -269,8 +279,8 @@ mod tests {
                 ":4:1: anchor: option pool is required",
             ),
             (
-                &format!("{OK}\toption cipher 'none'\n"),
-                ":8:2: anchor: cipher \"none\" is not supported: the anchor's tunnels are chacha20-poly1305 only",
+                &format!("{OK}\toption cipher 'aes'\n"),
+                ":8:2: anchor: cipher \"aes\" is not one of chacha20-poly1305, none",
             ),
             (
                 &format!("{OK}\toption max_lifetime_s '0'\n"),

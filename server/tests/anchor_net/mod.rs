@@ -215,7 +215,11 @@ pub fn register(socket: UdpSocket, outer: Ipv4Addr) -> Node {
         });
         let mut out = [0u8; 1500];
         let mut b = Builder::new(&mut out, &header, DOC_ENTERPRISE).unwrap();
-        b.udp_tunnel_request(0, 4).unwrap();
+        b.udp_tunnel_request(
+            0,
+            mimm_tunnel::cipher::Cipher::ChaCha20Poly1305.encapsulation(),
+        )
+        .unwrap();
         let request = b.sign(SPI, Algorithm::HmacSha256, &key()).unwrap();
         socket.send_to(request, anchor).unwrap();
         let Ok((n, from)) = socket.recv_from(&mut buf) else {

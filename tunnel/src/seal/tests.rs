@@ -106,10 +106,54 @@ fn clear_short_and_foreign_packets_are_dropped_and_counted() {
     );
 }
 
+/// `cipher none`: the same calls make plain RFC 3519 IPv4-in-UDP, flags
+/// kept; a clear opener takes nothing sealed, a sealed one nothing clear.
+#[test]
+fn a_clear_binding_carries_plain_ipv4_in_udp() {
+    use crate::cipher::Cipher;
+    use crate::packet::{CLEAR_HEADER, FLAG_DUPLICATE};
+    let k = keys();
+    let (mut up, mut anchor) = (
+        Sealer::with(Cipher::None, &k.uplink),
+        Opener::with(Cipher::None, &k.uplink),
+    );
+    let mut buf = vec![0u8; SEALED_HEADER + INNER.len()];
+    buf[SEALED_HEADER..].copy_from_slice(INNER);
+    let len = up
+        .seal_flagged(&mut buf, INNER.len(), FLAG_DUPLICATE)
+        .unwrap();
+    assert_eq!(len, CLEAR_HEADER + INNER.len(), "4 tunnel bytes");
+    assert_eq!(&buf[..4], &[4, 4, FLAG_DUPLICATE, 0]);
+    assert_eq!(&buf[4..len], INNER, "the inner packet as it was");
+    let mut packet = buf[..len].to_vec();
+    let inner = anchor.open_range(&mut packet).unwrap();
+    assert_eq!((inner.clone(), &packet[inner.clone()]), (4..len, INNER));
+    // An answer written where it was opened goes back clear, flags gone.
+    let again = up.seal_opened(&mut packet, inner).unwrap();
+    assert_eq!((again, &packet[..4]), (len, &[4u8, 4, 0, 0][..]));
+    let mut sealed_one = sealed(&mut Sealer::new(&k.uplink), INNER);
+    assert_eq!(anchor.open(&mut sealed_one), Err(Dropped::Sealed));
+    assert_eq!(
+        Opener::new(&k.uplink).open(&mut packet),
+        Err(Dropped::Clear)
+    );
+    let c = anchor.counters();
+    assert_eq!((c.opened, c.sealed), (1, 1));
+    assert_eq!(up.seal(&mut [0u8; 12], 5), Err(SealError::TooSmall));
+}
+
 proptest::proptest! {
     #[test]
     fn no_bytes_panic_or_open(mut bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
         let mut anchor = Opener::new(&keys().uplink);
         proptest::prop_assert!(anchor.open(&mut bytes).is_err());
+    }
+
+    #[test]
+    fn no_bytes_panic_a_clear_opener(mut bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+        let mut anchor = Opener::with(crate::cipher::Cipher::None, &keys().uplink);
+        if let Ok(inner) = anchor.open_range(&mut bytes) {
+            proptest::prop_assert!(inner.start == 4 && inner.end == bytes.len());
+        }
     }
 }

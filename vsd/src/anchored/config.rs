@@ -11,6 +11,7 @@
 //!     option spi '1000'               # the MN-HA security context the anchor has for this router
 //!     option key '00112233445566778899aabbccddeeff'   # hex, at least 128 bits
 //!     option algorithm 'hmac-sha256'  # or hmac-md5
+//!     option cipher 'chacha20-poly1305'   # of the tunnel packets; 'none': clear, for a trusted core (the anchor's must match)
 //!     option lifetime_s '600'         # asked for; the anchor may grant less
 //!     option keepalive_ms '1000'      # per path: holds the NAT mapping, measures RTT and loss
 //!     option mark '0x6d6d'            # SO_MARK of the tunnel sockets (policy rules can match it)
@@ -20,6 +21,7 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use mimm_proto::auth::{Algorithm, key_from_hex};
+use mimm_tunnel::cipher::Cipher;
 use mimm_uci::{ConfigError, Reader, Section};
 
 pub const OPTIONS: &[&str] = &[
@@ -34,6 +36,7 @@ pub const OPTIONS: &[&str] = &[
     "keepalive_ms",
     "mark",
     "enterprise",
+    "cipher",
 ];
 
 /// The anchored VSD's MTU unless configured.
@@ -51,6 +54,7 @@ pub struct AnchoredConfig {
     pub keepalive_ms: u64,
     pub mark: u32,
     pub vendor: u32,
+    pub cipher: Cipher,
 }
 
 fn parse_anchor(text: &str) -> Option<SocketAddrV4> {
@@ -175,5 +179,17 @@ pub fn read(r: &Reader, s: &Section, what: &str) -> Result<Option<AnchoredConfig
         keepalive_ms,
         mark,
         vendor,
+        cipher: cipher(r, s, what)?,
     }))
+}
+
+fn cipher(r: &Reader, s: &Section, what: &str) -> Result<Cipher, ConfigError> {
+    let Some(name) = r.string(s, what, "cipher")? else {
+        return Ok(Cipher::default());
+    };
+    Cipher::from_name(&name).ok_or_else(|| {
+        let at = s.option("cipher").map_or(s.pos, |o| o.pos);
+        let names = Cipher::NAMES.join(" or ");
+        r.fail(at, format!("{what}: cipher {name:?} must be {names}"))
+    })
 }

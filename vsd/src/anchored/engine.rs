@@ -145,6 +145,7 @@ impl Engine {
             vendor: a.vendor,
             lifetime_s: a.lifetime_s,
             retransmit_ms: 500,
+            cipher: a.cipher,
         });
         let mut engine = Engine {
             switch: Switch::new(cfg.switch),

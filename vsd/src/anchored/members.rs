@@ -21,7 +21,7 @@ impl Engine {
         if link.name == self.cfg.name {
             return Err(format!("member {} is the VSD itself", link.name));
         }
-        let mut path = Path::open(link, self.a.mark)?;
+        let mut path = Path::open(link, self.a.mark, self.a.cipher)?;
         let id = self.paths.len();
         self.poll
             .registry()

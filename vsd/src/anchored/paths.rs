@@ -3,6 +3,7 @@
 //! the tunnel's packets out of it and nothing else), its tunnel keys, and
 //! what its keepalives measure.
 
+use mimm_tunnel::cipher::Cipher;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::os::fd::AsRawFd;
@@ -87,14 +88,14 @@ pub fn address_of(rtnl: &mut Rtnl, index: u32) -> Option<Ipv4Addr> {
 }
 
 impl Path {
-    pub fn open(link: &Link, mark: u32) -> Result<Path, String> {
+    pub fn open(link: &Link, mark: u32, cipher: Cipher) -> Result<Path, String> {
         let socket =
             open_socket(&link.name, mark).map_err(|e| format!("member {}: {e}", link.name))?;
         Ok(Path {
             name: link.name.clone(),
             ifindex: link.index,
             socket,
-            tunnel: PathTunnel::default(),
+            tunnel: PathTunnel::new(cipher),
             carrier: link.up && link.carrier,
             care_of: None,
             next_seq: 0,

@@ -25,10 +25,9 @@ use mimm_proto::ext::Extension;
 use mimm_proto::message::{self, Builder, OneKey};
 use mimm_proto::registration::{Flags, Header, RequestHeader, code};
 use mimm_proto::replay::{self, Now};
+use mimm_tunnel::cipher::Cipher;
 
 pub const MAX_RETRANSMIT_MS: Millis = 4_000;
-/// RFC 3519's encapsulation type for IPv4 in UDP.
-const ENCAPSULATION_IPV4: u8 = 4;
 const DATAGRAM: usize = 256;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +43,8 @@ pub struct RegistrarConfig {
     pub vendor: u32,
     pub lifetime_s: u16,
     pub retransmit_ms: Millis,
+    /// The tunnel's, named in the UDP Tunnel Request.
+    pub cipher: Cipher,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,7 +244,7 @@ impl Registrar {
         });
         let mut buf = [0u8; DATAGRAM];
         let built = Builder::new(&mut buf, &header, self.cfg.vendor).and_then(|mut b| {
-            b.udp_tunnel_request(0, ENCAPSULATION_IPV4)?;
+            b.udp_tunnel_request(0, self.cfg.cipher.encapsulation())?;
             b.sign(self.cfg.spi, self.cfg.algorithm, &self.cfg.key)
         });
         match built {
@@ -289,6 +290,13 @@ impl Registrar {
                 let ours = i64::from(replay::seconds(now.id));
                 self.clock_offset_s = theirs - ours;
                 self.register(path, now);
+            }
+            code::ENCAPSULATION_UNAVAILABLE => {
+                let why = format!(
+                    "refused: the anchor's tunnels are not {} (option cipher)",
+                    self.cfg.cipher.name()
+                );
+                self.refused(path, code::ENCAPSULATION_UNAVAILABLE, &why);
             }
             c => self.refused(path, c, "refused"),
         }

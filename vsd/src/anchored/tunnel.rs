@@ -10,8 +10,8 @@
 
 use std::net::Ipv4Addr;
 
+use mimm_tunnel::cipher::Cipher;
 use mimm_tunnel::keys::derive;
-use mimm_tunnel::packet::SEALED_HEADER;
 use mimm_tunnel::seal::{Dropped, Opener, SealError, Sealer};
 
 struct Keyed {
@@ -20,12 +20,18 @@ struct Keyed {
     opener: Opener,
 }
 
-fn keyed(key: &[u8], identification: u64, home: Ipv4Addr, care_of: Ipv4Addr) -> Keyed {
+fn keyed(
+    cipher: Cipher,
+    key: &[u8],
+    identification: u64,
+    home: Ipv4Addr,
+    care_of: Ipv4Addr,
+) -> Keyed {
     let keys = derive(key, identification, home, care_of);
     Keyed {
         identification,
-        sealer: Sealer::new(&keys.uplink),
-        opener: Opener::new(&keys.downlink),
+        sealer: Sealer::with(cipher, &keys.uplink),
+        opener: Opener::with(cipher, &keys.downlink),
     }
 }
 
@@ -45,6 +51,7 @@ pub struct TunnelCounters {
 
 #[derive(Default)]
 pub struct PathTunnel {
+    cipher: Cipher,
     current: Option<Keyed>,
     /// The renewal's keys, before its reply.
     pending: Option<Keyed>,
@@ -55,19 +62,26 @@ pub struct PathTunnel {
 }
 
 impl PathTunnel {
+    pub fn new(cipher: Cipher) -> PathTunnel {
+        PathTunnel {
+            cipher,
+            ..PathTunnel::default()
+        }
+    }
+
     pub fn is_bound(&self) -> bool {
         self.current.is_some()
     }
 
     pub fn renewing(&mut self, key: &[u8], identification: u64, home: Ipv4Addr, care_of: Ipv4Addr) {
-        self.pending = Some(keyed(key, identification, home, care_of));
+        self.pending = Some(keyed(self.cipher, key, identification, home, care_of));
     }
 
     /// The registration `identification` is accepted: its keys are current.
     pub fn bound(&mut self, key: &[u8], identification: u64, home: Ipv4Addr, care_of: Ipv4Addr) {
         let next = match self.pending.take() {
             Some(p) if p.identification == identification => p,
-            _ => keyed(key, identification, home, care_of),
+            _ => keyed(self.cipher, key, identification, home, care_of),
         };
         self.previous = self.current.replace(next);
     }
@@ -103,11 +117,10 @@ impl PathTunnel {
             .into_iter()
             .flatten()
         {
-            match k.opener.open(packet) {
+            match k.opener.open_range(packet) {
                 Ok(inner) => {
-                    let len = inner.len();
                     self.counters.opened += 1;
-                    return Some(SEALED_HEADER..SEALED_HEADER + len);
+                    return Some(inner);
                 }
                 Err(Dropped::Replayed | Dropped::TooOld) => replayed = true,
                 // A failed tag leaves the packet as it was: try the next key.
@@ -126,6 +139,7 @@ impl PathTunnel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mimm_tunnel::packet::{CLEAR_HEADER, SEALED_HEADER};
 
     const KEY: &[u8] = b"router-one-key-0";
     const HOME: Ipv4Addr = Ipv4Addr::new(10, 64, 0, 2);
@@ -173,5 +187,27 @@ mod tests {
         let mut buf = [0u8; 64];
         assert!(t.seal(&mut buf, 10, 0).is_err());
         assert_eq!(t.counters.unbound, 1);
+    }
+
+    /// `cipher none`: clear packets both ways, the inner packet after the
+    /// 4-byte header; a sealed one from the anchor is not taken.
+    #[test]
+    fn a_clear_path_takes_clear_packets_only() {
+        let mut t = PathTunnel::new(Cipher::None);
+        t.bound(KEY, 1, HOME, COA);
+        let mut anchor = Sealer::with(Cipher::None, &derive(KEY, 1, HOME, COA).downlink);
+        let mut p = sealed(&mut anchor, 5);
+        assert_eq!(p.len(), CLEAR_HEADER + 20);
+        let inner = t.open(&mut p).expect("clear opens");
+        assert_eq!((inner.start, &p[inner]), (CLEAR_HEADER, &[5u8; 20][..]));
+        let mut sealed_one = sealed(&mut anchor_sealer(1), 6);
+        assert!(t.open(&mut sealed_one).is_none());
+        let mut buf = [0u8; 64];
+        buf[SEALED_HEADER..SEALED_HEADER + 10].fill(7);
+        assert_eq!(t.seal(&mut buf, 10, 0), Ok(CLEAR_HEADER + 10));
+        assert_eq!(
+            &buf[..CLEAR_HEADER + 10],
+            &[4, 4, 0, 0, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7]
+        );
     }
 }

@@ -6,6 +6,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use mimm_proto::DOC_ENTERPRISE;
 use mimm_server::anchor::AnchorConfig;
 use mimm_server::core::{ClientKey, Server, ServerConfig};
+use mimm_tunnel::cipher::Cipher;
 
 use super::*;
 
@@ -22,6 +23,10 @@ fn now(ms: u64) -> Now {
 }
 
 fn anchor() -> Server {
+    anchor_with(Cipher::default())
+}
+
+fn anchor_with(cipher: Cipher) -> Server {
     Server::new(ServerConfig {
         clients: vec![ClientKey {
             name: "bus17".into(),
@@ -34,12 +39,17 @@ fn anchor() -> Server {
             pool: (Ipv4Addr::new(10, 64, 0, 2), Ipv4Addr::new(10, 64, 0, 9)),
             fixed: Default::default(),
             max_lifetime_s: 60,
+            cipher,
         }),
         ..ServerConfig::default()
     })
 }
 
 fn registrar(key: &[u8]) -> Registrar {
+    registrar_with(key, Cipher::default())
+}
+
+fn registrar_with(key: &[u8], cipher: Cipher) -> Registrar {
     Registrar::new(RegistrarConfig {
         home_agent: HOME_AGENT,
         home: Ipv4Addr::UNSPECIFIED,
@@ -49,6 +59,7 @@ fn registrar(key: &[u8]) -> Registrar {
         vendor: DOC_ENTERPRISE,
         lifetime_s: 600,
         retransmit_ms: 500,
+        cipher,
     })
 }
 
@@ -83,6 +94,34 @@ fn exchange(r: &mut Registrar, s: &mut Server, t: u64, lose_replies: bool) -> Ve
         }
     }
     others
+}
+
+/// A router whose `option cipher` is not the anchor's is refused with
+/// code 139 and binds nothing; with the same cipher it binds.
+#[test]
+fn a_cipher_the_anchor_does_not_carry_is_refused_with_code_139() {
+    for (router, anchor_cipher) in [
+        (Cipher::ChaCha20Poly1305, Cipher::None),
+        (Cipher::None, Cipher::ChaCha20Poly1305),
+    ] {
+        let (mut r, mut s) = (registrar_with(KEY, router), anchor_with(anchor_cipher));
+        r.set_care_of(0, coa(0), now(0));
+        let out = exchange(&mut r, &mut s, 0, false);
+        assert!(
+            out.is_empty(),
+            "{router:?} at a {anchor_cipher:?} anchor: {out:?}"
+        );
+        let b = r.binding(0, 0).unwrap();
+        assert_eq!((b.bound, b.refused), (false, Some(139)), "{router:?}");
+        assert_eq!(s.anchor_mut().unwrap().tunnels(), 0);
+    }
+    let (mut r, mut s) = (registrar_with(KEY, Cipher::None), anchor_with(Cipher::None));
+    r.set_care_of(0, coa(0), now(0));
+    let out = exchange(&mut r, &mut s, 0, false);
+    assert!(
+        matches!(out[..], [Output::Bound { path: 0, .. }]),
+        "{out:?}"
+    );
 }
 
 #[test]
