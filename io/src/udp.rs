@@ -1,5 +1,9 @@
 //! UDP helpers shared by the daemons, the loss meter and the inet services:
-//! draining a socket, binding one to a device, marking its packets.
+//! draining a socket, binding one to a device, marking its packets; and for
+//! the tunnels, control messages ([`msg`]) and segmented sends ([`batch`]).
+
+pub mod batch;
+pub mod msg;
 
 use std::io;
 use std::net::SocketAddr;

@@ -5,9 +5,10 @@
 //! NAT the pool: README, "Anchored mode"), and keepalive answers go back
 //! out of the port. Packets the kernel routes into the TUN (for home
 //! addresses) are read in place behind room for the tunnel header, sealed
-//! there and sent to the client's binding. Each goes out from the
-//! address its binding's registration (or, for an answer, its request) was
-//! sent to. No allocation per packet.
+//! there and sent to the client's binding, gathered into segmented sends
+//! (`mimm_io::udp::batch`) while they go to one binding. Each goes out from
+//! the address its binding's registration (or, for an answer, its request)
+//! was sent to. No allocation per packet.
 //!
 //! The TUN goes away with its descriptor on exit, and its address and
 //! routes with it.
@@ -18,6 +19,7 @@ use std::os::fd::AsRawFd;
 
 use mimm_io::clock::Millis;
 use mimm_io::tuntap::{DevKind, TunTap};
+use mimm_io::udp::batch::{Batch, Destination};
 use mimm_netlink::Rtnl;
 use mimm_tunnel::packet::{SEALED_HEADER, TAG_LEN, TUNNEL_DATA};
 use mio::unix::SourceFd;
@@ -35,6 +37,9 @@ use kernel::Setup;
 pub const BATCH: usize = 64;
 /// How long after traffic the counters are logged (at most once per this).
 const STATUS_EVERY_MS: Millis = 60_000;
+/// Room for a packet of the largest TUN MTU (`config anchor`'s 9000) and
+/// its tunnel bytes, behind a downlink batch.
+const PACKET_ROOM: usize = 9000 + 64;
 
 /// Whether a datagram on the server's port is tunnel data (not a registration).
 pub fn is_tunnel_data(datagram: &[u8]) -> bool {
@@ -55,6 +60,8 @@ pub struct AnchorShell {
     index: u32,
     setup: Setup,
     counters: ShellCounters,
+    /// Downlink to one binding, sent segmented.
+    batch: Batch,
     /// The counters last logged, and when they are next due (only after
     /// they changed).
     logged: (AnchorCounters, ShellCounters),
@@ -112,6 +119,7 @@ impl AnchorShell {
             index,
             setup,
             counters: ShellCounters::default(),
+            batch: Batch::new(PACKET_ROOM, true),
             logged: Default::default(),
             status_at: None,
         })
@@ -188,16 +196,19 @@ impl AnchorShell {
     }
 
     /// Reads up to [`BATCH`] packets from the TUN, each sealed in place in
-    /// `buf` and sent to its client; true once the TUN had no more.
-    pub fn on_tun_readable(
-        &mut self,
-        anchor: &mut Anchor,
-        socket: &ServerSocket,
-        buf: &mut [u8],
-    ) -> bool {
-        let room = buf.len().saturating_sub(TAG_LEN);
+    /// the downlink batch and sent to its client; true once the TUN had no
+    /// more.
+    pub fn on_tun_readable(&mut self, anchor: &mut Anchor, socket: &ServerSocket) -> bool {
+        let drained = self.read_tun(anchor, socket);
+        self.batch.flush();
+        drained
+    }
+
+    fn read_tun(&mut self, anchor: &mut Anchor, socket: &ServerSocket) -> bool {
         for _ in 0..BATCH {
-            let Some(inner) = buf.get_mut(SEALED_HEADER..room) else {
+            let slot = self.batch.slot();
+            let room = slot.len().saturating_sub(TAG_LEN);
+            let Some(inner) = slot.get_mut(SEALED_HEADER..room) else {
                 return true;
             };
             let n = match self.tun.recv(inner) {
@@ -209,8 +220,12 @@ impl AnchorShell {
                     return true;
                 }
             };
-            match anchor.downlink(buf, n) {
-                Ok(Downlink { to, local, len }) => self.send(socket, &buf[..len], to, local),
+            match anchor.downlink(self.batch.slot(), n) {
+                Ok(Downlink { to, local, len }) => {
+                    let fd = socket.fd();
+                    let local = local.filter(|_| socket.pktinfo());
+                    self.batch.push(len, Destination { fd, to, local });
+                }
                 Err(drop) => tracing::debug!("anchor: downlink packet dropped: {drop:?}"),
             }
             // Selective duplication: the copy for the client's second path.
@@ -250,7 +265,8 @@ impl AnchorShell {
         tracing::info!(
             "anchor: {} tunnels; registrations {}, deregistrations {}, refused {}, expired {}; \
              uplink {}, downlink {}, keepalives {}, previous keys {}; dropped: unknown source {}, \
-             spoofed {}, unopened {}, no binding {}, TUN full {}, send failed {}",
+             spoofed {}, unopened {}, no binding {}, TUN full {}, send failed {}; \
+             downlink datagrams {} in {} sends",
             anchor.tunnels(),
             c.registrations,
             c.deregistrations,
@@ -265,7 +281,9 @@ impl AnchorShell {
             c.unopened,
             c.no_binding,
             s.tun_full,
-            s.send_failed
+            s.send_failed + self.batch.counters.failed,
+            self.batch.counters.datagrams,
+            self.batch.counters.sends
         );
     }
 }

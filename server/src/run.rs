@@ -276,7 +276,7 @@ impl Loop {
                 pending.udp = !self.on_udp(&mut buf);
             }
             if pending.tun {
-                pending.tun = !self.on_tun(&mut buf);
+                pending.tun = !self.on_tun();
             }
             self.anchor_status();
         }
@@ -321,7 +321,17 @@ impl Loop {
     fn on_udp(&mut self, buf: &mut [u8]) -> bool {
         for _ in 0..BATCH {
             match self.socket.recv(buf) {
-                Ok(got) => self.on_datagram(got, buf),
+                // Coalesced datagrams (UDP_GRO) are taken one by one.
+                Ok(got) => {
+                    for at in got.datagrams() {
+                        let one = Received {
+                            len: at.len(),
+                            segment: None,
+                            ..got
+                        };
+                        self.on_datagram(one, &mut buf[at]);
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -353,9 +363,9 @@ impl Loop {
     }
 
     /// Up to [`BATCH`] packets from the anchor's TUN; true once none were left.
-    fn on_tun(&mut self, buf: &mut [u8]) -> bool {
+    fn on_tun(&mut self) -> bool {
         match (self.anchor.as_mut(), self.server.anchor_mut()) {
-            (Some(shell), Some(anchor)) => shell.on_tun_readable(anchor, &self.socket, buf),
+            (Some(shell), Some(anchor)) => shell.on_tun_readable(anchor, &self.socket),
             _ => true,
         }
     }

@@ -5,15 +5,19 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::ops::Range;
+use std::os::fd::AsRawFd;
 
 use mimm_io::clock::{self, Nanos};
+use mimm_io::udp::batch::Destination;
+use mimm_io::udp::msg;
 use mimm_tunnel::duplicate::{self, ID_LEN};
 use mimm_tunnel::keepalive::{self, Keepalive};
-use mimm_tunnel::packet::{Packet, SEALED_HEADER, SEALED_OVERHEAD, TUNNEL_DATA};
+use mimm_tunnel::packet::{Packet, SEALED_HEADER, SEALED_OVERHEAD, TAG_LEN, TUNNEL_DATA};
 
 use mio::Token;
 
-use super::engine::{BUF_LEN, Engine, PATH_BASE, TUN};
+use super::engine::{Engine, PATH_BASE, TUN};
 
 /// Packets moved per wake-up and source before the others get a turn.
 const BUDGET: usize = 64;
@@ -25,39 +29,66 @@ pub(super) const INNER_AT: usize = SEALED_HEADER + ID_LEN;
 
 impl Engine {
     pub(super) fn tun_readable(&mut self) {
+        let drained = self.read_tun();
+        self.batch.flush();
+        if !drained {
+            // More may be waiting: edge-triggered, so come back at once.
+            self.again.push(TUN);
+        }
+    }
+
+    /// Up to [`BUDGET`] packets from the TUN, each read into the uplink
+    /// batch behind room for the tunnel header; true once none were left.
+    fn read_tun(&mut self) -> bool {
         for _ in 0..BUDGET {
-            let room = BUF_LEN - SEALED_OVERHEAD - ID_LEN;
-            let n = match self.tun.recv(&mut self.buf[INNER_AT..INNER_AT + room]) {
+            let slot = self.batch.slot();
+            let room = slot.len().saturating_sub(TAG_LEN);
+            let n = match self.tun.recv(&mut slot[SEALED_HEADER..room]) {
                 Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     tracing::warn!("{}: read: {e}", self.cfg.name);
-                    return;
+                    return true;
                 }
             };
             self.uplink(n);
         }
-        // More may be waiting: edge-triggered, so come back at once.
-        self.again.push(TUN);
+        false
     }
 
-    /// Seals the packet at `buf[INNER_AT..][..len]` for the active path
-    /// (and, while duplicating, for the second one too).
+    /// Seals the packet read at the batch slot's `SEALED_HEADER..][..len]`
+    /// there for the active path; while duplicating, numbered copies for
+    /// both paths from the engine's own buffer instead.
     fn uplink(&mut self, len: usize) {
-        let is_ipv4 = self.buf.get(INNER_AT).is_some_and(|b| b >> 4 == 4);
+        let slot = self.batch.slot();
+        let is_ipv4 = slot.get(SEALED_HEADER).is_some_and(|b| b >> 4 == 4);
         let Some(tx) = self.switch.tx().filter(|_| is_ipv4) else {
             self.no_path_drops += 1;
             return;
         };
         if let Some(second) = self.duplicating_to(tx) {
+            let packet = SEALED_HEADER..SEALED_HEADER + len;
+            self.buf[INNER_AT..INNER_AT + len].copy_from_slice(&self.batch.slot()[packet]);
+            // In order: what was gathered leaves first.
+            self.batch.flush();
             self.uplink_duplicated(tx, second, len);
             return;
         }
-        // Not numbered: the packet starts ID_LEN bytes in.
-        if !self.send_sealed(tx, ID_LEN, len, 0) {
+        let Some(p) = self.paths.get_mut(tx).and_then(Option::as_mut) else {
             self.no_path_drops += 1;
-        }
+            return;
+        };
+        let Ok(sealed) = p.tunnel.seal(self.batch.slot(), len, 0) else {
+            self.no_path_drops += 1;
+            return;
+        };
+        let to = Destination {
+            fd: p.socket.as_raw_fd(),
+            to: self.a.anchor,
+            local: None,
+        };
+        self.batch.push(sealed, to);
     }
 
     /// Seals `buf[at + SEALED_HEADER..][..len]` in place for path `id` and
@@ -86,35 +117,47 @@ impl Engine {
             let Some(p) = self.paths.get(id).and_then(Option::as_ref) else {
                 return;
             };
-            let Some((n, from)) = mimm_io::udp::recv(&p.socket, &mut self.buf) else {
-                return;
+            let got = match msg::recv_msg(p.socket.as_raw_fd(), &mut self.buf) {
+                Ok(got) => got,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                // A queued ICMP error from an earlier send: read on.
+                Err(_) => continue,
             };
-            if from != SocketAddr::V4(self.a.anchor) {
+            if got.from != SocketAddr::V4(self.a.anchor) {
                 continue;
             }
-            match self.buf[..n].first() {
-                Some(&TUNNEL_DATA) => self.downlink(id, n),
-                Some(&REGISTRATION_REPLY) => {
-                    let now = self.now();
-                    let reply = self.buf[..n].to_vec();
-                    self.registrar.on_reply(id, &reply, now);
-                    self.handle_outputs();
-                }
-                _ => {}
+            // Several at once when the anchor's send was segmented (UDP_GRO).
+            for datagram in got.datagrams() {
+                self.anchor_datagram(id, datagram);
             }
         }
         self.again.push(Token(PATH_BASE + id));
     }
 
-    fn downlink(&mut self, id: usize, n: usize) {
+    /// One datagram from the anchor on path `id`, at `buf[at]`.
+    fn anchor_datagram(&mut self, id: usize, at: Range<usize>) {
+        match self.buf.get(at.start) {
+            Some(&TUNNEL_DATA) => self.downlink(id, at),
+            Some(&REGISTRATION_REPLY) => {
+                let now = self.now();
+                let reply = self.buf[at].to_vec();
+                self.registrar.on_reply(id, &reply, now);
+                self.handle_outputs();
+            }
+            _ => {}
+        }
+    }
+
+    fn downlink(&mut self, id: usize, at: Range<usize>) {
         let Some(p) = self.paths.get_mut(id).and_then(Option::as_mut) else {
             return;
         };
-        let Some(mut inner) = p.tunnel.open(&mut self.buf[..n]) else {
+        let Some(opened) = p.tunnel.open(&mut self.buf[at.clone()]) else {
             return;
         };
+        let mut inner = at.start + opened.start..at.start + opened.end;
         // The header is intact after opening, and authentic.
-        if duplicate::is_duplicate(Packet::new_unchecked(&self.buf[..n]).flags()) {
+        if duplicate::is_duplicate(Packet::new_unchecked(&self.buf[at]).flags()) {
             if !self.dup.filter.first_copy(&self.buf[inner.clone()]) {
                 return;
             }

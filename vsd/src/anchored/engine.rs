@@ -18,10 +18,13 @@ use mimm_io::event_loop::LoopBase;
 use mimm_io::followers::Followers;
 use mimm_io::signals::Signals;
 use mimm_io::tuntap::{DevKind, TunTap};
+use mimm_io::udp::batch::Batch;
 use mimm_netlink::Rtnl;
 use mimm_netlink::links::LinkWatcher;
 use mimm_netlink::settings::LinkChange;
 use mimm_proto::replay::Now;
+use mimm_tunnel::duplicate::ID_LEN;
+use mimm_tunnel::packet::SEALED_OVERHEAD;
 
 use super::config::AnchoredConfig;
 use super::paths::Path;
@@ -68,6 +71,8 @@ pub struct Engine {
     /// The home address on the TUN now.
     pub(super) home: Option<Ipv4Addr>,
     pub(super) buf: Vec<u8>,
+    /// Uplink to the active path, sent segmented.
+    pub(super) batch: Batch,
     pub(super) dup: super::duplicate::Duplication,
     /// Sources that had more to read when their budget ran out.
     pub(super) again: Vec<Token>,
@@ -148,6 +153,7 @@ impl Engine {
             cipher: a.cipher,
         });
         let mut engine = Engine {
+            batch: Batch::new(cfg.mtu as usize + SEALED_OVERHEAD + ID_LEN, true),
             switch: Switch::new(cfg.switch),
             cfg,
             a,

@@ -64,7 +64,7 @@ pub struct Path {
     pub stats: PathStatus,
 }
 
-/// The path's UDP socket: bound to the device, marked, non-blocking.
+/// The path's UDP socket: bound to the device, marked, coalescing, non-blocking.
 fn open_socket(device: &str, mark: u32) -> io::Result<mio::net::UdpSocket> {
     // An address, not a string: a string would link the libc resolver
     // (getaddrinfo and its qsort, 20 KiB on mips) for nothing.
@@ -74,6 +74,9 @@ fn open_socket(device: &str, mark: u32) -> io::Result<mio::net::UdpSocket> {
     if mark != 0 {
         mimm_io::udp::set_mark(socket.as_raw_fd(), mark)?;
     }
+    // The anchor's segmented downlink read in one call; without it (a
+    // kernel before 5.0) datagram by datagram.
+    let _ = mimm_io::udp::msg::enable_gro(socket.as_raw_fd());
     socket.set_nonblocking(true)?;
     Ok(mio::net::UdpSocket::from_std(socket))
 }
