@@ -141,3 +141,98 @@ impl Batch {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::udp::msg::{self, Received};
+    use std::os::fd::AsRawFd;
+
+    fn receiver() -> (std::net::UdpSocket, SocketAddrV4) {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        msg::enable_gro(socket.as_raw_fd()).unwrap();
+        socket
+            .set_read_timeout(Some(std::time::Duration::from_secs(1)))
+            .unwrap();
+        let std::net::SocketAddr::V4(at) = socket.local_addr().unwrap() else {
+            unreachable!()
+        };
+        (socket, at)
+    }
+
+    /// Every datagram `socket` got within `expect` bytes, by their first byte.
+    fn datagrams(socket: &std::net::UdpSocket, expect: usize) -> Vec<(u8, usize)> {
+        let mut buf = vec![0u8; 70_000];
+        let mut got = Vec::new();
+        let mut total = 0;
+        while total < expect {
+            let r: Received = msg::recv_msg(socket.as_raw_fd(), &mut buf).unwrap();
+            for d in r.datagrams() {
+                total += d.len();
+                got.push((buf[d.start], d.len()));
+            }
+        }
+        got
+    }
+
+    /// Ten datagrams of one size and a shorter last one go out in one
+    /// segmented send and arrive as eleven datagrams; another destination
+    /// or a longer datagram starts a new send.
+    #[test]
+    fn equal_datagrams_to_one_peer_go_in_one_send() {
+        let (rx, at) = receiver();
+        let (rx2, at2) = receiver();
+        let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let fd = tx.as_raw_fd();
+        let one = Destination {
+            fd,
+            to: at,
+            local: None,
+        };
+        let mut batch = Batch::new(2048, true);
+        for i in 0..10u8 {
+            batch.slot()[..100].fill(i);
+            batch.push(100, one);
+        }
+        batch.slot()[..50].fill(10);
+        batch.push(50, one);
+        assert_eq!((batch.counters.sends, batch.counters.datagrams), (1, 11));
+        let want: Vec<(u8, usize)> = (0..10).map(|i| (i, 100)).chain([(10, 50)]).collect();
+        assert_eq!(datagrams(&rx, 1050), want);
+        // Longer than the batch's size, then for another peer: three sends.
+        batch.slot()[..100].fill(20);
+        batch.push(100, one);
+        batch.slot()[..200].fill(21);
+        batch.push(200, one);
+        let other = Destination { to: at2, ..one };
+        batch.slot()[..200].fill(22);
+        batch.push(200, other);
+        batch.flush();
+        assert_eq!(batch.counters.sends, 4);
+        assert_eq!(datagrams(&rx, 300), vec![(20, 100), (21, 200)]);
+        assert_eq!(datagrams(&rx2, 200), vec![(22, 200)]);
+        // Unsegmented, each datagram is its own send.
+        let mut single = Batch::new(2048, false);
+        for _ in 0..3 {
+            single.push(80, one);
+        }
+        assert_eq!((single.counters.sends, single.counters.datagrams), (3, 3));
+        assert_eq!(datagrams(&rx, 240).len(), 3);
+    }
+
+    #[test]
+    fn coalesced_datagrams_are_split_at_the_segment_size() {
+        let r = Received {
+            len: 250,
+            from: "127.0.0.1:1".parse().unwrap(),
+            local: None,
+            segment: Some(100),
+        };
+        let all: Vec<_> = r.datagrams().collect();
+        assert_eq!(all, vec![0..100, 100..200, 200..250]);
+        let single = Received { segment: None, ..r };
+        assert_eq!(single.datagrams().collect::<Vec<_>>(), vec![0..250]);
+        let empty = Received { len: 0, ..single };
+        assert_eq!(empty.datagrams().count(), 0);
+    }
+}
