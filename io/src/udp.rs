@@ -5,6 +5,13 @@
 pub mod batch;
 pub mod msg;
 
+/// Whether the tunnels use UDP segmentation offload (UDP_SEGMENT, UDP_GRO):
+/// yes unless `MIMM_UDP_OFFLOAD=off` is in the environment, which the
+/// anchored throughput benchmark sets to measure what the offload buys.
+pub fn offload() -> bool {
+    std::env::var_os("MIMM_UDP_OFFLOAD").is_none_or(|v| v != "off")
+}
+
 use std::io;
 use std::net::SocketAddr;
 

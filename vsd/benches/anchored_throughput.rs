@@ -34,9 +34,21 @@ fn server_binary() -> Option<PathBuf> {
 }
 
 fn spawn(ns: &str, program: &std::path::Path, args: &[&str], log: &std::path::Path) -> Killed {
+    spawn_with(ns, program, args, log, true)
+}
+
+/// [`spawn`], with UDP segmentation offload on or off (`MIMM_UDP_OFFLOAD`).
+fn spawn_with(
+    ns: &str,
+    program: &std::path::Path,
+    args: &[&str],
+    log: &std::path::Path,
+    offload: bool,
+) -> Killed {
     Killed(
         Command::new("ip")
             .args(["netns", "exec", ns])
+            .env("MIMM_UDP_OFFLOAD", if offload { "on" } else { "off" })
             .arg(program)
             .args(args)
             .stdout(Stdio::null())
@@ -53,6 +65,7 @@ fn start_pair(
     server: &std::path::Path,
     dir: &std::path::Path,
     cipher: &str,
+    offload: bool,
 ) -> (Killed, Killed) {
     let (a, b) = (&ns.0[0], &ns.0[1]);
     let server_cfg = dir.join("mimm-server");
@@ -67,11 +80,12 @@ fn start_pair(
         ),
     )
     .unwrap();
-    let anchor = spawn(
+    let anchor = spawn_with(
         b,
         server,
         &["run", "-c", server_cfg.to_str().unwrap()],
         &dir.join("anchor.log"),
+        offload,
     );
     let socket = dir.join("vsd0.sock");
     let vsd_cfg = dir.join("mimm");
@@ -85,11 +99,12 @@ fn start_pair(
         ),
     )
     .unwrap();
-    let vsd = spawn(
+    let vsd = spawn_with(
         a,
         std::path::Path::new(env!("CARGO_BIN_EXE_vsd")),
         &["run", "-c", vsd_cfg.to_str().unwrap()],
         &dir.join("vsd.log"),
+        offload,
     );
     // Bound once the home address is on vsd0: route the far host through it.
     let start = Instant::now();
@@ -169,17 +184,26 @@ fn main() {
          ({omit} s omitted), one run, this machine:"
     );
     println!(
-        "{:<10} {:<18} {:>14} {:>14} {:>7} {:>14} {:>16}",
+        "{:<10} {:<18} {:<8} {:>14} {:>14} {:>7} {:>14} {:>16}",
         "direction",
         "cipher",
+        "UDP GSO",
         "tunnel Gbit/s",
         "direct Gbit/s",
         "ratio",
         "vsd CPU s/GB",
         "anchor CPU s/GB"
     );
-    for cipher in ["chacha20-poly1305", "none"] {
-        let (anchor, vsd) = start_pair(&ns, &server, &dir, cipher);
+    // UDP segmentation offload (UDP_SEGMENT sends, UDP_GRO receives) on,
+    // and off to show what it buys.
+    for (cipher, offload) in [
+        ("chacha20-poly1305", true),
+        ("none", true),
+        ("chacha20-poly1305", false),
+        ("none", false),
+    ] {
+        let (anchor, vsd) = start_pair(&ns, &server, &dir, cipher, offload);
+        let gso = if offload { "on" } else { "off" };
         for (name, reverse) in [("upload", false), ("download", true)] {
             let (vsd0, anchor0) = (cpu_seconds(vsd.0.id()), cpu_seconds(anchor.0.id()));
             let (through, bytes) = iperf3(a, "10.94.0.1", reverse);
@@ -194,8 +218,8 @@ fn main() {
             let anchor_cpu = per_gb(cpu_seconds(anchor.0.id()) - anchor0);
             let (direct, _) = iperf3(a, "10.92.0.1", reverse);
             println!(
-                "{name:<10} {cipher:<18} {through:>14.3} {direct:>14.2} {:>7.3} {vsd_cpu:>14.2} \
-                 {anchor_cpu:>16.2}",
+                "{name:<10} {cipher:<18} {gso:<8} {through:>14.3} {direct:>14.2} {:>7.3} \
+                 {vsd_cpu:>14.2} {anchor_cpu:>16.2}",
                 through / direct
             );
             // Printed, not asserted; a run that moved nothing must not pass.

@@ -53,9 +53,10 @@ pub struct Batch {
 
 impl Batch {
     /// Room for 64 KiB of datagrams (plus `headroom`, where a datagram is
-    /// built before its header moves it); `segmenting: false` sends each
-    /// datagram on its own (as without offload).
+    /// built before its header moves it); `segmenting: false` (or the
+    /// offload off, see [`super::offload`]) sends each datagram on its own.
     pub fn new(headroom: usize, segmenting: bool) -> Batch {
+        let segmenting = segmenting && super::offload();
         Batch {
             buf: vec![0u8; MAX_PAYLOAD + headroom],
             len: 0,

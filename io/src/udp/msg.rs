@@ -87,8 +87,12 @@ pub fn enable_pktinfo(fd: RawFd) -> io::Result<()> {
     set_int(fd, libc::IPPROTO_IP, libc::IP_PKTINFO, "IP_PKTINFO")
 }
 
-/// Datagrams of one flow may be read coalesced (see [`Received::segment`]).
+/// Datagrams of one flow may be read coalesced (see [`Received::segment`]);
+/// nothing with the offload off (see [`super::offload`]).
 pub fn enable_gro(fd: RawFd) -> io::Result<()> {
+    if !super::offload() {
+        return Ok(());
+    }
     set_int(fd, libc::IPPROTO_UDP, UDP_GRO, "UDP_GRO")
 }
 
