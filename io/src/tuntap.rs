@@ -17,6 +17,9 @@ pub const VNET_HDR_LEN: usize = 10;
 /// TCP segmentation, so GSO super-frames cross without being cut up.
 const OFFLOADS: libc::c_uint =
     libc::TUN_F_CSUM | libc::TUN_F_TSO4 | libc::TUN_F_TSO6 | libc::TUN_F_TSO_ECN;
+/// What a vnet-header TUN of the anchored mode takes: checksums and TCP
+/// over IPv4 (what `mimm_tunnel::segment` cuts up; the tunnels carry IPv4).
+pub const TUN_OFFLOADS: libc::c_uint = libc::TUN_F_CSUM | libc::TUN_F_TSO4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DevKind {
@@ -29,6 +32,8 @@ pub struct TunTap {
     fd: OwnedFd,
     name: String,
     kind: DevKind,
+    /// Every packet read and written has a virtio_net_hdr in front.
+    vnet: bool,
 }
 
 impl TunTap {
@@ -46,7 +51,21 @@ impl TunTap {
     /// offloads. Returns the device and whether the offloads took (a kernel
     /// may refuse them; the header is there either way).
     pub fn open_vnet_tap(name: &str) -> io::Result<(TunTap, bool)> {
-        let tap = Self::create(name, DevKind::Tap, libc::IFF_TAP | libc::IFF_VNET_HDR)?;
+        Self::open_vnet(name, DevKind::Tap, OFFLOADS)
+    }
+
+    /// Creates `name` with a virtio_net_hdr in front of every packet or
+    /// frame, asking for `offloads` (`TUN_F_*`); whether they took.
+    pub fn open_vnet(
+        name: &str,
+        kind: DevKind,
+        offloads: libc::c_uint,
+    ) -> io::Result<(TunTap, bool)> {
+        let flags = match kind {
+            DevKind::Tun => libc::IFF_TUN,
+            DevKind::Tap => libc::IFF_TAP,
+        };
+        let tap = Self::create(name, kind, flags | libc::IFF_VNET_HDR)?;
         let size = VNET_HDR_LEN as libc::c_int;
         // SAFETY: TUNSETVNETHDRSZ reads one int, which outlives the call.
         if unsafe { libc::ioctl(tap.fd.as_raw_fd(), libc::TUNSETVNETHDRSZ as _, &size) } < 0 {
@@ -61,7 +80,7 @@ impl TunTap {
             libc::ioctl(
                 tap.fd.as_raw_fd(),
                 libc::TUNSETOFFLOAD as _,
-                OFFLOADS as libc::c_ulong,
+                offloads as libc::c_ulong,
             )
         } == 0;
         Ok((tap, offloads))
@@ -118,6 +137,7 @@ impl TunTap {
             fd,
             name: name.to_string(),
             kind,
+            vnet: flags & libc::IFF_VNET_HDR != 0,
         })
     }
 
@@ -152,6 +172,41 @@ impl TunTap {
     /// Hands one packet or frame to the kernel.
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
         Ok(rustix::io::write(&self.fd, buf)?)
+    }
+
+    /// [`TunTap::send`] behind a vnet header, in one write.
+    pub fn send_behind(&self, header: &[u8], buf: &[u8]) -> io::Result<usize> {
+        let parts = [io::IoSlice::new(header), io::IoSlice::new(buf)];
+        Ok(rustix::io::writev(&self.fd, &parts)?)
+    }
+
+    /// A tunnel's TUN: with a vnet header and checksum and TCP/IPv4
+    /// segmentation offload, so one read can bring 64 KiB of a TCP flow
+    /// (cut up by `mimm_tunnel::segment`); a plain one where the kernel
+    /// refuses (or with the UDP offload off, see [`crate::udp::offload`]).
+    pub fn open_tunnel_tun(name: &str) -> io::Result<TunTap> {
+        if crate::udp::offload() {
+            let (tun, offloads) = Self::open_vnet(name, DevKind::Tun, TUN_OFFLOADS)?;
+            if offloads {
+                return Ok(tun);
+            }
+            drop(tun);
+        }
+        Self::open(name, DevKind::Tun)
+    }
+
+    /// Whether reads and writes carry a vnet header.
+    pub fn has_vnet_header(&self) -> bool {
+        self.vnet
+    }
+
+    /// One whole packet to the kernel, behind a plain vnet header when the
+    /// device has them.
+    pub fn send_packet(&self, packet: &[u8]) -> io::Result<usize> {
+        if self.vnet {
+            return self.send_behind(&[0; VNET_HDR_LEN], packet);
+        }
+        self.send(packet)
     }
 }
 

@@ -18,10 +18,11 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::os::fd::AsRawFd;
 
 use mimm_io::clock::Millis;
-use mimm_io::tuntap::{DevKind, TunTap};
+use mimm_io::tuntap::TunTap;
 use mimm_io::udp::batch::{Batch, Destination};
 use mimm_netlink::Rtnl;
 use mimm_tunnel::packet::{SEALED_HEADER, TAG_LEN, TUNNEL_DATA};
+use mimm_tunnel::segment::{Segments, VNET_HDR_LEN};
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 
@@ -53,6 +54,8 @@ pub struct ShellCounters {
     pub tun_full: u64,
     /// Tunnel packets the UDP socket did not take.
     pub send_failed: u64,
+    /// Reads from the TUN that could not be cut into packets.
+    pub tun_malformed: u64,
 }
 
 pub struct AnchorShell {
@@ -62,6 +65,8 @@ pub struct AnchorShell {
     counters: ShellCounters,
     /// Downlink to one binding, sent segmented.
     batch: Batch,
+    /// What one read of the (vnet-header) TUN brings: up to 64 KiB of TCP.
+    read: Vec<u8>,
     /// The counters last logged, and when they are next due (only after
     /// they changed).
     logged: (AnchorCounters, ShellCounters),
@@ -94,7 +99,7 @@ impl AnchorShell {
         tun: &AnchorTun,
     ) -> Result<AnchorShell, String> {
         let what = |e: io::Error| format!("anchor TUN {}: {e}", tun.name);
-        let device = TunTap::open(&tun.name, DevKind::Tun).map_err(what)?;
+        let device = TunTap::open_tunnel_tun(&tun.name).map_err(what)?;
         without_ipv6(&tun.name);
         let mut rtnl = Rtnl::new().map_err(what)?;
         let index = index_of(&mut rtnl, &tun.name).map_err(what)?;
@@ -120,6 +125,7 @@ impl AnchorShell {
             setup,
             counters: ShellCounters::default(),
             batch: Batch::new(PACKET_ROOM, true),
+            read: Vec::new(),
             logged: Default::default(),
             status_at: None,
         })
@@ -174,7 +180,7 @@ impl AnchorShell {
         };
         match anchor.uplink(source, packet) {
             Ok(Uplink::Forward(inner)) => {
-                if self.tun.send(inner).is_err() {
+                if self.tun.send_packet(inner).is_err() {
                     self.counters.tun_full += 1;
                 }
             }
@@ -205,6 +211,9 @@ impl AnchorShell {
     }
 
     fn read_tun(&mut self, anchor: &mut Anchor, socket: &ServerSocket) -> bool {
+        if self.tun.has_vnet_header() {
+            return self.read_vnet_tun(anchor, socket);
+        }
         for _ in 0..BATCH {
             let slot = self.batch.slot();
             let room = slot.len().saturating_sub(TAG_LEN);
@@ -220,20 +229,61 @@ impl AnchorShell {
                     return true;
                 }
             };
-            match anchor.downlink(self.batch.slot(), n) {
-                Ok(Downlink { to, local, len }) => {
-                    let fd = socket.fd();
-                    let local = local.filter(|_| socket.pktinfo());
-                    self.batch.push(len, Destination { fd, to, local });
-                }
-                Err(drop) => tracing::debug!("anchor: downlink packet dropped: {drop:?}"),
-            }
-            // Selective duplication: the copy for the client's second path.
-            if let Some((Downlink { to, local, .. }, copy)) = anchor.take_copy() {
-                self.send(socket, copy, to, local);
-            }
+            self.downlink(anchor, socket, n);
         }
         false
+    }
+
+    /// [`AnchorShell::read_tun`] from a vnet-header TUN: each read cut into
+    /// whole packets (a TCP super-packet into its segments) in the batch.
+    fn read_vnet_tun(&mut self, anchor: &mut Anchor, socket: &ServerSocket) -> bool {
+        let mut read = std::mem::take(&mut self.read);
+        read.resize(65_536 + VNET_HDR_LEN, 0);
+        let mut drained = false;
+        for _ in 0..BATCH {
+            let n = match self.tun.recv(&mut read) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    if e.kind() != io::ErrorKind::WouldBlock {
+                        tracing::warn!("anchor: reading {}: {e}", self.tun.name());
+                    }
+                    drained = true;
+                    break;
+                }
+            };
+            let Ok(mut packets) = Segments::new(&read[..n]) else {
+                self.counters.tun_malformed += 1;
+                continue;
+            };
+            loop {
+                let slot = self.batch.slot();
+                let room = slot.len().saturating_sub(TAG_LEN);
+                let Some(len) = packets.next_into(&mut slot[SEALED_HEADER..room]) else {
+                    break;
+                };
+                self.downlink(anchor, socket, len);
+            }
+        }
+        self.read = read;
+        drained
+    }
+
+    /// The packet at the batch slot's `[SEALED_HEADER..][..n]`, sealed
+    /// there for its client and gathered (its duplicate, if any, sent).
+    fn downlink(&mut self, anchor: &mut Anchor, socket: &ServerSocket, n: usize) {
+        match anchor.downlink(self.batch.slot(), n) {
+            Ok(Downlink { to, local, len }) => {
+                let fd = socket.fd();
+                let local = local.filter(|_| socket.pktinfo());
+                self.batch.push(len, Destination { fd, to, local });
+            }
+            Err(drop) => tracing::debug!("anchor: downlink packet dropped: {drop:?}"),
+        }
+        // Selective duplication: the copy for the client's second path.
+        if let Some((Downlink { to, local, .. }, copy)) = anchor.take_copy() {
+            self.send(socket, copy, to, local);
+        }
     }
 
     /// When the counters are next to be logged.
@@ -265,7 +315,7 @@ impl AnchorShell {
         tracing::info!(
             "anchor: {} tunnels; registrations {}, deregistrations {}, refused {}, expired {}; \
              uplink {}, downlink {}, keepalives {}, previous keys {}; dropped: unknown source {}, \
-             spoofed {}, unopened {}, no binding {}, TUN full {}, send failed {}; \
+             spoofed {}, unopened {}, no binding {}, TUN full {}, TUN uncut {}, send failed {}; \
              downlink datagrams {} in {} sends",
             anchor.tunnels(),
             c.registrations,
@@ -281,6 +331,7 @@ impl AnchorShell {
             c.unopened,
             c.no_binding,
             s.tun_full,
+            s.tun_malformed,
             s.send_failed + self.batch.counters.failed,
             self.batch.counters.datagrams,
             self.batch.counters.sends

@@ -12,3 +12,4 @@ pub mod keys;
 pub mod packet;
 pub mod replay_window;
 pub mod seal;
+pub mod segment;

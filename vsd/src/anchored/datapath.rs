@@ -14,10 +14,11 @@ use mimm_io::udp::msg;
 use mimm_tunnel::duplicate::{self, ID_LEN};
 use mimm_tunnel::keepalive::{self, Keepalive};
 use mimm_tunnel::packet::{Packet, SEALED_HEADER, SEALED_OVERHEAD, TAG_LEN, TUNNEL_DATA};
+use mimm_tunnel::segment::{Segments, VNET_HDR_LEN};
 
 use mio::Token;
 
-use super::engine::{Engine, PATH_BASE, TUN};
+use super::engine::{BUF_LEN, Engine, PATH_BASE, TUN};
 
 /// Packets moved per wake-up and source before the others get a turn.
 const BUDGET: usize = 64;
@@ -40,6 +41,9 @@ impl Engine {
     /// Up to [`BUDGET`] packets from the TUN, each read into the uplink
     /// batch behind room for the tunnel header; true once none were left.
     fn read_tun(&mut self) -> bool {
+        if self.tun.has_vnet_header() {
+            return self.read_vnet_tun();
+        }
         for _ in 0..BUDGET {
             let slot = self.batch.slot();
             let room = slot.len().saturating_sub(TAG_LEN);
@@ -55,6 +59,42 @@ impl Engine {
             self.uplink(n);
         }
         false
+    }
+
+    /// [`Engine::read_tun`] from a vnet-header TUN: up to [`BUDGET`] reads,
+    /// each cut into whole packets (a 64 KiB TCP super-packet into its
+    /// segments) written into the uplink batch.
+    fn read_vnet_tun(&mut self) -> bool {
+        let mut read = std::mem::take(&mut self.tun_buf);
+        read.resize(BUF_LEN + VNET_HDR_LEN, 0);
+        let mut drained = false;
+        for _ in 0..BUDGET {
+            let n = match self.tun.recv(&mut read) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    if e.kind() != io::ErrorKind::WouldBlock {
+                        tracing::warn!("{}: read: {e}", self.cfg.name);
+                    }
+                    drained = true;
+                    break;
+                }
+            };
+            let Ok(mut packets) = Segments::new(&read[..n]) else {
+                self.no_path_drops += 1;
+                continue;
+            };
+            loop {
+                let slot = self.batch.slot();
+                let room = slot.len().saturating_sub(TAG_LEN);
+                let Some(len) = packets.next_into(&mut slot[SEALED_HEADER..room]) else {
+                    break;
+                };
+                self.uplink(len);
+            }
+        }
+        self.tun_buf = read;
+        drained
     }
 
     /// Seals the packet read at the batch slot's `SEALED_HEADER..][..len]`
@@ -173,7 +213,7 @@ impl Engine {
             }
             return;
         }
-        if let Err(e) = self.tun.send(&self.buf[inner]) {
+        if let Err(e) = self.tun.send_packet(&self.buf[inner]) {
             tracing::debug!("{}: write: {e}", self.cfg.name);
         }
     }

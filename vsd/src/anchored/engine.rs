@@ -17,7 +17,7 @@ use mimm_io::control::{ControlServer, Limits, bind_private};
 use mimm_io::event_loop::LoopBase;
 use mimm_io::followers::Followers;
 use mimm_io::signals::Signals;
-use mimm_io::tuntap::{DevKind, TunTap};
+use mimm_io::tuntap::TunTap;
 use mimm_io::udp::batch::Batch;
 use mimm_netlink::Rtnl;
 use mimm_netlink::links::LinkWatcher;
@@ -71,6 +71,8 @@ pub struct Engine {
     /// The home address on the TUN now.
     pub(super) home: Option<Ipv4Addr>,
     pub(super) buf: Vec<u8>,
+    /// What one read of a vnet-header TUN brings (up to 64 KiB of TCP).
+    pub(super) tun_buf: Vec<u8>,
     /// Uplink to the active path, sent segmented.
     pub(super) batch: Batch,
     pub(super) dup: super::duplicate::Duplication,
@@ -86,7 +88,7 @@ pub struct Engine {
 
 fn open_tun(cfg: &VsdConfig, rtnl: &mut Rtnl) -> Result<(TunTap, u32), String> {
     let io = |what: &str, e: io::Error| format!("{what}: {e}");
-    let tun = TunTap::open(&cfg.name, DevKind::Tun).map_err(|e| io(&cfg.name, e))?;
+    let tun = TunTap::open_tunnel_tun(&cfg.name).map_err(|e| io(&cfg.name, e))?;
     let link = mimm_netlink::links::dump(rtnl)
         .map_err(|e| io("netlink", e))?
         .into_iter()
@@ -171,6 +173,7 @@ impl Engine {
             registrar,
             home: None,
             buf: vec![0u8; BUF_LEN],
+            tun_buf: Vec::new(),
             again: Vec::new(),
             dup: Default::default(),
             next_keepalive: clock::now(),
