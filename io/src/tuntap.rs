@@ -199,15 +199,6 @@ impl TunTap {
     pub fn has_vnet_header(&self) -> bool {
         self.vnet
     }
-
-    /// One whole packet to the kernel, behind a plain vnet header when the
-    /// device has them.
-    pub fn send_packet(&self, packet: &[u8]) -> io::Result<usize> {
-        if self.vnet {
-            return self.send_behind(&[0; VNET_HDR_LEN], packet);
-        }
-        self.send(packet)
-    }
 }
 
 impl AsFd for TunTap {

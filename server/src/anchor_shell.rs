@@ -21,6 +21,7 @@ use mimm_io::clock::Millis;
 use mimm_io::tuntap::TunTap;
 use mimm_io::udp::batch::{Batch, Destination};
 use mimm_netlink::Rtnl;
+use mimm_tunnel::coalesce::Coalescer;
 use mimm_tunnel::packet::{SEALED_HEADER, TAG_LEN, TUNNEL_DATA};
 use mimm_tunnel::segment::{Segments, VNET_HDR_LEN};
 use mio::unix::SourceFd;
@@ -67,6 +68,8 @@ pub struct AnchorShell {
     batch: Batch,
     /// What one read of the (vnet-header) TUN brings: up to 64 KiB of TCP.
     read: Vec<u8>,
+    /// Uplink segments of one flow, gathered for one TUN write.
+    coalescer: Coalescer,
     /// The counters last logged, and when they are next due (only after
     /// they changed).
     logged: (AnchorCounters, ShellCounters),
@@ -126,6 +129,7 @@ impl AnchorShell {
             counters: ShellCounters::default(),
             batch: Batch::new(PACKET_ROOM, true),
             read: Vec::new(),
+            coalescer: Coalescer::default(),
             logged: Default::default(),
             status_at: None,
         })
@@ -179,14 +183,34 @@ impl AnchorShell {
             return;
         };
         match anchor.uplink(source, packet) {
+            Ok(Uplink::Forward(inner)) if self.tun.has_vnet_header() => {
+                // Segments of one flow go to the kernel together.
+                let (tun, full) = (&self.tun, &mut self.counters.tun_full);
+                self.coalescer.push(inner, |header, packet| {
+                    if tun.send_behind(header, packet).is_err() {
+                        *full += 1;
+                    }
+                });
+            }
             Ok(Uplink::Forward(inner)) => {
-                if self.tun.send_packet(inner).is_err() {
+                if self.tun.send(inner).is_err() {
                     self.counters.tun_full += 1;
                 }
             }
             Ok(Uplink::Answer { to, len }) => self.send(socket, &buf[..len], to, got.local),
             Err(drop) => tracing::debug!("anchor: tunnel packet from {source} dropped: {drop:?}"),
         }
+    }
+
+    /// Writes the uplink segments gathered for the TUN: after each read
+    /// of the UDP port, so nothing waits for more.
+    pub fn flush_tun(&mut self) {
+        let (tun, full) = (&self.tun, &mut self.counters.tun_full);
+        self.coalescer.flush(|header, packet| {
+            if tun.send_behind(header, packet).is_err() {
+                *full += 1;
+            }
+        });
     }
 
     fn send(

@@ -319,6 +319,14 @@ impl Loop {
     /// anchor, the rest (registrations) to the server core. True once none
     /// were left.
     fn on_udp(&mut self, buf: &mut [u8]) -> bool {
+        let drained = self.read_udp(buf);
+        if let Some(shell) = self.anchor.as_mut() {
+            shell.flush_tun();
+        }
+        drained
+    }
+
+    fn read_udp(&mut self, buf: &mut [u8]) -> bool {
         for _ in 0..BATCH {
             match self.socket.recv(buf) {
                 // Coalesced datagrams (UDP_GRO) are taken one by one.

@@ -6,6 +6,7 @@
 //! window.
 
 pub mod cipher;
+pub mod coalesce;
 pub mod duplicate;
 pub mod keepalive;
 pub mod keys;

@@ -198,7 +198,7 @@ impl<'a> Segments<'a> {
 
 /// The one's-complement sum of `data` as 16-bit big-endian words (a last
 /// odd byte padded), added to `acc`, unfolded.
-fn sum(data: &[u8], mut acc: u64) -> u64 {
+pub(crate) fn sum(data: &[u8], mut acc: u64) -> u64 {
     let mut words = data.chunks_exact(4);
     for w in &mut words {
         acc += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
@@ -209,7 +209,7 @@ fn sum(data: &[u8], mut acc: u64) -> u64 {
     acc + u64::from(u32::from_be_bytes(tail))
 }
 
-fn fold(mut acc: u64) -> u16 {
+pub(crate) fn fold(mut acc: u64) -> u16 {
     while acc >> 16 != 0 {
         acc = (acc & 0xffff) + (acc >> 16);
     }

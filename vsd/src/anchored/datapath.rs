@@ -153,6 +153,15 @@ impl Engine {
     }
 
     pub(super) fn path_readable(&mut self, id: usize) {
+        self.read_path(id);
+        // What was gathered for the TUN goes now: nothing waits for more.
+        let tun = &self.tun;
+        self.coalescer.flush(|header, packet| {
+            let _ = tun.send_behind(header, packet);
+        });
+    }
+
+    fn read_path(&mut self, id: usize) {
         for _ in 0..BUDGET {
             let Some(p) = self.paths.get(id).and_then(Option::as_ref) else {
                 return;
@@ -213,7 +222,14 @@ impl Engine {
             }
             return;
         }
-        if let Err(e) = self.tun.send_packet(&self.buf[inner]) {
+        if self.tun.has_vnet_header() {
+            // Segments of one flow go to the kernel together (see
+            // mimm_tunnel::coalesce).
+            let tun = &self.tun;
+            self.coalescer.push(&self.buf[inner], |header, packet| {
+                let _ = tun.send_behind(header, packet);
+            });
+        } else if let Err(e) = self.tun.send(&self.buf[inner]) {
             tracing::debug!("{}: write: {e}", self.cfg.name);
         }
     }

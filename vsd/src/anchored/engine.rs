@@ -73,6 +73,8 @@ pub struct Engine {
     pub(super) buf: Vec<u8>,
     /// What one read of a vnet-header TUN brings (up to 64 KiB of TCP).
     pub(super) tun_buf: Vec<u8>,
+    /// Downlink segments of one flow, gathered for one TUN write.
+    pub(super) coalescer: mimm_tunnel::coalesce::Coalescer,
     /// Uplink to the active path, sent segmented.
     pub(super) batch: Batch,
     pub(super) dup: super::duplicate::Duplication,
@@ -174,6 +176,7 @@ impl Engine {
             home: None,
             buf: vec![0u8; BUF_LEN],
             tun_buf: Vec::new(),
+            coalescer: Default::default(),
             again: Vec::new(),
             dup: Default::default(),
             next_keepalive: clock::now(),
