@@ -5,9 +5,10 @@
 pub mod batch;
 pub mod msg;
 
-/// Whether the tunnels use UDP segmentation offload (UDP_SEGMENT, UDP_GRO):
-/// yes unless `MIMM_UDP_OFFLOAD=off` is in the environment, which the
-/// anchored throughput benchmark sets to measure what the offload buys.
+/// Whether the tunnels use the kernel's offloads (UDP_SEGMENT, UDP_GRO, and
+/// vnet-header TUNs with TCP segmentation): yes unless
+/// `MIMM_UDP_OFFLOAD=off` is in the environment, which the anchored
+/// throughput benchmark sets to measure what they buy.
 pub fn offload() -> bool {
     std::env::var_os("MIMM_UDP_OFFLOAD").is_none_or(|v| v != "off")
 }
