@@ -54,19 +54,30 @@ pub fn bind_to_device(fd: std::os::fd::RawFd, device: &str) -> io::Result<()> {
 /// Marks every packet socket `fd` sends with `mark` (SO_MARK), for policy
 /// rules and nftables to tell them apart.
 pub fn set_mark(fd: std::os::fd::RawFd, mark: u32) -> io::Result<()> {
-    // SAFETY: one u32 is passed with its size; the fd is open.
+    set_int(fd, libc::SOL_SOCKET, libc::SO_MARK, mark as libc::c_int)
+        .map_err(|e| io::Error::new(e.kind(), format!("mark {mark:#x}: {e}")))
+}
+
+/// Sets socket option `name` of `level` (any socket: UDP, packet) to an
+/// int `value`.
+pub fn set_int(
+    fd: std::os::fd::RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    // SAFETY: the option value is one int that outlives the call.
     let rc = unsafe {
         libc::setsockopt(
             fd,
-            libc::SOL_SOCKET,
-            libc::SO_MARK,
-            (&mark as *const u32).cast(),
-            std::mem::size_of::<u32>() as libc::socklen_t,
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
     if rc < 0 {
-        let e = io::Error::last_os_error();
-        return Err(io::Error::new(e.kind(), format!("mark {mark:#x}: {e}")));
+        return Err(io::Error::last_os_error());
     }
     Ok(())
 }

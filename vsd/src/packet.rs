@@ -11,6 +11,7 @@
 //! segmentation) cannot be sent that way and are dropped; the engine turns
 //! the TAP's offloads off when a member's socket emulates the header.
 
+use mimm_io::udp::set_int;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
@@ -66,19 +67,6 @@ fn check(rc: libc::c_int, what: &str) -> io::Result<()> {
     Ok(())
 }
 
-fn set_int(fd: RawFd, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> libc::c_int {
-    // SAFETY: the option value is one int that outlives the call.
-    unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            name,
-            (&value as *const libc::c_int).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    }
-}
-
 impl PacketSocket {
     /// A socket on link `ifindex` receiving every protocol; `vnet_hdr`
     /// puts the virtio header in front of every frame both ways.
@@ -97,8 +85,8 @@ impl PacketSocket {
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         let s = fd.as_raw_fd();
         let mut emulated_vnet_hdr = false;
-        if vnet_hdr && set_int(s, libc::SOL_PACKET, libc::PACKET_VNET_HDR, 1) < 0 {
-            let e = io::Error::last_os_error();
+        let vnet = vnet_hdr.then(|| set_int(s, libc::SOL_PACKET, libc::PACKET_VNET_HDR, 1));
+        if let Some(Err(e)) = vnet {
             if e.raw_os_error() != Some(libc::ENOPROTOOPT) {
                 return Err(io::Error::new(e.kind(), format!("PACKET_VNET_HDR: {e}")));
             }
@@ -111,8 +99,7 @@ impl PacketSocket {
         // Our own transmissions must not come back as received frames.
         // Without this option (before Linux 4.20, under qemu-user) they do,
         // as PACKET_OUTGOING, which the data path does not take.
-        if set_int(s, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, 1) < 0 {
-            let e = io::Error::last_os_error();
+        if let Err(e) = set_int(s, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, 1) {
             if e.raw_os_error() != Some(libc::ENOPROTOOPT) {
                 return Err(io::Error::new(
                     e.kind(),
@@ -126,8 +113,8 @@ impl PacketSocket {
             (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
             (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
         ] {
-            if set_int(s, libc::SOL_SOCKET, force, SOCKET_BUFFER) < 0 {
-                set_int(s, libc::SOL_SOCKET, plain, SOCKET_BUFFER);
+            if set_int(s, libc::SOL_SOCKET, force, SOCKET_BUFFER).is_err() {
+                let _ = set_int(s, libc::SOL_SOCKET, plain, SOCKET_BUFFER);
             }
         }
         // SAFETY: sockaddr_ll is plain old data; all-zero is valid.

@@ -64,22 +64,8 @@ fn in_addr(a: Ipv4Addr) -> libc::in_addr {
 }
 
 fn set_int(fd: RawFd, level: libc::c_int, option: libc::c_int, what: &str) -> io::Result<()> {
-    let on: libc::c_int = 1;
-    // SAFETY: a valid descriptor and an int option of its size.
-    let r = unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            option,
-            (&on as *const libc::c_int).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if r != 0 {
-        let e = io::Error::last_os_error();
-        return Err(io::Error::new(e.kind(), format!("{what}: {e}")));
-    }
-    Ok(())
+    super::set_int(fd, level, option, 1)
+        .map_err(|e| io::Error::new(e.kind(), format!("{what}: {e}")))
 }
 
 /// Each datagram read tells the local address it was sent to.
