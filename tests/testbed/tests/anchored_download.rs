@@ -6,7 +6,8 @@
 //! same testbed just before, and inet sees only the home address.
 //!
 //! CI runs 20 s per download (a handoff every 2 s); `MIMM_DOWNLOAD_S=60`
-//! runs README's 60 s (a handoff every 6 s).
+//! runs README's 60 s (a handoff every 6 s). On the same router, mimmd's
+//! selective duplication follows a primary path that deteriorates.
 
 mod common;
 
@@ -370,4 +371,65 @@ fn an_iperf3_download_survives_ten_handoffs_driven_by_mimmd() {
     assert!(slowest > 0.0, "a second with nothing received");
     assert!(from_home > 0);
     assert_eq!(others, 0, "inet saw the download from another address");
+}
+
+/// mimmd's selective duplication over the anchored VSD: while the primary
+/// path loses keepalives enough to fall below `deteriorating` (quality
+/// 100 − 2·loss%: 60), the VSD sends over a second member too; once the
+/// primary is clean again, or traffic has moved off it, it stops.
+#[test]
+fn a_deteriorating_primary_is_duplicated_until_it_recovers() {
+    if !root_or_skip("a_deteriorating_primary_is_duplicated_until_it_recovers") {
+        return;
+    }
+    let _serial = serial();
+    let dir = std::env::temp_dir().join(format!("mimm-anchored-dup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let _remove = Dir(dir.clone());
+    let bed = bed();
+    let router = start(&bed, &dir);
+    let duplicating = |r: &Router| {
+        r.vsd_status()["anchored"]["duplicating_to"]
+            .as_str()
+            .map(str::to_string)
+    };
+    assert_eq!(duplicating(&router), None, "{}", router.mimmd.log_text());
+    // 13 % each way: about a quarter of the keepalives' round trips lost,
+    // quality near 50, between inactive (40) and deteriorating (60).
+    bed.set(IFACES[0].1, mimm_testbed::Change::Loss(13.0))
+        .unwrap();
+    wait_until(
+        Duration::from_secs(20),
+        "duplication while the primary deteriorates",
+        &router.mimmd,
+        || duplicating(&router).is_some(),
+    );
+    let second = duplicating(&router).unwrap();
+    let active = router.active();
+    assert_ne!(
+        Some(&second),
+        active.as_ref(),
+        "a second member, not the active one"
+    );
+    bed.set(IFACES[0].1, mimm_testbed::Change::Loss(0.0))
+        .unwrap();
+    wait_until(
+        Duration::from_secs(30),
+        "duplication off once the primary recovers (or traffic moved)",
+        &router.mimmd,
+        || duplicating(&router).is_none(),
+    );
+    let log = router.mimmd.log_text();
+    assert!(
+        log.contains(&format!(
+            "primary deteriorating: duplicating over {second} too"
+        )),
+        "{log}"
+    );
+    assert!(log.contains("duplication off"), "{log}");
+    eprintln!(
+        "duplication over {second} while {} deteriorated, off again; VSD: {}",
+        active.unwrap_or_default(),
+        router.vsd_status()["anchored"]
+    );
 }
