@@ -71,7 +71,8 @@ fn run(a: Args) -> Result<(), String> {
     let cfg = config::load(&a.config, a.name.as_deref())?;
     init_logging();
     if cfg.anchored.is_some() {
-        let engine = mimm_vsd::anchored::engine::Engine::new(cfg)?;
+        let mut engine = mimm_vsd::anchored::engine::Engine::new(cfg)?;
+        engine.reload_from(a.config.clone());
         return engine.run().map_err(|e| e.to_string());
     }
     let mut engine = mimm_vsd::engine::Engine::new(cfg)?;

@@ -108,6 +108,8 @@ struct Anchored {
     _anchor: Daemon,
     vsd: Daemon,
     socket: PathBuf,
+    /// The VSD's configuration file.
+    config: PathBuf,
 }
 
 impl Anchored {
@@ -172,6 +174,7 @@ fn anchored(bed: &Testbed) -> Anchored {
         _anchor: anchor,
         vsd,
         socket,
+        config: vsd_cfg,
     };
     a.wait_for(Duration::from_secs(10), "bound on every member", |s| {
         s.members.len() == 3
@@ -380,4 +383,58 @@ fn a_blackhole_with_carrier_up_moves_traffic_within_a_second() {
     assert_ne!(s.active.as_deref(), Some("wlan0"), "{}", a.vsd.log_text());
     assert!(cost.gap_ms <= 1000.0, "{}", r.to_text());
     assert_eq!(r.stream.lost, cost.lost, "lost elsewhere: {}", r.to_text());
+}
+
+/// SIGHUP (what `/etc/init.d/vsd reload` sends) in mode anchored: the
+/// member list and its order apply at once; a changed cipher (or anything
+/// the bindings were made from) is refused whole, naming the option.
+#[test]
+fn sighup_applies_member_changes_and_refuses_binding_options() {
+    if !root_or_skip("sighup_applies_member_changes_and_refuses_binding_options") {
+        return;
+    }
+    let _serial = serial();
+    let bed = bed();
+    let a = anchored(&bed);
+    let rewrite = |members: &[&str], extra: &str| {
+        let section = core_net::anchored_vsd_section("vsd0", members, &CLIENT, 200, &a.socket);
+        std::fs::write(&a.config, format!("{section}{extra}")).unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(a.vsd.child.id() as i32),
+            nix::sys::signal::Signal::SIGHUP,
+        )
+        .unwrap();
+    };
+    let priority = |s: &Status, m: &str| s.members.iter().find(|x| x.name == m).map(|x| x.priority);
+    rewrite(&["wlan0", "wwan0"], "");
+    let s = a.wait_for(Duration::from_secs(3), "3g-wan given back", |s| {
+        s.members.len() == 2
+    });
+    assert!(priority(&s, "wlan0") > priority(&s, "wwan0"), "{s:?}");
+    assert!(
+        a.vsd
+            .log_text()
+            .contains("reloaded: 0 member(s) added, 1 given back, order wlan0 > wwan0"),
+        "{}",
+        a.vsd.log_text()
+    );
+    rewrite(&["wlan0", "wwan0", "3g-wan"], "\toption cipher 'none'\n");
+    let start = Instant::now();
+    let refused = "option cipher changed (chacha20-poly1305 -> none); it takes a restart";
+    while !a.vsd.log_text().contains(refused) {
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{}",
+            a.vsd.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(a.status().members.len(), 2, "nothing applied");
+    rewrite(&["wlan0", "wwan0", "3g-wan"], "");
+    a.wait_for(Duration::from_secs(5), "3g-wan taken in and bound", |s| {
+        s.members.len() == 3
+            && s.members
+                .iter()
+                .all(|m| m.path.as_ref().is_some_and(|p| p.bound))
+    });
 }

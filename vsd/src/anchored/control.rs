@@ -43,6 +43,13 @@ impl MemberEngine for Engine {
     fn prepared_detail(&self) -> &'static str {
         "bound already: ready"
     }
+    /// Any device with IPv4 can carry a tunnel.
+    fn refusal(&self, _: &mimm_netlink::links::Link) -> Option<String> {
+        None
+    }
+    fn waiting_mut(&mut self) -> &mut Vec<(String, i32)> {
+        &mut self.waiting
+    }
 }
 
 impl Engine {

@@ -45,11 +45,6 @@ pub(super) const BUF_LEN: usize = 65_536;
 const RECENT_EVENTS: usize = 100;
 const MAX_FOLLOWERS: usize = 256;
 
-/// The priority of the `i`-th configured member: the first is preferred.
-fn config_priority(i: usize) -> i32 {
-    1000 - 10 * i as i32
-}
-
 pub struct Engine {
     pub(super) cfg: VsdConfig,
     pub(super) a: AnchoredConfig,
@@ -85,6 +80,8 @@ pub struct Engine {
     pub(super) no_path_drops: u64,
     pub(super) switches: u64,
     pub(super) start: Nanos,
+    /// Where SIGHUP reloads from.
+    pub(super) config_file: Option<std::path::PathBuf>,
     stop: bool,
 }
 
@@ -183,10 +180,11 @@ impl Engine {
             no_path_drops: 0,
             switches: 0,
             start: clock::now(),
+            config_file: None,
             stop: false,
         };
         for (i, name) in engine.cfg.members.clone().iter().enumerate() {
-            let priority = config_priority(i);
+            let priority = crate::engine::members_control::config_priority(i);
             match existing.iter().find(|l| &l.name == name) {
                 Some(link) => engine.add_path(link, priority)?,
                 None => {
@@ -300,11 +298,8 @@ impl Engine {
             }
             SIGNALS => {
                 while let Some(signal) = self.signals.take() {
-                    if signal == libc::SIGHUP {
-                        tracing::warn!(
-                            "{}: reload is not built for mode anchored yet: restart to apply",
-                            self.cfg.name
-                        );
+                    if signal == libc::SIGHUP && self.config_file.is_some() {
+                        self.reload();
                         continue;
                     }
                     tracing::info!("signal {signal}: stopping");

@@ -14,5 +14,6 @@ mod duplicate;
 mod members;
 mod mss;
 mod outputs;
+mod reload;
 
 use crate::engine::existing_links;

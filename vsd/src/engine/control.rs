@@ -93,6 +93,12 @@ impl MemberEngine for Engine {
     fn prepared_detail(&self) -> &'static str {
         "accepting its frames too"
     }
+    fn refusal(&self, link: &mimm_netlink::links::Link) -> Option<String> {
+        super::members::refusal(link)
+    }
+    fn waiting_mut(&mut self) -> &mut Vec<(String, i32)> {
+        &mut self.waiting
+    }
 }
 
 impl Engine {

@@ -21,6 +21,67 @@ pub(crate) trait MemberEngine {
     fn record(&mut self, kind: EventKind, id: usize, detail: String);
     /// What `prepare` means in this mode, for the event.
     fn prepared_detail(&self) -> &'static str;
+    /// Why this mode cannot take `link` in (checked before a reload
+    /// changes anything); `None`: it can.
+    fn refusal(&self, link: &Link) -> Option<String>;
+    /// Configured members whose device does not exist yet, with priority.
+    fn waiting_mut(&mut self) -> &mut Vec<(String, i32)>;
+}
+
+/// The priority of the `i`-th configured member: the first is preferred.
+pub(crate) fn config_priority(i: usize) -> i32 {
+    1000 - 10 * i as i32
+}
+
+/// A reload's member list, applied: members not in `members` given back,
+/// new ones taken in (or awaited until their device appears), everyone's
+/// priority from its place. Every refusal comes before the first change.
+/// How many were taken in and given back.
+pub(crate) fn follow_members(
+    e: &mut impl MemberEngine,
+    members: &[String],
+) -> Result<(usize, usize), String> {
+    let links = mimm_netlink::links::dump(e.rtnl_mut()).map_err(|e| e.to_string())?;
+    let find = |name: &str| links.iter().find(|l| l.name == name);
+    for m in members.iter().filter(|m| e.member_id(m).is_none()) {
+        if let Some(problem) = find(m).and_then(|l| e.refusal(l)) {
+            return Err(problem);
+        }
+    }
+    let gone: Vec<usize> = (e.member_names().iter())
+        .filter(|name| !members.contains(name))
+        .filter_map(|name| e.member_id(name))
+        .collect();
+    for &id in &gone {
+        e.give_back(id);
+    }
+    e.waiting_mut().retain(|(name, _)| members.contains(name));
+    let mut added = 0;
+    for (i, name) in members.iter().enumerate() {
+        let priority = config_priority(i);
+        if let Some(id) = e.member_id(name) {
+            e.switch_mut().set_priority(id, priority)?;
+            continue;
+        }
+        match find(name) {
+            Some(link) => {
+                e.take_in(link, priority)?;
+                added += 1;
+            }
+            None => wait_for(e, name, priority),
+        }
+    }
+    Ok((added, gone.len()))
+}
+
+fn wait_for(e: &mut impl MemberEngine, name: &str, priority: i32) {
+    match e.waiting_mut().iter_mut().find(|(n, _)| n == name) {
+        Some(w) => w.1 = priority,
+        None => {
+            tracing::warn!("member {name}: no such device yet; taken when it appears");
+            e.waiting_mut().push((name.to_string(), priority));
+        }
+    }
 }
 
 /// The id of member `name`, or an error listing the members.

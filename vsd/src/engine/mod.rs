@@ -162,11 +162,6 @@ pub struct Engine {
     stop: bool,
 }
 
-/// The priority of the `i`-th configured member: the first is preferred.
-fn config_priority(i: usize) -> i32 {
-    1000 - 10 * i as i32
-}
-
 fn machine_seed(name: &str) -> Vec<u8> {
     let id = std::fs::read_to_string("/etc/machine-id")
         .or_else(|_| std::fs::read_to_string("/proc/sys/kernel/random/boot_id"))
@@ -237,7 +232,7 @@ impl Engine {
     fn take_configured(&mut self, existing: &[Link]) -> Result<(), String> {
         let configured: Vec<String> = self.cfg.members.clone();
         for (i, name) in configured.iter().enumerate() {
-            let priority = config_priority(i);
+            let priority = crate::engine::members_control::config_priority(i);
             match existing.iter().find(|l| &l.name == name) {
                 Some(link) => self.add_member(link, priority)?,
                 None => {

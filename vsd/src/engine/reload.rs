@@ -8,11 +8,17 @@ use std::path::PathBuf;
 
 use crate::config::{self, VsdConfig};
 use crate::control::EventKind;
-use crate::engine::{Engine, config_priority, members};
+use crate::engine::{Engine, members_control};
 
 /// The options a reload cannot change, with their values in `cfg`.
-fn fixed(cfg: &VsdConfig) -> [(&'static str, String); 5] {
+fn fixed(cfg: &VsdConfig) -> [(&'static str, String); 6] {
+    let mode = if cfg.anchored.is_some() {
+        "anchored"
+    } else {
+        "shadow"
+    };
     [
+        ("mode", mode.to_string()),
         ("mac", format!("{:?}", cfg.mac)),
         ("mac_policy", cfg.mac_policy.name().to_string()),
         ("mtu", cfg.mtu.to_string()),
@@ -47,40 +53,7 @@ impl Engine {
                 ));
             }
         }
-        let links = mimm_netlink::links::dump(&mut self.rtnl).map_err(|e| e.to_string())?;
-        let find = |name: &str| links.iter().find(|l| l.name == name);
-        // Every refusal before the first change.
-        for m in new.members.iter().filter(|m| self.member_id(m).is_none()) {
-            if let Some(problem) = find(m).and_then(members::refusal) {
-                return Err(problem);
-            }
-        }
-        let gone: Vec<usize> = (0..self.members.len())
-            .filter(|&id| {
-                self.members[id]
-                    .as_ref()
-                    .is_some_and(|m| !new.members.contains(&m.name))
-            })
-            .collect();
-        for &id in &gone {
-            self.remove_member(id, false);
-        }
-        self.waiting.retain(|(name, _)| new.members.contains(name));
-        let mut added = 0;
-        for (i, name) in new.members.iter().enumerate() {
-            let priority = config_priority(i);
-            if let Some(id) = self.member_id(name) {
-                self.switch.set_priority(id, priority)?;
-                continue;
-            }
-            match find(name).cloned() {
-                Some(link) => {
-                    self.add_member(&link, priority)?;
-                    added += 1;
-                }
-                None => self.wait_for(name, priority),
-            }
-        }
+        let (added, gone) = members_control::follow_members(self, &new.members)?;
         self.switch.set_config(new.switch);
         self.cfg = new;
         self.handle_outputs();
@@ -88,18 +61,8 @@ impl Engine {
             "{} reloaded: {} member(s) added, {} given back, order {}",
             file.display(),
             added,
-            gone.len(),
+            gone,
             self.cfg.members.join(" > ")
         ))
-    }
-
-    fn wait_for(&mut self, name: &str, priority: i32) {
-        match self.waiting.iter_mut().find(|(n, _)| n == name) {
-            Some(w) => w.1 = priority,
-            None => {
-                tracing::warn!("member {name}: no such device yet; taken when it appears");
-                self.waiting.push((name.to_string(), priority));
-            }
-        }
     }
 }
