@@ -187,7 +187,7 @@ fn main() {
         "{:<10} {:<18} {:<8} {:>14} {:>14} {:>7} {:>14} {:>16}",
         "direction",
         "cipher",
-        "UDP GSO",
+        "offloads",
         "tunnel Gbit/s",
         "direct Gbit/s",
         "ratio",
