@@ -58,21 +58,11 @@ impl Engine {
     fn try_reload(&mut self) -> Result<String, String> {
         let file = self.config_file.clone().ok_or("no configuration file")?;
         let new = config::load(&file, Some(&self.cfg.name))?;
-        let restart = |change: String| {
-            format!(
-                "{}: vsd {}: option {change}; it takes a restart (/etc/init.d/vsd restart)",
-                file.display(),
-                self.cfg.name
-            )
-        };
-        for ((option, old), (_, now)) in fixed(&self.cfg).iter().zip(fixed(&new).iter()) {
-            if old != now {
-                return Err(restart(format!("{option} changed ({old} -> {now})")));
-            }
-        }
+        members_control::unchanged(&file, &self.cfg.name, &fixed(&self.cfg), &fixed(&new))?;
         // Compared, never printed.
         if new.anchored.as_ref().map(|a| &a.key) != Some(&self.a.key) {
-            return Err(restart("key changed".into()));
+            let why = "key changed";
+            return Err(members_control::needs_restart(&file, &self.cfg.name, why));
         }
         let (added, gone) = members_control::follow_members(self, &new.members)?;
         self.switch.set_config(new.switch);
@@ -81,12 +71,11 @@ impl Engine {
         }
         self.cfg = new;
         self.handle_outputs();
-        Ok(format!(
-            "{} reloaded: {} member(s) added, {} given back, order {}",
-            file.display(),
+        Ok(members_control::reloaded(
+            &file,
             added,
             gone,
-            self.cfg.members.join(" > ")
+            &self.cfg.members,
         ))
     }
 }

@@ -28,6 +28,47 @@ pub(crate) trait MemberEngine {
     fn waiting_mut(&mut self) -> &mut Vec<(String, i32)>;
 }
 
+/// Why a reload of vsd `vsd` from `file` is refused: `change` (an option
+/// only a restart applies).
+pub(crate) fn needs_restart(file: &std::path::Path, vsd: &str, change: &str) -> String {
+    format!(
+        "{}: vsd {vsd}: option {change}; it takes a restart (/etc/init.d/vsd restart)",
+        file.display()
+    )
+}
+
+/// A reload's check of the options only a restart applies, `(option,
+/// value)` before and after in the same order: the first that changed.
+pub(crate) fn unchanged(
+    file: &std::path::Path,
+    vsd: &str,
+    before: &[(&str, String)],
+    after: &[(&str, String)],
+) -> Result<(), String> {
+    match before.iter().zip(after).find(|(b, a)| b.1 != a.1) {
+        Some(((option, old), (_, now))) => Err(needs_restart(
+            file,
+            vsd,
+            &format!("{option} changed ({old} -> {now})"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// What a reload that applied says.
+pub(crate) fn reloaded(
+    file: &std::path::Path,
+    added: usize,
+    gone: usize,
+    order: &[String],
+) -> String {
+    format!(
+        "{} reloaded: {added} member(s) added, {gone} given back, order {}",
+        file.display(),
+        order.join(" > ")
+    )
+}
+
 /// The priority of the `i`-th configured member: the first is preferred.
 pub(crate) fn config_priority(i: usize) -> i32 {
     1000 - 10 * i as i32

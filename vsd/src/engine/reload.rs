@@ -43,26 +43,16 @@ impl Engine {
     fn try_reload(&mut self) -> Result<String, String> {
         let file = self.config_file.clone().ok_or("no configuration file")?;
         let new = config::load(&file, Some(&self.cfg.name))?;
-        for ((option, old), (_, now)) in fixed(&self.cfg).iter().zip(fixed(&new).iter()) {
-            if old != now {
-                return Err(format!(
-                    "{}: vsd {}: option {option} changed ({old} -> {now}); \
-                     it takes a restart (/etc/init.d/vsd restart)",
-                    file.display(),
-                    self.cfg.name
-                ));
-            }
-        }
+        members_control::unchanged(&file, &self.cfg.name, &fixed(&self.cfg), &fixed(&new))?;
         let (added, gone) = members_control::follow_members(self, &new.members)?;
         self.switch.set_config(new.switch);
         self.cfg = new;
         self.handle_outputs();
-        Ok(format!(
-            "{} reloaded: {} member(s) added, {} given back, order {}",
-            file.display(),
+        Ok(members_control::reloaded(
+            &file,
             added,
             gone,
-            self.cfg.members.join(" > ")
+            &self.cfg.members,
         ))
     }
 }
