@@ -68,12 +68,14 @@ impl Coalescer {
     /// Takes the IPv4 packet `p`: gathered, or written (with what was
     /// gathered before it) through `write(vnet_header, packet)`.
     pub fn push(&mut self, p: &[u8], mut write: impl FnMut(&[u8], &[u8])) {
-        if self.joins(p) {
+        // Parsed once: whether it joins, and else how it starts one.
+        let shape = joinable(p);
+        if self.joins(p, shape) {
             self.append(p);
             return;
         }
         self.flush(&mut write);
-        match joinable(p) {
+        match shape {
             Some((headers, payload)) => self.start(p, headers, payload),
             None => self.write_alone(p, &mut write),
         }
@@ -120,9 +122,8 @@ impl Coalescer {
         self.closed = p[IP_LEN + 13] & PSH != 0;
     }
 
-    fn joins(&self, p: &[u8]) -> bool {
-        let Some((headers, payload)) = joinable(p).filter(|_| self.count > 0 && !self.closed)
-        else {
+    fn joins(&self, p: &[u8], shape: Option<(usize, usize)>) -> bool {
+        let Some((headers, payload)) = shape.filter(|_| self.count > 0 && !self.closed) else {
             return false;
         };
         let first = &self.buf[VNET_HDR_LEN..VNET_HDR_LEN + headers.min(self.len)];
