@@ -21,7 +21,8 @@ const POLL: Duration = Duration::from_millis(2);
 
 /// Drives a prober for `span`, returning when reachability changed (if it did).
 fn run(p: &mut Prober, span: Duration) -> Option<(bool, Duration)> {
-    run_noting_stalls(p, span, &mut Duration::ZERO)
+    let mut stall = Duration::ZERO;
+    run_noting_stalls(p, span, &mut stall)
 }
 
 /// `run`, noting in `stall` the longest time one poll overslept: how late
