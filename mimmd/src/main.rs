@@ -10,8 +10,9 @@ use mimm_trace::Trace;
 
 const USAGE: &str = "usage: mimmd run [-c /etc/config/mimm]
        mimmd check [-c /etc/config/mimm]
-       mimmd replay TRACE [--config FILE] [--policy mimm|best|single|failover]
-                    [--json] [--svg OUT] [--activation-ms N] [--prepare-ms N]";
+       mimmd replay TRACE [--config FILE] [--policy mimm|best|hysteresis|single|failover]
+                    [--json] [--svg OUT] [--activation-ms N] [--prepare-ms N]
+       mimmd evaluate DIR [--json | --sweep]";
 
 const DEFAULT_CONFIG: &str = "/etc/config/mimm";
 
@@ -112,12 +113,58 @@ fn replay(args: ReplayArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// `mimmd evaluate DIR [--json]`: leave-one-family-out over DIR's traces.
+fn evaluate(mut parser: lexopt::Parser) -> Result<(), String> {
+    use lexopt::prelude::*;
+    let err = |e: lexopt::Error| e.to_string();
+    let (mut dir, mut json, mut sweep) = (None, false, false);
+    while let Some(arg) = parser.next().map_err(err)? {
+        match arg {
+            Long("json") => json = true,
+            Long("sweep") => sweep = true,
+            Value(v) if dir.is_none() => dir = Some(PathBuf::from(v)),
+            _ => return Err(format!("{}\n{USAGE}", arg.unexpected())),
+        }
+    }
+    let dir = dir.ok_or_else(|| format!("missing DIR\n{USAGE}"))?;
+    let families = replay::evaluate::families(&dir)?;
+    if families.len() < 2 {
+        return Err(format!(
+            "{}: {} trace families; leaving one out needs at least 2",
+            dir.display(),
+            families.len()
+        ));
+    }
+    if sweep {
+        print!("{}", replay::evaluate::sweep(&families)?);
+        return Ok(());
+    }
+    let results = replay::evaluate::evaluate(&families)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?
+        );
+    } else {
+        print!("{}", replay::evaluate::to_text(&results));
+        let all: Vec<&replay::evaluate::Family> = families.iter().collect();
+        let c = replay::evaluate::choose(&all)?;
+        println!(
+            "chosen on all families (the built-in defaults should be these): handoff_cost_ms {}, \
+             gain_spread {}, gain_alpha {}, hold_down_ms {}",
+            c.handoff_cost_ms, c.gain_spread, c.gain_alpha, c.hold_down_ms
+        );
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let mut parser = lexopt::Parser::from_env();
     let result = match parser.next() {
         Ok(Some(lexopt::Arg::Value(cmd))) if cmd == "replay" => {
             parse_replay(parser).and_then(replay)
         }
+        Ok(Some(lexopt::Arg::Value(cmd))) if cmd == "evaluate" => evaluate(parser),
         Ok(Some(lexopt::Arg::Value(cmd))) if cmd == "check" => parse_config(parser).and_then(check),
         Ok(Some(lexopt::Arg::Value(cmd))) if cmd == "run" => {
             parse_config(parser).and_then(|path| {

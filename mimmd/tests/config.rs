@@ -104,7 +104,7 @@ fn errors_name_the_place_the_interface_and_the_option() {
         ),
         (
             "config interface 'a'\n\toption monetary_cost 11\n",
-            "/etc/config/mimm:1:1: interface a: monetary_cost: 11 must be 0..=10",
+            "/etc/config/mimm:2:2: interface a: monetary_cost: 11 must be 0..=10",
         ),
         (
             "config globals\n",
@@ -169,6 +169,10 @@ fn errors_name_the_place_the_interface_and_the_option() {
         (
             "config interface 'a'\nconfig globals\n\toption rule_priority 1\n",
             "/etc/config/mimm:3:2: globals: rule_priority must be 2..32765",
+        ),
+        (
+            "config interface 'a'\nconfig globals\n\toption gain_alpha 1.5\n",
+            "/etc/config/mimm:3:2: gain_alpha: 1.5 must be in (0, 1]",
         ),
         (
             "config interface 'a'\nconfig server\n\toption port 434\n",

@@ -1,8 +1,9 @@
 //! What the MM remembers about each interface between inputs.
 
 use crate::Millis;
-use crate::average::{Averager, Averaging};
+use crate::average::Averager;
 use crate::config::IfaceConfig;
+use crate::forecast::RateForecast;
 
 /// Whether an interface that needs activation is up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,8 +34,8 @@ pub(crate) enum AdviceState {
 pub(crate) struct IfaceState {
     pub avg: Averager,
     pub raw: Option<f64>,
-    /// Throughput seen on it, smoothed, for the score's rate term.
-    pub rate: Averager,
+    /// Throughput seen on it: the score's rate term, and the expected gain.
+    pub rate: RateForecast,
     pub carrier: bool,
     pub reachable: bool,
     pub enabled: bool,
@@ -52,11 +53,11 @@ pub(crate) struct IfaceState {
 }
 
 impl IfaceState {
-    pub fn new(config: &IfaceConfig) -> IfaceState {
+    pub fn new(config: &IfaceConfig, forecast_alpha: f64) -> IfaceState {
         IfaceState {
             avg: Averager::new(config.averaging),
             raw: None,
-            rate: Averager::new(Averaging::Ewma { alpha: 0.5 }),
+            rate: RateForecast::new(forecast_alpha),
             carrier: true,
             reachable: true,
             enabled: config.enabled,

@@ -32,6 +32,7 @@ mod action;
 mod average;
 mod config;
 mod defaults;
+mod forecast;
 mod iface;
 mod input;
 mod kind;
@@ -43,12 +44,13 @@ mod thresholds;
 
 pub use action::Action;
 pub use average::{Averager, Averaging, MAX_WINDOW};
-pub use config::{Config, ConfigError, IfaceConfig, Timing, Weights};
+pub use config::{Config, ConfigError, Gain, IfaceConfig, Timing, Weights};
+pub use forecast::RateForecast;
 pub use input::{Advice, Input, Sample, Verdict};
 pub use kind::LinkKind;
 pub use manager::{Counters, IfaceView, MobilityManager};
 pub use metric::{Metric, quality};
-pub use reason::{Candidate, Reason, Rule};
+pub use reason::{Candidate, GainNote, Reason, Rule};
 pub use thresholds::{Threshold, Thresholds};
 
 /// Time in milliseconds, from whatever origin the caller uses (the daemons:

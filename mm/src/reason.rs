@@ -27,6 +27,9 @@ pub enum Rule {
     Deteriorating,
     /// A candidate scored clearly better for long enough.
     BetterCandidate,
+    /// A candidate's forecast rate beats the primary's by more than a
+    /// handoff costs over the time it has been ahead.
+    ExpectedGain,
     /// The user prefers another interface.
     UserPreference,
     /// The user asked for this handoff.
@@ -50,6 +53,7 @@ impl Rule {
             Rule::BelowInactive => "below inactive",
             Rule::Deteriorating => "deteriorating",
             Rule::BetterCandidate => "better candidate",
+            Rule::ExpectedGain => "expected gain",
             Rule::UserPreference => "user preference",
             Rule::Manual => "manual handoff",
             Rule::Stable => "stable",
@@ -77,6 +81,19 @@ pub struct Candidate {
     pub value: Option<f64>,
 }
 
+/// The numbers behind an expected-gain handoff.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GainNote {
+    /// The primary's forecast rate (mean), kbit/s.
+    pub primary_kbps: f64,
+    /// The candidate's forecast rate (mean less its spreads), kbit/s.
+    pub candidate_kbps: f64,
+    /// How long the candidate has been ahead.
+    pub ahead_ms: u64,
+    /// The gain it needed: the handoff's cost over that time (0.2 = 20 %).
+    pub needed: f64,
+}
+
 /// A decision's explanation. Plain data (no names), so the data path never
 /// allocates; [`Reason::display`] renders it with the interface names.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -92,6 +109,9 @@ pub struct Reason {
     pub candidate: Option<Candidate>,
     /// The subject's score, when scores were compared.
     pub subject_score: Option<f64>,
+    /// Forecast rates, when the expected gain decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gain: Option<GainNote>,
 }
 
 impl Reason {
@@ -103,6 +123,7 @@ impl Reason {
             threshold: None,
             candidate: None,
             subject_score: None,
+            gain: None,
         }
     }
 
@@ -162,6 +183,17 @@ impl fmt::Display for ReasonText<'_> {
                 write!(f, " (score {s:.2})")?;
             }
         }
+        if let Some(g) = r.gain {
+            let gain = g.candidate_kbps / g.primary_kbps.max(1.0) - 1.0;
+            write!(
+                f,
+                " forecast {} kbit/s; +{:.0} % for {:.1} s, more than the +{:.0} % a handoff costs over that time",
+                num(g.primary_kbps.round()),
+                gain * 100.0,
+                g.ahead_ms as f64 / 1000.0,
+                g.needed * 100.0
+            )?;
+        }
         if let Some(c) = r.candidate {
             write!(f, "; chose {}", name(c.iface))?;
             match (c.score, c.value) {
@@ -169,6 +201,13 @@ impl fmt::Display for ReasonText<'_> {
                 (Some(s), None) => write!(f, " (score {s:.2})")?,
                 (None, Some(v)) => write!(f, " ({})", num(v))?,
                 (None, None) => {}
+            }
+            if let Some(g) = r.gain {
+                write!(
+                    f,
+                    " forecast {} kbit/s (mean less spread)",
+                    num(g.candidate_kbps.round())
+                )?;
             }
         }
         Ok(())

@@ -12,6 +12,9 @@ pub(crate) const GLOBAL_OPTIONS: &[&str] = &[
     "hold_down_ms",
     "better_dwell_ms",
     "better_margin",
+    "handoff_cost_ms",
+    "gain_spread",
+    "gain_alpha",
     "activation_timeout_ms",
     "prepare_timeout_ms",
     "advice_timeout_ms",
@@ -60,6 +63,7 @@ impl Fields<'_> {
             ("prepare_timeout_ms", &mut t.prepare_timeout_ms),
             ("advice_timeout_ms", &mut t.advice_timeout_ms),
             ("retry_after_ms", &mut t.retry_after_ms),
+            ("handoff_cost_ms", &mut cfg.gain.handoff_cost_ms),
         ] {
             if let Some(v) = self.value::<u64>(s, what, name, "a whole number of ms")? {
                 *field = v;
@@ -75,6 +79,8 @@ impl Fields<'_> {
             ("weight_priority", &mut w.priority),
             ("weight_power", &mut w.power),
             ("weight_cost", &mut w.cost),
+            ("gain_spread", &mut cfg.gain.spread),
+            ("gain_alpha", &mut cfg.gain.alpha),
         ] {
             if let Some(v) = self.number(s, what, name)? {
                 *field = v;

@@ -134,11 +134,14 @@ pub fn from_package(package: &Package, file: &Path) -> Result<MimmConfig, Config
         }
     }
     if let Err(e) = mm.validate() {
-        let pos = e
-            .iface
-            .as_deref()
-            .and_then(|n| package.section(n))
-            .map_or(Pos { line: 1, col: 1 }, |s| s.pos);
+        // The option at fault where the file sets it, else its section.
+        let section = match e.iface.as_deref() {
+            Some(name) => package.section(name),
+            None => globals_section,
+        };
+        let pos = section.map_or(Pos { line: 1, col: 1 }, |s| {
+            s.option(e.field).map_or(s.pos, |o| o.pos)
+        });
         return Err(reader.fail(pos, e.to_string()));
     }
     let shared = ifaces

@@ -1,5 +1,9 @@
 //! A signal source that plays one interface of a trace file in real time:
 //! what the testbed and the demo give mimmd instead of a modem.
+//!
+//! Causal, as `mimmd replay` is: the signal is the row in force now, the
+//! rate is what a meter would report now, the mean over the last second
+//! ([`METER_MS`]); a row's rate is known only once its second is over.
 
 use std::path::Path;
 
@@ -7,6 +11,10 @@ use mimm_mm::Millis;
 use mimm_trace::Trace;
 
 use crate::monitor::source::{Ask, Opening, Reading, Source, Update};
+
+/// The rate meter's window: the rate reported is the mean over this long
+/// before the sample.
+pub const METER_MS: Millis = 1_000;
 
 #[derive(Debug)]
 pub struct TraceSource {
@@ -46,13 +54,39 @@ impl TraceSource {
         Ok(TraceSource { rows, start, what })
     }
 
-    /// The row in force at `now` (the first row before the trace starts, the
-    /// last one after it ends).
+    /// The signal in force at `now` (the first row's before the trace
+    /// starts, the last one's after it ends), and the rate measured over the
+    /// [`METER_MS`] before it (`None` until a whole window has passed).
     pub fn at(&self, now: Millis) -> (Option<f64>, Option<f64>) {
         let t = now.saturating_sub(self.start);
-        let i = self.rows.partition_point(|r| r.0 <= t).saturating_sub(1);
-        let (_, signal, rate) = self.rows[i];
-        (signal, rate)
+        let i = self.row_at(t);
+        let rate = t
+            .checked_sub(METER_MS)
+            .and_then(|from| self.mean_rate(from, t));
+        (self.rows[i].1, rate)
+    }
+
+    /// The index of the row in force at trace time `t`.
+    fn row_at(&self, t: Millis) -> usize {
+        self.rows.partition_point(|r| r.0 <= t).saturating_sub(1)
+    }
+
+    /// The time-weighted mean rate over `[from, to)`, over the parts of it
+    /// whose rate is known.
+    fn mean_rate(&self, from: Millis, to: Millis) -> Option<f64> {
+        let (mut kilobits, mut known) = (0.0, 0);
+        for i in self.row_at(from)..self.rows.len() {
+            let start = self.rows[i].0.max(from);
+            let end = self.rows.get(i + 1).map_or(to, |r| r.0.min(to));
+            if start >= to {
+                break;
+            }
+            if let (Some(rate), true) = (self.rows[i].2, end > start) {
+                kilobits += rate * (end - start) as f64;
+                known += end - start;
+            }
+        }
+        (known > 0).then(|| kilobits / known as f64)
     }
 }
 
@@ -79,6 +113,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_rate_is_the_mean_of_the_second_before() {
+        let dir = std::env::temp_dir().join(format!("mimmd-meter-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.csv");
+        std::fs::write(
+            &path,
+            "t_ms,iface,signal_dbm,rate_kbps\n0,a,,1000\n1000,a,,3000\n1250,a,,0\n2000,a,,8000\n",
+        )
+        .unwrap();
+        let s = TraceSource::load(&path, "a", 0).unwrap();
+        assert_eq!(s.at(1_000).1, Some(1000.0));
+        // 3000 for 250 ms, 0 for 750 ms.
+        assert_eq!(s.at(2_000).1, Some(750.0));
+        assert_eq!(s.at(2_500).1, Some(4000.0));
+        assert_eq!(s.at(3_000).1, Some(8000.0));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn rows_hold_until_the_next() {
         let dir = std::env::temp_dir().join(format!("mimmd-trace-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -89,9 +142,14 @@ mod tests {
         )
         .unwrap();
         let s = TraceSource::load(&path, "a", 5_000).unwrap();
-        assert_eq!(s.at(0), (Some(-80.0), Some(100.0)));
-        assert_eq!(s.at(5_999), (Some(-80.0), Some(100.0)));
-        assert_eq!(s.at(6_000), (Some(-90.0), None));
+        // Nothing measured before a whole second of the trace has passed.
+        assert_eq!(s.at(0), (Some(-80.0), None));
+        assert_eq!(s.at(5_999), (Some(-80.0), None));
+        // At 1 s the signal is the new row's, the rate the second before's.
+        assert_eq!(s.at(6_000), (Some(-90.0), Some(100.0)));
+        // Half the last second at 100, half unknown: the known half's mean.
+        assert_eq!(s.at(6_500), (Some(-90.0), Some(100.0)));
+        assert_eq!(s.at(7_000), (Some(-90.0), None));
         assert_eq!(s.at(60_000), (Some(-90.0), None));
         assert!(
             TraceSource::load(&path, "c", 0)

@@ -10,6 +10,11 @@
 //!   metric is below `inactive`; an interface goes offline after 3 bad probes
 //!   in a row (at once on carrier loss) and back online after 8 good ones
 //!   (mwan3's defaults `down 3`, `up 8`).
+//! - [`Hysteresis`]: the rule an engineer writes first: move when another
+//!   interface's mean rate over the last 3 samples (3 s) beats the
+//!   primary's by 20 %, and at once off a lost carrier. On an interface
+//!   with no rate it compares the metric's 3-sample mean instead, needing
+//!   0.2 of an active..stable span more.
 //!
 //! Like the MM, each waits for every interface to report once (or 3 s) before
 //! its first choice, so the order of rows at one instant does not matter.
@@ -17,7 +22,8 @@
 use std::collections::VecDeque;
 
 use mimm_mm::{
-    Action, Averager, Candidate, Config, Decider, IfaceId, Input, Millis, Reason, Rule, Threshold,
+    Action, Averager, Averaging, Candidate, Config, Decider, IfaceId, Input, Millis, Reason, Rule,
+    Sample, Threshold,
 };
 
 const SETTLE_MS: Millis = 3_000;
@@ -56,7 +62,7 @@ impl Common {
     }
 
     /// Records a sample; returns the interface it was for.
-    fn observe(&mut self, now: Millis, input: Input) -> Option<usize> {
+    fn observe(&mut self, now: Millis, input: &Input) -> Option<usize> {
         self.now = self.now.max(now);
         let Input::Sample { iface, sample } = input else {
             return None;
@@ -70,7 +76,7 @@ impl Common {
                 self.avg[i].reset();
             }
         }
-        if let Some(v) = config.metric.value(&sample).filter(|v| v.is_finite()) {
+        if let Some(v) = config.metric.value(sample).filter(|v| v.is_finite()) {
             self.raw[i] = Some(v);
             self.avg[i].push(v);
         }
@@ -151,7 +157,7 @@ trait Baseline {
     fn common(&self) -> &Common;
     fn common_mut(&mut self) -> &mut Common;
     fn decide(&mut self);
-    fn on_sample(&mut self, _iface: usize) {}
+    fn on_sample(&mut self, _iface: usize, _sample: &Sample) {}
 }
 
 /// The [`Decider`] every baseline gets from its [`Baseline`] parts (a
@@ -160,8 +166,10 @@ macro_rules! baseline_decider {
     ($t:ty) => {
         impl Decider for $t {
             fn handle(&mut self, now: Millis, input: Input) {
-                if let Some(i) = self.common_mut().observe(now, input) {
-                    self.on_sample(i);
+                if let Some(i) = self.common_mut().observe(now, &input) {
+                    if let Input::Sample { sample, .. } = &input {
+                        self.on_sample(i, sample);
+                    }
                 }
                 self.decide();
             }
@@ -190,6 +198,7 @@ macro_rules! baseline_decider {
 baseline_decider!(Best);
 baseline_decider!(Single);
 baseline_decider!(Failover);
+baseline_decider!(Hysteresis);
 
 macro_rules! common_access {
     () => {
@@ -318,7 +327,7 @@ impl Failover {
 impl Baseline for Failover {
     common_access!();
 
-    fn on_sample(&mut self, i: usize) {
+    fn on_sample(&mut self, i: usize, _sample: &Sample) {
         let inactive = self.c.cfg.ifaces[i].thresholds.get(Threshold::Inactive);
         let ok =
             self.c.carrier[i] && matches!((self.c.raw[i], inactive), (Some(v), Some(t)) if v >= t);
@@ -362,6 +371,109 @@ impl Baseline for Failover {
             let subject = self.c.primary.and_then(|p| self.c.raw[p]);
             let threshold = (rule == Rule::PathLost).then_some(Threshold::Inactive);
             self.c.switch(to, rule, subject, threshold, value);
+        }
+    }
+}
+
+/// Samples in the hysteresis baseline's mean: 3 s at the 1 s sampling.
+const HYSTERESIS_WINDOW: u8 = 3;
+/// How much more the candidate's mean rate must be: 20 %.
+const HYSTERESIS_GAIN: f64 = 1.2;
+/// Without rates: how much more margin (active..stable spans).
+const HYSTERESIS_MARGIN: f64 = 0.2;
+
+pub struct Hysteresis {
+    c: Common,
+    /// Mean rate of the last samples that had one.
+    rate: Vec<Averager>,
+    /// Mean metric margin of the last samples (for interfaces without rates).
+    margin: Vec<Averager>,
+}
+
+impl Hysteresis {
+    pub fn new(cfg: Config) -> Hysteresis {
+        let n = cfg.ifaces.len();
+        let window = || {
+            Averager::new(Averaging::Moving {
+                window: HYSTERESIS_WINDOW,
+            })
+        };
+        Hysteresis {
+            c: Common::new(cfg),
+            rate: (0..n).map(|_| window()).collect(),
+            margin: (0..n).map(|_| window()).collect(),
+        }
+    }
+
+    /// Rates are compared when every live interface has one.
+    fn by_rate(&self) -> bool {
+        (0..self.rate.len()).all(|i| !self.c.carrier[i] || self.rate[i].value().is_some())
+    }
+
+    fn key(&self, i: usize, by_rate: bool) -> Option<f64> {
+        let mean = if by_rate {
+            &self.rate[i]
+        } else {
+            &self.margin[i]
+        };
+        mean.value().filter(|_| self.c.carrier[i])
+    }
+}
+
+impl Baseline for Hysteresis {
+    common_access!();
+
+    fn on_sample(&mut self, i: usize, sample: &Sample) {
+        if !self.c.carrier[i] {
+            self.rate[i].reset();
+            self.margin[i].reset();
+            return;
+        }
+        if let Some(r) = sample.rate_kbps.filter(|r| r.is_finite()) {
+            self.rate[i].push(r);
+        }
+        let metric = self.c.cfg.ifaces[i].metric.value(sample);
+        if let Some(v) = metric.filter(|v| v.is_finite()) {
+            let margin = self.c.margin(i, v);
+            self.margin[i].push(margin);
+        }
+    }
+
+    fn decide(&mut self) {
+        if !self.c.settled() {
+            return;
+        }
+        let by_rate = self.by_rate();
+        let n = self.rate.len();
+        let best = argmax(n, |i| self.key(i, by_rate));
+        let Some(p) = self.c.primary.filter(|&p| self.c.carrier[p]) else {
+            // No primary yet, or its carrier is gone: the best live one now.
+            let lost = self.c.primary.is_some();
+            let live = best.or_else(|| (0..n).find(|&i| self.c.carrier[i]));
+            if let Some(to) = live {
+                let rule = if lost {
+                    Rule::CarrierLost
+                } else {
+                    Rule::Initial
+                };
+                let value = self.key(to, by_rate);
+                self.c.switch(to, rule, None, None, value);
+            }
+            return;
+        };
+        let (Some(b), Some(current)) = (best, self.key(p, by_rate)) else {
+            return;
+        };
+        let candidate = self.key(b, by_rate).unwrap_or(f64::MIN);
+        let beats = if by_rate {
+            candidate > current * HYSTERESIS_GAIN
+        } else {
+            candidate > current + HYSTERESIS_MARGIN
+        };
+        if b != p && beats {
+            let value = Some(candidate);
+            self.c
+                .switch(b, Rule::BetterCandidate, Some(current), None, value);
         }
     }
 }

@@ -4,12 +4,13 @@
 
 mod baselines;
 mod derive;
+pub mod evaluate;
 mod output;
 mod sim;
 mod summary;
 mod svg;
 
-pub use baselines::{Best, Failover, Single};
+pub use baselines::{Best, Failover, Hysteresis, Single};
 pub use derive::derive_config;
 pub use output::{to_json, to_text};
 pub use sim::{Options, Replay, Series, Switch, run};
@@ -30,10 +31,18 @@ pub enum Policy {
     Single,
     /// mwan3-like: fixed priority, leave after 3 bad probes, return after 8 good.
     Failover,
+    /// Another interface's 3 s mean rate beats the primary's by 20 %.
+    Hysteresis,
 }
 
 impl Policy {
-    pub const ALL: [Policy; 4] = [Policy::Mimm, Policy::Best, Policy::Single, Policy::Failover];
+    pub const ALL: [Policy; 5] = [
+        Policy::Mimm,
+        Policy::Best,
+        Policy::Hysteresis,
+        Policy::Single,
+        Policy::Failover,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -41,6 +50,7 @@ impl Policy {
             Policy::Best => "best",
             Policy::Single => "single",
             Policy::Failover => "failover",
+            Policy::Hysteresis => "hysteresis",
         }
     }
 }
@@ -59,6 +69,8 @@ impl FromStr for Policy {
         Policy::ALL
             .into_iter()
             .find(|p| p.name() == s)
-            .ok_or_else(|| format!("unknown policy {s:?}: mimm, best, single or failover"))
+            .ok_or_else(|| {
+                format!("unknown policy {s:?}: mimm, best, hysteresis, single or failover")
+            })
     }
 }

@@ -1,6 +1,14 @@
 //! The virtual-time harness: trace rows become samples, the decider's actions
 //! are answered as a shell would (after configurable delays), and the
 //! throughput of whatever interface carries traffic is integrated.
+//!
+//! Causal, as the Interface Monitor is: signal, round-trip time, loss and
+//! carrier are readings of an instant and reach the decider at their row's
+//! time; a rate is a measurement over an interval and reaches it only when
+//! the interval ends. Every sampling period each interface reports the mean
+//! rate the trace gave it over the period just ended (its down time counted
+//! as zero), so a decision made on a rate acts on the intervals after it,
+//! never on the one it measured.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -12,7 +20,7 @@ use mimm_mm::{
 use mimm_trace::Trace;
 
 use crate::replay::Policy;
-use crate::replay::baselines::{Best, Failover, Single};
+use crate::replay::baselines::{Best, Failover, Hysteresis, Single};
 use crate::replay::summary::{Summary, summarize};
 
 #[derive(Debug, Clone, Copy)]
@@ -64,6 +72,10 @@ pub struct Replay {
     pub spans: Vec<(Millis, Millis, IfaceId)>,
     pub end_ms: Millis,
     pub summary: Summary,
+    /// Kilobits delivered by the interface in use, and by the best link at
+    /// every instant (the summary's averages, unrounded, times the length).
+    pub delivered_kbit: f64,
+    pub oracle_kbit: f64,
     /// The MM's own counts (only for the `mimm` policy).
     pub counters: Option<Counters>,
 }
@@ -73,6 +85,38 @@ pub struct Replay {
 struct LinkNow {
     rate: Option<f64>,
     up: bool,
+}
+
+/// What a rate meter has counted on one interface since its last report.
+#[derive(Debug, Clone, Copy, Default)]
+struct Meter {
+    kilobits: f64,
+    /// Milliseconds of the period with a known rate (down time included
+    /// once the interface has had a rate: a link that is down delivers 0).
+    known_ms: Millis,
+    has_rate: bool,
+}
+
+impl Meter {
+    fn count(&mut self, link: &LinkNow, span: Millis) {
+        match (link.up, link.rate) {
+            (true, Some(rate)) => {
+                self.has_rate = true;
+                self.kilobits += rate * span as f64;
+                self.known_ms += span;
+            }
+            (false, _) if self.has_rate => self.known_ms += span,
+            _ => {}
+        }
+    }
+
+    /// The mean rate over the period just ended, and a fresh period.
+    fn report(&mut self) -> Option<f64> {
+        let rate = (self.known_ms > 0).then(|| self.kilobits / self.known_ms as f64);
+        self.kilobits = 0.0;
+        self.known_ms = 0;
+        rate
+    }
 }
 
 /// Kilobits over `span` ms: (delivered by the primary, by the best link).
@@ -90,6 +134,7 @@ fn decider(cfg: &Config, policy: Policy) -> Result<Box<dyn Decider>, String> {
         Policy::Best => Box::new(Best::new(cfg.clone())),
         Policy::Single => Box::new(Single::new(cfg.clone())),
         Policy::Failover => Box::new(Failover::new(cfg.clone())),
+        Policy::Hysteresis => Box::new(Hysteresis::new(cfg.clone())),
     })
 }
 
@@ -132,8 +177,10 @@ struct Sim<'a> {
     /// The next trace row to take.
     row: usize,
     links: Vec<LinkNow>,
-    /// Each interface's latest row as a sample, and when it was last given
-    /// to the decider (`None`: a row arrived that it has not seen yet).
+    meters: Vec<Meter>,
+    /// Each interface's latest row's instantaneous readings (no rate), and
+    /// when they were last given to the decider (`None`: a row arrived that
+    /// it has not seen yet).
     held: Vec<Option<Sample>>,
     fed: Vec<Option<Millis>>,
     next_tick: Millis,
@@ -178,6 +225,7 @@ impl<'a> Sim<'a> {
             end,
             row: 0,
             links: vec![up; n],
+            meters: vec![Meter::default(); n],
             held: vec![None; n],
             fed: vec![None; n],
             next_tick: trace.rows.first().map_or(0, |r| r.t_ms),
@@ -217,6 +265,9 @@ impl<'a> Sim<'a> {
         self.delivered += d;
         self.oracle += o;
         self.last_t = now;
+        for (meter, link) in self.meters.iter_mut().zip(&self.links) {
+            meter.count(link, span);
+        }
     }
 
     /// The rows of `now`: each interface's link and held sample.
@@ -233,7 +284,7 @@ impl<'a> Sim<'a> {
             };
             self.held[i] = Some(Sample {
                 signal_dbm: r.signal_dbm,
-                rate_kbps: r.rate_kbps,
+                rate_kbps: None,
                 rtt_ms: r.rtt_ms,
                 loss_pct: r.loss_pct,
                 carrier: Some(up),
@@ -243,7 +294,8 @@ impl<'a> Sim<'a> {
         }
     }
 
-    /// Every interface with news, or due for its periodic sample.
+    /// Every interface with news, or due for its periodic sample; the
+    /// periodic one carries the rate measured over the period just ended.
     fn feed_samples(&mut self, now: Millis) {
         let tick = now >= self.next_tick;
         if tick {
@@ -251,11 +303,16 @@ impl<'a> Sim<'a> {
             self.next_tick = now - now % period + period;
         }
         for i in 0..self.held.len() {
-            let Some(sample) = self.held[i] else { continue };
+            let Some(mut sample) = self.held[i] else {
+                continue;
+            };
             if self.fed[i] == Some(now) || (self.fed[i].is_some() && !tick) {
                 continue;
             }
             self.fed[i] = Some(now);
+            if tick {
+                sample.rate_kbps = self.meters[i].report();
+            }
             let up = sample.carrier.unwrap_or(true);
             let raw = self.cfg.ifaces[i].metric.value(&sample).filter(|_| up);
             let averager = &mut self.averagers[i];
@@ -362,6 +419,8 @@ impl<'a> Sim<'a> {
             spans: self.spans,
             end_ms: self.end,
             summary,
+            delivered_kbit: self.delivered / 1000.0,
+            oracle_kbit: self.oracle / 1000.0,
         }
     }
 }
