@@ -13,7 +13,7 @@ mod svg;
 pub use baselines::{Best, Failover, Hysteresis, Single};
 pub use derive::derive_config;
 pub use output::{to_json, to_text};
-pub use sim::{Options, Replay, Series, Switch, run};
+pub use sim::{Options, Preparation, Replay, Series, Switch, run};
 pub use summary::{PING_PONG_MS, Summary};
 pub use svg::to_svg;
 

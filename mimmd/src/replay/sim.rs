@@ -56,6 +56,15 @@ pub struct Switch {
     pub reason: Reason,
 }
 
+/// A candidate brought up ahead of need: the MM asked for its pre-handoff
+/// functions (make-before-break).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Preparation {
+    pub t_ms: Millis,
+    pub iface: IfaceId,
+    pub reason: Reason,
+}
+
 /// One interface's metric over time, raw and averaged, for the picture.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Series {
@@ -67,6 +76,8 @@ pub struct Replay {
     pub policy: Policy,
     pub config: Config,
     pub switches: Vec<Switch>,
+    /// Every `Prepare` asked for (only interfaces with `pre_handoff` get one).
+    pub preparations: Vec<Preparation>,
     pub series: Vec<Series>,
     /// `[start, end)` during which an interface carried traffic.
     pub spans: Vec<(Millis, Millis, IfaceId)>,
@@ -190,6 +201,7 @@ struct Sim<'a> {
     averagers: Vec<Averager>,
     series: Vec<Series>,
     switches: Vec<Switch>,
+    preparations: Vec<Preparation>,
     spans: Vec<(Millis, Millis, IfaceId)>,
     /// Kilobits delivered by the primary and by the best link so far, up to
     /// `last_t`.
@@ -238,6 +250,7 @@ impl<'a> Sim<'a> {
                 .collect(),
             series: vec![Series::default(); n],
             switches: Vec::new(),
+            preparations: Vec::new(),
             spans: Vec::new(),
             delivered: 0.0,
             oracle: 0.0,
@@ -358,7 +371,12 @@ impl<'a> Sim<'a> {
                 Action::Activate { iface, .. } => {
                     self.owe(now + self.options.activation_ms, iface, Due::Activated)
                 }
-                Action::Prepare { iface, .. } => {
+                Action::Prepare { iface, reason } => {
+                    self.preparations.push(Preparation {
+                        t_ms: now,
+                        iface,
+                        reason,
+                    });
                     self.owe(now + self.options.prepare_ms, iface, Due::Prepared)
                 }
                 Action::RequestAdvice { iface, .. } => {
@@ -415,6 +433,7 @@ impl<'a> Sim<'a> {
             config: self.cfg.clone(),
             counters: self.decider.counters(),
             switches: self.switches,
+            preparations: self.preparations,
             series: self.series,
             spans: self.spans,
             end_ms: self.end,

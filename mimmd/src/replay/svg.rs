@@ -245,6 +245,20 @@ pub fn to_svg(replay: &Replay, trace_name: &str) -> String {
             escape(to)
         );
     }
+    // Preparations: a diamond atop the prepared interface's panel.
+    for prep in &replay.preparations {
+        let xs = x(prep.t_ms, end);
+        let top = TOP + prep.iface.index() as f64 * (PANEL + GAP);
+        let _ = writeln!(
+            svg,
+            "<g class=\"prepare\"><title>{:.3} s: prepare {}: {}</title>\
+             <path d=\"M{xs:.1} {:.1} l5 5 l-5 5 l-5 -5 z\" fill=\"#ff7f0e\"/></g>",
+            prep.t_ms as f64 / 1000.0,
+            escape(&cfg.ifaces[prep.iface.index()].name),
+            escape(&prep.reason.display(cfg).to_string()),
+            top + 2.0
+        );
+    }
     // Time axis and legend.
     let axis_y = bottom + 18.0;
     // Round steps, at most a dozen ticks.
@@ -265,7 +279,7 @@ pub fn to_svg(replay: &Replay, trace_name: &str) -> String {
     }
     let _ = writeln!(
         svg,
-        "<text x=\"{LEFT}\" y=\"{:.1}\">grey: raw sample · blue: average · dashed: thresholds · green: carrying traffic · red: handoff (hover for the reason)</text>",
+        "<text x=\"{LEFT}\" y=\"{:.1}\">grey: raw sample · blue: average · dashed: thresholds · green: carrying traffic · orange: prepared ahead · red: handoff (hover for the reason)</text>",
         axis_y + 22.0
     );
     svg.push_str("</svg>\n");
