@@ -74,6 +74,9 @@ fn a_fading_cell_has_wifi_prepared_below_deteriorating_and_is_left_below_inactiv
     assert_eq!((prepared, left), (1, 1), "{:?} {:?}", r.preparations, r.switches);
     let prep = r.preparations[0].t_ms;
     let forced = r.switches.iter().find(|s| s.reason.rule == Rule::BelowInactive).unwrap();
+    let cfg = &r.config;
+    eprintln!("{} ms: prepare: {}", prep, r.preparations[0].reason.display(cfg));
+    eprintln!("{} ms: {}", forced.t_ms, forced.reason.display(cfg));
     // Prepared first, and the switch then instant: no wait for preparation.
     assert!(prep < forced.t_ms, "{prep} vs {}", forced.t_ms);
     assert!(replay::to_svg(&r, "fading").contains("class=\"prepare\""));
