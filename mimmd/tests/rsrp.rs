@@ -39,17 +39,31 @@ fn check_thresholds(name: &str, r: &Replay) -> (usize, usize) {
         if reason.rule != Rule::Deteriorating {
             continue;
         }
-        let (Some((Threshold::Deteriorating, t)), Some(v)) = (reason.threshold, reason.value) else {
+        let (Some((Threshold::Deteriorating, t)), Some(v)) = (reason.threshold, reason.value)
+        else {
             panic!("{name}: a preparation without its threshold: {reason:?}");
         };
-        let inactive = r.config.ifaces[reason.subject.unwrap().index()].thresholds.inactive;
-        assert!(v < t && v >= inactive, "{name} at {} ms: {v} vs {t}", p.t_ms);
+        let inactive = r.config.ifaces[reason.subject.unwrap().index()]
+            .thresholds
+            .inactive;
+        assert!(
+            v < t && v >= inactive,
+            "{name} at {} ms: {v} vs {t}",
+            p.t_ms
+        );
         prepared += 1;
     }
     let mut left = 0;
-    for s in r.switches.iter().filter(|s| s.reason.rule == Rule::BelowInactive) {
+    for s in r
+        .switches
+        .iter()
+        .filter(|s| s.reason.rule == Rule::BelowInactive)
+    {
         let (Some((Threshold::Inactive, t)), Some(v)) = (s.reason.threshold, s.reason.value) else {
-            panic!("{name}: a forced handoff without its threshold: {:?}", s.reason);
+            panic!(
+                "{name}: a forced handoff without its threshold: {:?}",
+                s.reason
+            );
         };
         assert!(v < t, "{name} at {} ms: {v} vs {t}", s.t_ms);
         left += 1;
@@ -64,18 +78,40 @@ fn a_fading_cell_has_wifi_prepared_below_deteriorating_and_is_left_below_inactiv
     // candidate, the weaker one at first).
     let mut csv = String::from("t_ms,iface,kind,signal_dbm,rate_kbps,rtt_ms,loss_pct,up\n");
     for s in 0..40u64 {
-        let cell = if s < 10 { -90 } else { (-90 - 2 * (s as i64 - 10)).max(-130) };
-        csv += &format!("{},cell,lte,{cell},,,,1\n{},wifi,wifi,-68,,,,1\n", s * 1000, s * 1000);
+        let cell = if s < 10 {
+            -90
+        } else {
+            (-90 - 2 * (s as i64 - 10)).max(-130)
+        };
+        csv += &format!(
+            "{},cell,lte,{cell},,,,1\n{},wifi,wifi,-68,,,,1\n",
+            s * 1000,
+            s * 1000
+        );
     }
     let trace = Trace::parse(&csv).unwrap();
     let r = replay_signal(&trace, true);
     assert_eq!(r.switches[0].to, mimm_mm::IfaceId(0), "starts on the cell");
     let (prepared, left) = check_thresholds("fading", &r);
-    assert_eq!((prepared, left), (1, 1), "{:?} {:?}", r.preparations, r.switches);
+    assert_eq!(
+        (prepared, left),
+        (1, 1),
+        "{:?} {:?}",
+        r.preparations,
+        r.switches
+    );
     let prep = r.preparations[0].t_ms;
-    let forced = r.switches.iter().find(|s| s.reason.rule == Rule::BelowInactive).unwrap();
+    let forced = r
+        .switches
+        .iter()
+        .find(|s| s.reason.rule == Rule::BelowInactive)
+        .unwrap();
     let cfg = &r.config;
-    eprintln!("{} ms: prepare: {}", prep, r.preparations[0].reason.display(cfg));
+    eprintln!(
+        "{} ms: prepare: {}",
+        prep,
+        r.preparations[0].reason.display(cfg)
+    );
     eprintln!("{} ms: {}", forced.t_ms, forced.reason.display(cfg));
     // Prepared first, and the switch then instant: no wait for preparation.
     assert!(prep < forced.t_ms, "{prep} vs {}", forced.t_ms);
@@ -108,14 +144,22 @@ fn on_every_ucc5g_scenario_the_thresholds_act_as_the_seed_says() {
             let (p, l) = check_thresholds(&scenario.name, &r);
             prepared += p;
             left += l;
-            let which = if thresholds_only { "thresholds" } else { "default" };
+            let which = if thresholds_only {
+                "thresholds"
+            } else {
+                "default"
+            };
             let svg = out.join(format!("{}-{which}.svg", scenario.name));
             std::fs::write(&svg, replay::to_svg(&r, &scenario.name)).unwrap();
         }
         eprintln!(
             "ucc5g, {}: {prepared} preparations below deteriorating, {left} handoffs below \
              inactive; SVGs in {}",
-            if thresholds_only { "rule 7 off" } else { "defaults" },
+            if thresholds_only {
+                "rule 7 off"
+            } else {
+                "defaults"
+            },
             out.display()
         );
         // These drives seldom fall below -116 dBm (7 of 43208 rows), so

@@ -112,36 +112,36 @@ impl Source for TraceSource {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_rate_is_the_mean_of_the_second_before() {
-        let dir = std::env::temp_dir().join(format!("mimmd-meter-{}", std::process::id()));
+    /// Loads `iface` of a trace written to a file for the purpose (and gone again).
+    fn load(csv: &str, iface: &str, start: Millis) -> Result<TraceSource, String> {
+        let dir = std::env::temp_dir().join(format!(
+            "mimmd-trace-{}-{iface}-{start}",
+            std::process::id()
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("t.csv");
-        std::fs::write(
-            &path,
-            "t_ms,iface,signal_dbm,rate_kbps\n0,a,,1000\n1000,a,,3000\n1250,a,,0\n2000,a,,8000\n",
-        )
-        .unwrap();
-        let s = TraceSource::load(&path, "a", 0).unwrap();
+        std::fs::write(&path, csv).unwrap();
+        let loaded = TraceSource::load(&path, iface, start);
+        std::fs::remove_dir_all(&dir).unwrap();
+        loaded
+    }
+
+    #[test]
+    fn the_rate_is_the_mean_of_the_second_before() {
+        let csv =
+            "t_ms,iface,signal_dbm,rate_kbps\n0,a,,1000\n1000,a,,3000\n1250,a,,0\n2000,a,,8000\n";
+        let s = load(csv, "a", 0).unwrap();
         assert_eq!(s.at(1_000).1, Some(1000.0));
         // 3000 for 250 ms, 0 for 750 ms.
         assert_eq!(s.at(2_000).1, Some(750.0));
         assert_eq!(s.at(2_500).1, Some(4000.0));
         assert_eq!(s.at(3_000).1, Some(8000.0));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn rows_hold_until_the_next() {
-        let dir = std::env::temp_dir().join(format!("mimmd-trace-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("t.csv");
-        std::fs::write(
-            &path,
-            "t_ms,iface,signal_dbm,rate_kbps\n0,a,-80,100\n0,b,-50,\n1000,a,-90,\n",
-        )
-        .unwrap();
-        let s = TraceSource::load(&path, "a", 5_000).unwrap();
+        let csv = "t_ms,iface,signal_dbm,rate_kbps\n0,a,-80,100\n0,b,-50,\n1000,a,-90,\n";
+        let s = load(csv, "a", 5_000).unwrap();
         // Nothing measured before a whole second of the trace has passed.
         assert_eq!(s.at(0), (Some(-80.0), None));
         assert_eq!(s.at(5_999), (Some(-80.0), None));
@@ -151,11 +151,6 @@ mod tests {
         assert_eq!(s.at(6_500), (Some(-90.0), Some(100.0)));
         assert_eq!(s.at(7_000), (Some(-90.0), None));
         assert_eq!(s.at(60_000), (Some(-90.0), None));
-        assert!(
-            TraceSource::load(&path, "c", 0)
-                .unwrap_err()
-                .contains("it has a, b")
-        );
-        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(load(csv, "c", 0).unwrap_err().contains("it has a, b"));
     }
 }
