@@ -1,7 +1,7 @@
 //! What the MM remembers about each interface between inputs.
 
 use crate::Millis;
-use crate::average::Averager;
+use crate::average::{Averager, Averaging};
 use crate::config::IfaceConfig;
 use crate::forecast::RateForecast;
 
@@ -34,8 +34,10 @@ pub(crate) enum AdviceState {
 pub(crate) struct IfaceState {
     pub avg: Averager,
     pub raw: Option<f64>,
-    /// Throughput seen on it: the score's rate term, and the expected gain.
-    pub rate: RateForecast,
+    /// Throughput seen on it, smoothed, for the score's rate term.
+    pub rate: Averager,
+    /// Its rate over the next seconds, for the expected gain.
+    pub forecast: RateForecast,
     pub carrier: bool,
     pub reachable: bool,
     pub enabled: bool,
@@ -57,7 +59,8 @@ impl IfaceState {
         IfaceState {
             avg: Averager::new(config.averaging),
             raw: None,
-            rate: RateForecast::new(forecast_alpha),
+            rate: Averager::new(Averaging::Ewma { alpha: 0.5 }),
+            forecast: RateForecast::new(forecast_alpha),
             carrier: true,
             reachable: true,
             enabled: config.enabled,

@@ -223,6 +223,7 @@ impl MobilityManager {
                 // What was measured before the loss says nothing now.
                 st.avg.reset();
                 st.rate.reset();
+                st.forecast.reset();
                 st.raw = None;
             }
             st.carrier = carrier;
@@ -236,6 +237,7 @@ impl MobilityManager {
         }
         if let Some(r) = sample.rate_kbps.filter(|r| r.is_finite()) {
             st.rate.push(r);
+            st.forecast.push(r);
         }
         self.first_sample.get_or_insert(self.now);
     }
@@ -706,13 +708,13 @@ impl MobilityManager {
     /// every candidate that could be chosen have a rate forecast.
     fn gain_applies(&self, p: usize) -> bool {
         self.cfg.gain.handoff_cost_ms > 0
-            && self.ifaces[p].rate.mean().is_some()
+            && self.ifaces[p].forecast.mean().is_some()
             && (0..self.ifaces.len())
                 .filter(|&i| i != p && self.ifaces[i].usable(self.now))
-                .all(|i| self.ifaces[i].rate.mean().is_some())
+                .all(|i| self.ifaces[i].forecast.mean().is_some())
     }
 
-    /// The candidate at `Tier::Active` with the highest forecast (mean less
+    /// The candidate at `Tier::Available` or above with the highest forecast (mean less
     /// spreads) among those `skip` leaves.
     fn best_forecast(&self, skip: impl Fn(usize) -> bool) -> Option<(usize, f64)> {
         let k = self.cfg.gain.spread;
@@ -722,7 +724,9 @@ impl MobilityManager {
             if skip(i) || !st.usable(self.now) || self.tier(i) < Tier::Available {
                 continue;
             }
-            let Some(f) = st.rate.lower(k) else { continue };
+            let Some(f) = st.forecast.lower(k) else {
+                continue;
+            };
             if best.is_none_or(|(_, b)| f > b) {
                 best = Some((i, f));
             }
@@ -739,7 +743,7 @@ impl MobilityManager {
     /// and the ping-pong. The dwell and the tier rules stay as they are.
     fn expected_gain(&mut self, p: usize) {
         let now = self.now;
-        let Some(primary) = self.ifaces[p].rate.mean() else {
+        let Some(primary) = self.ifaces[p].forecast.mean() else {
             return;
         };
         let better = self

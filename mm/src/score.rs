@@ -32,7 +32,7 @@ pub(crate) fn score(config: &Config, index: usize, state: &IfaceState, preferred
     });
     let rate = state
         .rate
-        .mean()
+        .value()
         .map_or(0.0, |kbps| (1.0 + kbps.max(0.0) / 1000.0).log2());
     w.margin * margin
         + w.rate * rate
