@@ -17,7 +17,7 @@ use mimm_requires::margin;
 // and the anchored demo's PPP link going down.
 const SHADOW_UNPLUG_GAP_MS: f64 = 11.1;
 const SHADOW_UNPLUG_LOST: f64 = 10.0;
-const ANCHORED_UNPLUG_GAP_MS: f64 = 11.2;
+const ANCHORED_UNPLUG_GAP_MS: f64 = 11.3;
 const ANCHORED_UNPLUG_LOST: f64 = 10.0;
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
