@@ -736,14 +736,7 @@ impl MobilityManager {
         let held_by_dwell = now < self.primary_since.saturating_add(t.min_dwell_ms);
         let held_by_hold_down = free.is_none();
         if held_by_dwell || held_by_hold_down {
-            if !self.held_counted {
-                self.held_counted = true;
-                if held_by_hold_down {
-                    self.counters.held_by_hold_down += 1;
-                } else {
-                    self.counters.held_by_dwell += 1;
-                }
-            }
+            self.count_held(held_by_hold_down);
             return;
         }
         // A candidate on its way down (its latest sample under its own

@@ -96,7 +96,7 @@ impl MobilityManager {
     }
 
     /// Counts a better candidate held back, once per episode.
-    fn count_held(&mut self, by_hold_down: bool) {
+    pub(super) fn count_held(&mut self, by_hold_down: bool) {
         if !self.held_counted {
             self.held_counted = true;
             if by_hold_down {
