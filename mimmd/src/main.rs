@@ -12,7 +12,7 @@ const USAGE: &str = "usage: mimmd run [-c /etc/config/mimm]
        mimmd check [-c /etc/config/mimm]
        mimmd replay TRACE [--config FILE] [--policy mimm|best|hysteresis|single|failover]
                     [--json] [--svg OUT] [--activation-ms N] [--prepare-ms N]
-       mimmd evaluate DIR [--json | --sweep]";
+       mimmd evaluate DIR [--json | --sweep | --frontier]";
 
 const DEFAULT_CONFIG: &str = "/etc/config/mimm";
 
@@ -113,15 +113,17 @@ fn replay(args: ReplayArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// `mimmd evaluate DIR [--json]`: leave-one-family-out over DIR's traces.
+/// `mimmd evaluate DIR [--json | --sweep | --frontier]`: leave-one-family-out
+/// over DIR's traces, every grid setting's figures, or the goal's frontier.
 fn evaluate(mut parser: lexopt::Parser) -> Result<(), String> {
     use lexopt::prelude::*;
     let err = |e: lexopt::Error| e.to_string();
-    let (mut dir, mut json, mut sweep) = (None, false, false);
+    let (mut dir, mut json, mut sweep, mut frontier) = (None, false, false, false);
     while let Some(arg) = parser.next().map_err(err)? {
         match arg {
             Long("json") => json = true,
             Long("sweep") => sweep = true,
+            Long("frontier") => frontier = true,
             Value(v) if dir.is_none() => dir = Some(PathBuf::from(v)),
             _ => return Err(format!("{}\n{USAGE}", arg.unexpected())),
         }
@@ -137,6 +139,13 @@ fn evaluate(mut parser: lexopt::Parser) -> Result<(), String> {
     }
     if sweep {
         print!("{}", replay::evaluate::sweep(&families)?);
+        return Ok(());
+    }
+    if frontier {
+        print!(
+            "{}",
+            replay::frontier::to_text(&replay::frontier::frontier(&families)?)
+        );
         return Ok(());
     }
     let results = replay::evaluate::evaluate(&families)?;

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use mimm_mimmd::replay::evaluate::{self, Family, HeldOut, Score};
+use mimm_mimmd::replay::frontier;
 
 struct Dir(PathBuf);
 
@@ -154,4 +155,47 @@ fn held_out_figures_on_the_shared_traces_are_those_readme_gives() {
     let all: Vec<&Family> = families.iter().collect();
     let defaults = evaluate::Setting::default_of(&mimm_mm::Config::new(Vec::new()));
     assert_eq!(evaluate::choose(&all).unwrap(), defaults);
+}
+
+/// The frontier README quotes (`mimmd evaluate --frontier ../shared/traces`):
+/// family, then the best hysteresis variant's and the best MM setting's
+/// ratio, handoffs/h and ping-pongs/h within the goal's shares, each chosen
+/// on the family itself.
+/// Ratio, handoffs/h, ping-pongs/h.
+type Figures = (f64, f64, f64);
+
+const README_FRONTIER: &[(&str, Figures, Figures)] = &[
+    ("5gophers", (0.869, 100.0, 29.0), (0.887, 100.0, 29.0)),
+    ("mptraces", (0.938, 58.0, 17.0), (0.941, 58.0, 14.0)),
+    ("ucc5g", (0.934, 116.0, 82.0), (0.942, 102.0, 71.0)),
+];
+
+#[test]
+fn not_even_hindsight_reaches_the_goal_on_the_shared_traces() {
+    if !mimm_requires::path(
+        "not_even_hindsight_reaches_the_goal_on_the_shared_traces",
+        &shared_dir(),
+        "the shared traces",
+    ) {
+        return;
+    }
+    let families = evaluate::families(&shared_dir()).unwrap();
+    let frontiers = frontier::frontier(&families).unwrap();
+    eprint!("{}", frontier::to_text(&frontiers));
+    let same = |s: &Score, (ratio, handoffs, ping_pongs): Figures| {
+        (s.ratio - ratio).abs() < 0.0005
+            && (s.handoffs_per_h - handoffs).abs() < 0.5
+            && (s.ping_pongs_per_h - ping_pongs).abs() < 0.5
+    };
+    for &(family, variant, mimm) in README_FRONTIER {
+        let f = frontiers.iter().find(|f| f.family == family).unwrap();
+        let (_, v) = f.variant.unwrap();
+        let (_, m) = f.mimm.unwrap();
+        assert!(same(&v, variant), "{family} hysteresis variant: {v:?}");
+        assert!(same(&m, mimm), "{family} mimm: {m:?}");
+        assert!(
+            !f.reached(),
+            "{family}: the goal is reached; README says not"
+        );
+    }
 }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mimm_mimmd::replay::{self, Options, Policy, Replay};
+use mimm_mimmd::replay::{self, HysteresisRule, Options, Policy, Replay};
 use mimm_mm::Rule;
 use mimm_trace::Trace;
 
@@ -124,7 +124,8 @@ fn causal_replay_learns_a_rate_when_its_second_ends() {
 
 /// The rule an engineer writes first: the 3-sample mean must beat the
 /// primary's by more than 20 %. A link 15 % faster never takes traffic; one
-/// 25 % faster does once its 3 s mean passes 20 %.
+/// 25 % faster does once its 3 s mean passes 20 %, at once on a 1-sample
+/// mean, never at +30 % (the variants `evaluate --frontier` tries).
 #[test]
 fn hysteresis_moves_on_a_20_percent_better_3_second_mean() {
     let trace = |b: u32| {
@@ -135,19 +136,32 @@ fn hysteresis_moves_on_a_20_percent_better_3_second_mean() {
         ))
         .unwrap()
     };
-    let hysteresis = |t: &Trace| {
+    let variant = |t: &Trace, rule: HysteresisRule| {
         let options = Options {
             policy: Policy::Hysteresis,
+            hysteresis: rule,
             ..Options::default()
         };
         replay::run(t, &replay::derive_config(t), options).unwrap()
     };
+    let hysteresis = |t: &Trace| variant(t, HysteresisRule::default());
     assert_eq!(hysteresis(&trace(11_500)).summary.handoffs, 0);
     let r = hysteresis(&trace(12_500));
     assert_eq!(r.summary.handoffs, 1);
     // Means of b at 11, 12, 13 s: 10167, 11333, 12500; a's 10000.
     assert_eq!(r.switches[1].t_ms, 13_000);
     assert_eq!(r.switches[1].reason.rule, Rule::BetterCandidate);
+    let one_sample = HysteresisRule {
+        samples: 1,
+        gain: 0.2,
+    };
+    // b's 12.5 Mbit/s is measured over 10..11 s and known at 11 s.
+    assert_eq!(variant(&trace(12_500), one_sample).switches[1].t_ms, 11_000);
+    let thirty = HysteresisRule {
+        samples: 3,
+        gain: 0.3,
+    };
+    assert_eq!(variant(&trace(12_500), thirty).summary.handoffs, 0);
 }
 
 #[test]

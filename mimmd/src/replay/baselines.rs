@@ -375,15 +375,33 @@ impl Baseline for Failover {
     }
 }
 
-/// Samples in the hysteresis baseline's mean: 3 s at the 1 s sampling.
-const HYSTERESIS_WINDOW: u8 = 3;
-/// How much more the candidate's mean rate must be: 20 %.
-const HYSTERESIS_GAIN: f64 = 1.2;
+/// The hysteresis baseline's two numbers. The default is the rule the
+/// baseline stands for: 3 samples (3 s at the 1 s sampling), 20 % more;
+/// `mimmd evaluate --frontier` tries others.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HysteresisRule {
+    /// Samples in each interface's mean rate.
+    pub samples: u8,
+    /// How much more the candidate's mean rate must be (0.2: 20 %).
+    pub gain: f64,
+}
+
+impl Default for HysteresisRule {
+    fn default() -> HysteresisRule {
+        HysteresisRule {
+            samples: 3,
+            gain: 0.2,
+        }
+    }
+}
+
 /// Without rates: how much more margin (active..stable spans).
 const HYSTERESIS_MARGIN: f64 = 0.2;
 
 pub struct Hysteresis {
     c: Common,
+    /// What the candidate's mean must exceed the primary's by, as a factor.
+    gain: f64,
     /// Mean rate of the last samples that had one.
     rate: Vec<Averager>,
     /// Mean metric margin of the last samples (for interfaces without rates).
@@ -391,15 +409,16 @@ pub struct Hysteresis {
 }
 
 impl Hysteresis {
-    pub fn new(cfg: Config) -> Hysteresis {
+    pub fn new(cfg: Config, rule: HysteresisRule) -> Hysteresis {
         let n = cfg.ifaces.len();
         let window = || {
             Averager::new(Averaging::Moving {
-                window: HYSTERESIS_WINDOW,
+                window: rule.samples,
             })
         };
         Hysteresis {
             c: Common::new(cfg),
+            gain: 1.0 + rule.gain,
             rate: (0..n).map(|_| window()).collect(),
             margin: (0..n).map(|_| window()).collect(),
         }
@@ -466,7 +485,7 @@ impl Baseline for Hysteresis {
         };
         let candidate = self.key(b, by_rate).unwrap_or(f64::MIN);
         let beats = if by_rate {
-            candidate > current * HYSTERESIS_GAIN
+            candidate > current * self.gain
         } else {
             candidate > current + HYSTERESIS_MARGIN
         };

@@ -170,6 +170,19 @@ fn pair(a: Scenario, b: Scenario) -> Scenario {
 
 /// `policy` over every scenario of `family`, the MM with `setting`.
 pub fn score(family: &Family, policy: Policy, setting: Option<&Setting>) -> Result<Score, String> {
+    let options = Options {
+        policy,
+        ..Options::default()
+    };
+    score_with(family, options, setting)
+}
+
+/// [`score`] with every replay option given.
+pub fn score_with(
+    family: &Family,
+    options: Options,
+    setting: Option<&Setting>,
+) -> Result<Score, String> {
     let (mut delivered, mut oracle, mut ms) = (0.0, 0.0, 0u64);
     let (mut handoffs, mut ping_pongs) = (0usize, 0usize);
     for scenario in &family.scenarios {
@@ -177,10 +190,6 @@ pub fn score(family: &Family, policy: Policy, setting: Option<&Setting>) -> Resu
         if let Some(s) = setting {
             s.apply(&mut cfg);
         }
-        let options = Options {
-            policy,
-            ..Options::default()
-        };
         let r =
             run(&scenario.trace, &cfg, options).map_err(|e| format!("{}: {e}", scenario.name))?;
         delivered += r.delivered_kbit;
@@ -210,7 +219,7 @@ pub const PING_PONG_SHARE: f64 = 1.0 / 3.0;
 
 /// Whether `s` keeps within the goal's share of `hysteresis`'s handoffs and
 /// ping-pongs.
-fn within(s: &Score, hysteresis: &Score) -> bool {
+pub fn within(s: &Score, hysteresis: &Score) -> bool {
     s.handoffs_per_h <= hysteresis.handoffs_per_h * HANDOFF_SHARE
         && s.ping_pongs_per_h <= hysteresis.ping_pongs_per_h * PING_PONG_SHARE
 }

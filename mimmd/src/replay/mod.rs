@@ -5,12 +5,13 @@
 mod baselines;
 mod derive;
 pub mod evaluate;
+pub mod frontier;
 mod output;
 mod sim;
 mod summary;
 mod svg;
 
-pub use baselines::{Best, Failover, Hysteresis, Single};
+pub use baselines::{Best, Failover, Hysteresis, HysteresisRule, Single};
 pub use derive::derive_config;
 pub use output::{to_json, to_text};
 pub use sim::{Options, Preparation, Replay, Series, Switch, run};

@@ -20,7 +20,7 @@ use mimm_mm::{
 use mimm_trace::Trace;
 
 use crate::replay::Policy;
-use crate::replay::baselines::{Best, Failover, Hysteresis, Single};
+use crate::replay::baselines::{Best, Failover, Hysteresis, HysteresisRule, Single};
 use crate::replay::summary::{Summary, summarize};
 
 #[derive(Debug, Clone, Copy)]
@@ -34,6 +34,8 @@ pub struct Options {
     /// state (its latest row, which holds until the next) is sampled this
     /// often, besides at each of its rows.
     pub sample_ms: Millis,
+    /// The hysteresis baseline's window and gain.
+    pub hysteresis: HysteresisRule,
 }
 
 impl Default for Options {
@@ -43,6 +45,7 @@ impl Default for Options {
             activation_ms: 2_000,
             prepare_ms: 500,
             sample_ms: 1_000,
+            hysteresis: HysteresisRule::default(),
         }
     }
 }
@@ -139,13 +142,13 @@ fn throughput(links: &[LinkNow], primary: Option<IfaceId>, span: Millis) -> (f64
     (delivered * span, best * span)
 }
 
-fn decider(cfg: &Config, policy: Policy) -> Result<Box<dyn Decider>, String> {
-    Ok(match policy {
+fn decider(cfg: &Config, options: &Options) -> Result<Box<dyn Decider>, String> {
+    Ok(match options.policy {
         Policy::Mimm => Box::new(MobilityManager::new(cfg.clone()).map_err(|e| e.to_string())?),
         Policy::Best => Box::new(Best::new(cfg.clone())),
         Policy::Single => Box::new(Single::new(cfg.clone())),
         Policy::Failover => Box::new(Failover::new(cfg.clone())),
-        Policy::Hysteresis => Box::new(Hysteresis::new(cfg.clone())),
+        Policy::Hysteresis => Box::new(Hysteresis::new(cfg.clone(), options.hysteresis)),
     })
 }
 
@@ -213,7 +216,7 @@ struct Sim<'a> {
 impl<'a> Sim<'a> {
     fn new(trace: &'a Trace, cfg: &'a Config, options: Options) -> Result<Sim<'a>, String> {
         cfg.validate().map_err(|e| e.to_string())?;
-        let decider = decider(cfg, options.policy)?;
+        let decider = decider(cfg, &options)?;
         let n = cfg.ifaces.len();
         let names: Vec<&str> = cfg.ifaces.iter().map(|i| i.name.as_str()).collect();
         if !trace.ifaces().iter().any(|t| names.contains(t)) {
