@@ -26,4 +26,4 @@ mod write;
 pub use model::{Opt, Package, Pos, Section, Value};
 pub use parse::ParseError;
 pub use typed::{ConfigError, Reader};
-pub use write::quote;
+pub use write::{escape, quote};

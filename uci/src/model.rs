@@ -68,10 +68,9 @@ impl Section {
         self.option(name).and_then(|o| o.value.as_str())
     }
 
-    /// Sets a plain option (replacing a list of that name). An empty value
-    /// removes the option, as in libuci.
+    /// Sets a plain option (replacing a list of that name) where it stands.
+    /// An empty value changes nothing, as in libuci's parser.
     pub fn set(&mut self, name: &str, value: &str, pos: Pos) {
-        self.options.retain(|o| o.name != name || !value.is_empty());
         if value.is_empty() {
             return;
         }

@@ -5,40 +5,53 @@ use std::fmt::Write as _;
 
 use crate::model::{Package, Value};
 
-/// A value in single quotes, with `'` written as `'\''` (as libuci does).
+/// libuci's escaping for export: each `'` as `'\''`, nothing else.
+pub fn escape(s: &str) -> String {
+    s.replace('\'', "'\\''")
+}
+
+/// A value in single quotes, escaped (as libuci writes values).
 pub fn quote(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "'\\''"))
+    format!("'{}'", escape(value))
 }
 
 impl Package {
-    /// The file form, one statement per line; reading it back gives the
-    /// same package. With `header`, starts with `package NAME`.
+    /// The file form exactly as libuci writes it (`uci export`, and a
+    /// committed file without `header`): package name, types and option
+    /// names bare, section names and values quoted, a blank line before
+    /// each section and at the end. Reading it back gives the same package
+    /// when [`Package::round_trips`].
     pub fn to_text(&self, header: bool) -> String {
         let mut out = String::new();
         if header {
-            let _ = writeln!(out, "package {}", quote(&self.name));
+            let _ = writeln!(out, "package {}", escape(&self.name));
         }
         for section in &self.sections {
-            out.push('\n');
-            let _ = write!(out, "config {}", quote(&section.kind));
+            let _ = write!(out, "\nconfig {}", escape(&section.kind));
             if let Some(name) = &section.name {
                 let _ = write!(out, " {}", quote(name));
             }
             out.push('\n');
             for opt in &section.options {
-                match &opt.value {
-                    Value::Single(v) => {
-                        let _ = writeln!(out, "\toption {} {}", opt.name, quote(v));
-                    }
-                    Value::List(items) => {
-                        for v in items {
-                            let _ = writeln!(out, "\tlist {} {}", opt.name, quote(v));
-                        }
-                    }
+                let name = escape(&opt.name);
+                for v in opt.value.items() {
+                    let command = match opt.value {
+                        Value::Single(_) => "option",
+                        Value::List(_) => "list",
+                    };
+                    let _ = writeln!(out, "\t{command} {name} {}", quote(v));
                 }
             }
         }
+        out.push('\n');
         out
+    }
+
+    /// Whether [`Package::to_text`] reads back as this package: libuci
+    /// writes section types bare, so one holding a quote, a backslash, `#`
+    /// or `;` does not.
+    pub fn round_trips(&self) -> bool {
+        (self.sections.iter()).all(|s| !s.kind.contains(['\'', '"', '\\', '#', ';']))
     }
 
     /// `uci show` lines: `pkg.section=type`, `pkg.section.option='value'`,

@@ -1,9 +1,13 @@
-//! Tricky inputs and what libuci's `uci show` prints for them. The expected
-//! lines follow libuci's parser (file.c: parse_str, parse_double_quote,
-//! parse_backslash, uci_parse_line) and `uci show`'s quoting: a backslash
-//! keeps the next character as it is (`\n` is `n`), only a line break after
-//! it is special, and single quotes inside a value print as `'\''`.
+//! Tricky inputs and what libuci's `uci show` prints for them, recorded so
+//! that they hold without the vendor build and checked against the real
+//! `uci` where it is built: a backslash keeps the next character as it is
+//! (`\n` is `n`), only a line break after it is special; single quotes
+//! inside a value print as `'\''`; a `;` right after a bare word takes the
+//! rest of the line with it.
 
+mod common;
+
+use common::{Libuci, RealUci};
 use mimm_uci::Package;
 use proptest::prelude::*;
 
@@ -41,9 +45,19 @@ const CASES: &[(&str, &[&str])] = &[
         &["p.a=t", "p.a.x='a # b'"],
     ),
     ("config t 'a'\n\toption x a#b\n", &["p.a=t", "p.a.x='a'"]),
+    ("config t a; option x 1; option y 2\n", &["p.a=t"]),
     (
-        "config t a; option x 1; option y 2\n",
-        &["p.a=t", "p.a.x='1'", "p.a.y='2'"],
+        "config t 'a'; option x 1 ; option y '2';option z 3\n",
+        &["p.a=t", "p.a.x='1'", "p.a.y='2'", "p.a.z='3'"],
+    ),
+    ("package other\nconfig t 'a'\npackage more\n", &["p.a=t"]),
+    (
+        "config s ''\n\toption x 1\n",
+        &["p.@s[0]=s", "p.@s[0].x='1'"],
+    ),
+    (
+        "config t 'a'\n\toption x ''\n\tlist y ''\n",
+        &["p.a=t", "p.a.y=''"],
     ),
     (
         "config rule\nconfig rule\n\toption name x\nconfig zone\n",
@@ -70,13 +84,56 @@ const CASES: &[(&str, &[&str])] = &[
         "config t 'a'\n\toption x 'first'\n\toption x 'second'\n",
         &["p.a=t", "p.a.x='second'"],
     ),
-    ("config t 'a'\n\toption x 'y'\n\toption x ''\n", &["p.a=t"]),
+    (
+        "config t 'a'\n\toption x 'y'\n\toption x ''\n",
+        &["p.a=t", "p.a.x='y'"],
+    ),
     ("config 'type-with.dots' 'a'\n", &["p.a=type-with.dots"]),
     (
         "config t 'a'\r\n\toption x 'y'\r\n",
         &["p.a=t", "p.a.x='y'"],
     ),
 ];
+
+/// Inputs libuci refuses, with the line it names.
+const REFUSED: &[(&str, u32)] = &[
+    ("config t 'a';\n", 1),
+    ("config\n", 1),
+    ("config t 'a'\n\toption x 'open\n\n", 3),
+    ("config t a\n\toption x one\\\n two\n", 3),
+    ("config t a\npackage a.b\n", 2),
+    ("config t 'a'\nconfig u 'a'\n", 2),
+];
+
+#[test]
+fn refused_where_libuci_refuses() {
+    for (input, line) in REFUSED {
+        let e = Package::parse(input, "p").expect_err(input);
+        assert_eq!(e.pos.line, *line, "{input:?}: {e}");
+    }
+}
+
+#[test]
+fn the_tables_are_what_the_real_uci_prints() {
+    let Some(uci) = RealUci::new("the_tables_are_what_the_real_uci_prints", "table") else {
+        return;
+    };
+    for (input, want) in CASES {
+        let Libuci::Accepted { show, export } = uci.read(input) else {
+            panic!("uci refuses {input:?}");
+        };
+        let lines: Vec<&str> = show.lines().collect();
+        assert_eq!(lines, *want, "{input:?}");
+        let ours = Package::parse(input, "p").unwrap().to_text(true);
+        assert_eq!(ours, export, "{input:?}");
+    }
+    for (input, want) in REFUSED {
+        match uci.read(input) {
+            Libuci::Refused { line, stderr } => assert_eq!(line, *want, "{input:?}: {stderr}"),
+            Libuci::Accepted { show, .. } => panic!("uci accepts {input:?}: {show}"),
+        }
+    }
+}
 
 #[test]
 fn show_output_matches_libuci() {
@@ -94,7 +151,8 @@ proptest! {
 
     #[test]
     fn no_input_panics_and_accepted_input_round_trips(text in "[ -~\\t\\n\\r\\\\'\"#;]{0,200}") {
-        if let Ok(p) = Package::parse(&text, "p") {
+        let parsed = Package::parse(&text, "p");
+        if let Ok(p) = parsed.as_ref().ok().filter(|p| p.round_trips()) {
             let again = Package::parse(&p.to_text(false), "p").unwrap();
             prop_assert_eq!(again.show(), p.show());
         }

@@ -79,13 +79,43 @@ fn merges_like_libuci() {
     let a = p.section("a").unwrap();
     assert_eq!(a.get("x"), Some("3"));
     assert_eq!(a.option("y").unwrap().value.items(), ["2", "4"]);
-    assert!(a.option("z").is_none(), "an empty value removes the option");
+    assert_eq!(a.get("z"), Some("5"), "an empty value changes nothing");
 }
 
+/// libuci names a loaded file's package after the file: a `package`
+/// statement, anywhere, is only checked.
 #[test]
-fn package_statement_names_the_package() {
-    let p = parse("package other\nconfig t\n");
-    assert_eq!(p.name, "other");
+fn a_package_statement_is_checked_and_ignored() {
+    let p = parse("package other\nconfig t\npackage more-of_it\n");
+    assert_eq!(p.name, "mimm");
+    assert_eq!(p.sections.len(), 1);
+    assert_eq!(
+        err("package a.b\n"),
+        "/etc/config/mimm:1:9: invalid package name \"a.b\": letters, digits, '_' and '-' only"
+    );
+}
+
+/// What libuci makes of `;`: after a bare word it is overwritten with the
+/// word's end and the rest of the line is lost; after a quote or a blank it
+/// separates commands; ending a line it is an error.
+#[test]
+fn semicolons_as_libuci_reads_them() {
+    let p = parse("config t a; option x 1\nconfig t 'b'; option x 1; option y 2\n");
+    assert_eq!(p.section("a").unwrap().options.len(), 0);
+    let b = p.section("b").unwrap();
+    assert_eq!((b.get("x"), b.get("y")), (Some("1"), None));
+    let c = parse("config t c ; option x '1';option y 2 ;option z 3\n");
+    let c = c.section("c").unwrap();
+    assert_eq!(
+        (c.get("x"), c.get("y"), c.get("z")),
+        (Some("1"), Some("2"), Some("3"))
+    );
+    assert_eq!(
+        err("config t 'a';\n"),
+        "/etc/config/mimm:1:14: nothing after ';' (a line may not end in one)"
+    );
+    // An anonymous section by an empty name.
+    assert_eq!(parse("config s ''\n").sections[0].name, None);
 }
 
 #[test]
@@ -112,19 +142,21 @@ fn errors_name_file_line_and_column() {
     );
     assert_eq!(
         err("config\n"),
-        "/etc/config/mimm:1:1: config: section type missing"
+        "/etc/config/mimm:1:1: config: arguments missing"
     );
     assert_eq!(
-        err("config t 'a'\noption x 'never closed\n"),
-        "/etc/config/mimm:2:10: end of file inside a '-quoted string"
+        err("config t 'a'\noption x 'never closed\n\n# the end\n"),
+        "/etc/config/mimm:4:10: end of file inside a '-quoted string (opened at 2:10)"
     );
     assert_eq!(
         err("config t 'a'\nconfig u 'a'\n"),
         "/etc/config/mimm:2:1: section \"a\" of type \"u\" overwrites one of type \"t\""
     );
+    // libuci counts only lines read through their break; the last one
+    // without it is named all the same.
     assert_eq!(
-        err("config t\npackage x\n"),
-        "/etc/config/mimm:2:9: package statement after the first section"
+        err("config t a\noption"),
+        "/etc/config/mimm:2:1: option without arguments"
     );
 }
 
@@ -145,12 +177,11 @@ fn show_and_export_round_trip() {
     );
     let exported = p.to_text(true);
     assert!(
-        exported.starts_with(
-            "package 'mimm'\n\nconfig 'interface' 'wan'\n\toption metric 'signal_dbm'\n"
-        ),
+        exported
+            .starts_with("package mimm\n\nconfig interface 'wan'\n\toption metric 'signal_dbm'\n"),
         "{exported}"
     );
-    let again = Package::parse(&exported, "x").unwrap();
+    let again = Package::parse(&exported, "mimm").unwrap();
     assert_eq!(again.show(), p.show());
 }
 
@@ -172,8 +203,10 @@ fn never_panics_on_garbage() {
         }
         let text: String = chars.into_iter().collect();
         if let Ok(p) = Package::parse(&text, "x") {
-            let again = Package::parse(&p.to_text(false), "x").unwrap();
-            assert_eq!(again.show(), p.show(), "{text:?}");
+            if p.round_trips() {
+                let again = Package::parse(&p.to_text(false), "x").unwrap();
+                assert_eq!(again.show(), p.show(), "{text:?}");
+            }
         }
     }
 }

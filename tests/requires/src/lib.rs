@@ -58,6 +58,23 @@ pub fn path(test: &str, path: &Path, what: &str) -> bool {
     )
 }
 
+/// OpenWrt's own userspace built from `../shared/vendor` (`userspace
+/// build`): its work directory (`OWRT_WORK`, else the project's
+/// `target/openwrt-userspace`), whose `root/usr/bin` holds `uci`, `ubus`,
+/// `rpcd`, `opkg`, `apk`...
+pub fn openwrt_userspace(test: &str) -> Option<std::path::PathBuf> {
+    let work = std::env::var_os("OWRT_WORK").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/openwrt-userspace"),
+        std::path::PathBuf::from,
+    );
+    let built = work.join("root/usr/bin/uci").exists();
+    let missing = format!(
+        "OpenWrt's userspace is not built at {} (../shared/vendor/openwrt/userspace deps build)",
+        work.display()
+    );
+    met(test, built, &missing).then_some(work)
+}
+
 /// The `code` names a document lists after `label`, up to the sentence's
 /// end (`.`): how a test holds README's lists (event kinds, ...) to the
 /// code's.
