@@ -18,6 +18,7 @@ pub fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+#[allow(unused_imports)] // not every test binary needs root
 pub use mimm_requires::root as root_or_skip;
 
 /// A testbed with an LTE modem (wwan0, raw IP, 10 ms) and a Wi-Fi client
