@@ -1,6 +1,7 @@
 //! mimm's packages: the .ipk as opkg expects it, installed, upgraded and
-//! removed by OpenWrt's own opkg (vendor build) into an offline root, and
-//! the feed Makefile installing what the manifests list.
+//! removed by OpenWrt's own opkg (vendor build) into an offline root; the
+//! same packages as .apk through apk-tools v3 (OpenWrt 25.x); the feed
+//! Makefile installing what the manifests list.
 
 mod common;
 
@@ -84,13 +85,20 @@ fn binaries(dir: &Scratch) -> PathBuf {
 
 /// `openwrt/mkipk ARCH` for `release` into `out`.
 fn mkipk(dir: &Scratch, arch: &str, release: u32, out: &Path) {
-    let run = Command::new(repo().join("openwrt/mkipk"))
-        .arg(arch)
+    mkipk_with(dir, arch, release, out, None);
+}
+
+/// [`mkipk`], making the .apk too with the apk-tools binary `apk`.
+fn mkipk_with(dir: &Scratch, arch: &str, release: u32, out: &Path, apk: Option<&Path>) {
+    let mut cmd = Command::new(repo().join("openwrt/mkipk"));
+    cmd.arg(arch)
         .arg(binaries(dir))
         .arg(out)
-        .env("MKIPK_RELEASE", release.to_string())
-        .output()
-        .unwrap();
+        .env("MKIPK_RELEASE", release.to_string());
+    if let Some(apk) = apk {
+        cmd.env("MKIPK_APK", apk);
+    }
+    let run = cmd.output().unwrap();
     assert!(run.status.success(), "{run:?}");
 }
 
@@ -340,5 +348,122 @@ fn opkg_installs_upgrades_and_removes_the_packages() {
             std::fs::read_to_string(opkg.path(conffile)).unwrap(),
             edited
         );
+    }
+}
+
+/// apk-tools v3 on an empty offline root, scripts run outside a chroot
+/// with `IPKG_INSTROOT` set, as an image build runs them.
+fn apk(work: &Path, root: &Path, args: &[&str], package: Option<&Path>) -> String {
+    let mut cmd = Command::new(work.join("root/usr/bin/apk"));
+    cmd.arg("--root")
+        .arg(root)
+        .args(["--allow-untrusted", "--no-network", "--force-no-chroot"])
+        .args(args)
+        .env("IPKG_INSTROOT", root);
+    if let Some(p) = package {
+        cmd.arg(p);
+    }
+    let out = cmd.output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "apk {args:?}: {text}");
+    text
+}
+
+/// An empty package named `name`, standing for what a device has.
+fn device_package(work: &Path, dir: &Scratch, name: &str) -> PathBuf {
+    let files = dir.0.join("empty");
+    std::fs::create_dir_all(&files).unwrap();
+    let out = dir.0.join(format!("{name}.apk"));
+    if !out.exists() {
+        let made = Command::new(work.join("root/usr/bin/apk"))
+            .arg("mkpkg")
+            .args(["--info", &format!("name:{name}"), "--info", "version:1-r1"])
+            .args(["--info", "arch:x86_64", "--info", "description:device"])
+            .arg("--files")
+            .arg(&files)
+            .arg("--output")
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(made.success());
+    }
+    out
+}
+
+#[test]
+fn apk_installs_upgrades_and_removes_the_packages() {
+    let test = "apk_installs_upgrades_and_removes_the_packages";
+    let Some(work) = mimm_requires::openwrt_userspace(test) else {
+        return;
+    };
+    let dir = Scratch::new("apk");
+    let tool = work.join("root/usr/bin/apk");
+    let (first, second) = (dir.0.join("r1"), dir.0.join("r2"));
+    mkipk_with(&dir, "x86_64", 1, &first, Some(&tool));
+    mkipk_with(&dir, "x86_64", 2, &second, Some(&tool));
+    for (package, conffile, _) in PACKAGES {
+        let root = dir.0.join(format!("root-{package}"));
+        std::fs::create_dir_all(&root).unwrap();
+        let at = |dest: &str| root.join(dest.trim_start_matches('/'));
+        let file = |out: &Path, r: u32| out.join(format!("{package}-0.1.0-r{r}.apk"));
+        // What a device has installed already, as empty packages.
+        let deps: Vec<PathBuf> = ["libc", "kmod-tun", "nftables"]
+            .iter()
+            .map(|d| device_package(&work, &dir, d))
+            .collect();
+        let mut init = Command::new(&tool);
+        init.arg("--root")
+            .arg(&root)
+            .args([
+                "--allow-untrusted",
+                "--no-network",
+                "--force-no-chroot",
+                "add",
+                "--initdb",
+            ])
+            .args(&deps);
+        assert!(init.status().unwrap().success());
+        let log = apk(&work, &root, &["add"], Some(&file(&first, 1)));
+        assert!(
+            log.contains(&format!("Installing {package} (0.1.0-r1)")),
+            "{log}"
+        );
+        for (src, dest, mode) in manifest(package) {
+            use std::os::unix::fs::PermissionsExt;
+            let meta = std::fs::metadata(at(&dest)).unwrap_or_else(|e| panic!("{dest}: {e}"));
+            assert_eq!(meta.permissions().mode() & 0o7777, mode, "{dest}");
+            if !src.starts_with("bin/") {
+                assert_eq!(
+                    std::fs::read(at(&dest)).unwrap(),
+                    std::fs::read(repo().join(&src)).unwrap(),
+                    "{dest}"
+                );
+            }
+        }
+        let listed =
+            std::fs::read_to_string(at(&format!("/lib/apk/packages/{package}.conffiles"))).unwrap();
+        assert_eq!(listed.trim(), conffile);
+        let edited = format!(
+            "{}# edited on the router\n",
+            std::fs::read_to_string(at(conffile)).unwrap()
+        );
+        std::fs::write(at(conffile), &edited).unwrap();
+        let log = apk(
+            &work,
+            &root,
+            &["add", "--force-broken-world"],
+            Some(&file(&second, 2)),
+        );
+        assert!(log.contains("0.1.0-r1 -> 0.1.0-r2"), "{log}");
+        assert_eq!(std::fs::read_to_string(at(conffile)).unwrap(), edited);
+        assert!(at(&format!("{conffile}.apk-new")).exists());
+        apk(&work, &root, &["del", package], None);
+        for (_, dest, _) in manifest(package) {
+            if dest != conffile {
+                assert!(!at(&dest).exists(), "{dest} left behind");
+            }
+        }
+        assert_eq!(std::fs::read_to_string(at(conffile)).unwrap(), edited);
     }
 }
