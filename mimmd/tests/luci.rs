@@ -1,8 +1,9 @@
 //! luci-app-mimm in headless Chromium against OpenWrt's own LuCI, uhttpd,
 //! rpcd and ubusd (vendor build, in its namespace) and a real mimmd on the
 //! testbed: the status table says what `mimmctl --json status` says, the
-//! chart has one line per interface and a band per threshold, and the
-//! prefer button moves mimmd's preference.
+//! chart (mimmd's ring of recent samples) has one line per interface and a
+//! band per threshold, and the prefer button moves mimmd's preference, the
+//! switch marked on the chart with its reason.
 
 mod common;
 
@@ -79,8 +80,11 @@ try:
     d.save_screenshot(shot + "-status.png")
     d.find_element(By.CSS_SELECTOR, "button.mimm-prefer[data-iface='lte']").click()
     WebDriverWait(d, 30).until(lambda d: "preferred: lte" in d.find_element(By.CSS_SELECTOR, ".mimm-primary-line").text)
+    marks = "return Array.from(document.querySelectorAll('.mimm-chart[data-iface=lte] .mimm-handoff title')).map(t => t.textContent)"
+    WebDriverWait(d, 30).until(lambda d: any("-> lte" in m for m in d.execute_script(marks)))
     d.save_screenshot(shot + "-preferred.png")
     seen["after"] = d.find_element(By.CSS_SELECTOR, ".mimm-primary-line").text
+    seen["marks"] = d.execute_script(marks)
     print(json.dumps(seen))
 finally:
     d.quit()
@@ -173,6 +177,25 @@ fn the_luci_app_shows_mimmd_and_steers_it() {
         assert_eq!(chart["levels"].as_array().unwrap().len(), set, "{chart}");
     }
     assert!(seen["shaded"].as_u64().unwrap() >= 1, "{seen}");
+    // The switch Prefer caused is marked on lte's chart with mimmd's reason.
+    let marks = seen["marks"].as_array().unwrap();
+    assert!(
+        marks
+            .iter()
+            .any(|m| m.as_str().unwrap().contains("wifi -> lte: user preference")),
+        "{seen}"
+    );
+    // mimmd serves the chart's ring: every interface, in order.
+    let recent: Value = serde_json::from_slice(&m.ctl(&["recent"]).stdout).unwrap();
+    assert_eq!(
+        recent["interfaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .collect::<Vec<_>>(),
+        names
+    );
+    assert!(recent["points"].as_array().unwrap().len() >= 3, "{recent}");
     // Prefer moved mimmd's preference, as mimmctl sees it.
     let status = m.wait_for(Duration::from_secs(2), |s| {
         s.preferred.as_deref() == Some("lte")

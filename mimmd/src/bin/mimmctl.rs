@@ -14,6 +14,8 @@ commands:
   status              interfaces, their state and the primary
   interfaces          the interfaces alone (with --json: {\"interfaces\": [...]})
   history             recent events (with --json: {\"events\": [...]})
+  recent              the last minutes of averaged metrics and primaries, as
+                      JSON (LuCI's chart)
   rpc list | rpc call METHOD
                       rpcd's exec-plugin protocol (arguments: JSON on stdin)
   netifd ACTION IFACE [DEVICE]
@@ -237,6 +239,7 @@ fn main() -> ExitCode {
             iface: iface.to_string(),
         },
         ["reload"] => Request::Reload,
+        ["recent"] => Request::Recent,
         ["events"] => {
             let result = client::events(&socket, follow, samples, |line| {
                 println!("{line}");
@@ -275,6 +278,10 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Reply::Done) => ExitCode::SUCCESS,
+        Ok(Reply::Recent(recent)) => {
+            println!("{}", serde_json::to_string(&recent).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
         Err(e) => fail(&e.to_string()),
     }
 }

@@ -33,6 +33,8 @@ pub enum Request {
         /// Also every sample of every interface, each sample period.
         samples: bool,
     },
+    /// The last minutes of averaged metrics (LuCI's chart).
+    Recent,
 }
 
 /// Every field any request has; fields a command does not take are ignored.
@@ -68,9 +70,10 @@ impl TryFrom<FlatRequest> for Request {
                 follow: flat.follow.unwrap_or(false),
                 samples: flat.samples.unwrap_or(false),
             },
+            "recent" => Request::Recent,
             other => {
                 return Err(format!(
-                    "unknown cmd {other:?}: status, prefer, handoff, reload, netifd or events"
+                    "unknown cmd {other:?}: status, prefer, handoff, reload, netifd, events or recent"
                 ));
             }
         })
@@ -89,6 +92,25 @@ pub enum Response {
 pub enum Reply {
     Done,
     Status(Box<Status>),
+    Recent(Box<RecentSamples>),
+}
+
+/// One sample period of [`RecentSamples`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChartPoint {
+    /// Seconds since mimmd started (the events' clock).
+    pub t_s: f64,
+    /// Index into `interfaces` of the primary.
+    pub primary: Option<usize>,
+    /// Each interface's averaged metric, in `interfaces` order.
+    pub average: Vec<Option<f64>>,
+}
+
+/// The last sample periods, oldest first (at most 10 minutes' worth).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecentSamples {
+    pub interfaces: Vec<String>,
+    pub points: Vec<ChartPoint>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -296,6 +318,7 @@ mod tests {
         for r in [
             Request::Status,
             Request::Reload,
+            Request::Recent,
             Request::Handoff {
                 iface: "lte".into(),
             },

@@ -17,6 +17,7 @@ pub fn list() -> Value {
         "status": {},
         "interfaces": {},
         "history": {},
+        "recent": {},
         "prefer": { "interface": "str" },
         "handoff": { "interface": "str" },
     })
@@ -52,11 +53,15 @@ fn run(socket: &Path, method: &str, args: &str, timeout: Duration) -> Result<Val
     match method {
         "status" => match ask(Request::Status)? {
             Reply::Status(s) => json_of(&*s),
-            Reply::Done => Err("mimmd answered status with nothing".into()),
+            _ => Err("mimmd answered status with something else".into()),
         },
         "interfaces" => match ask(Request::Status)? {
             Reply::Status(s) => Ok(json!({ "interfaces": json_of(&s.interfaces)? })),
-            Reply::Done => Err("mimmd answered status with nothing".into()),
+            _ => Err("mimmd answered status with something else".into()),
+        },
+        "recent" => match ask(Request::Recent)? {
+            Reply::Recent(r) => json_of(&*r),
+            _ => Err("mimmd answered recent with something else".into()),
         },
         "history" => {
             let mut events: Vec<Event> = Vec::new();
@@ -84,7 +89,7 @@ fn run(socket: &Path, method: &str, args: &str, timeout: Duration) -> Result<Val
             ask(Request::Handoff { iface }).map(|_| json!({ "ok": "done" }))
         }
         other => Err(format!(
-            "no method {other:?} (methods: status, interfaces, history, prefer, handoff)"
+            "no method {other:?} (methods: status, interfaces, history, recent, prefer, handoff)"
         )),
     }
 }

@@ -46,6 +46,7 @@ impl Daemon {
         let now = self.ms(clock::now());
         match request {
             Request::Status => Ok(Reply::Status(Box::new(self.status()))),
+            Request::Recent => Ok(Reply::Recent(Box::new(self.recent.snapshot()))),
             Request::Prefer { iface } => {
                 let id = iface.as_deref().map(|n| self.iface_id(n)).transpose()?;
                 self.event(

@@ -9,6 +9,7 @@ mod anchor_paths;
 mod control;
 mod duplication;
 mod exec;
+mod recent;
 mod state;
 mod vsd_events;
 
@@ -28,7 +29,7 @@ use mimm_mm::{IfaceId, Input, Millis, MobilityManager};
 use crate::actions::Mover;
 use crate::actions::jobs::Jobs;
 use crate::config::{self, MimmConfig};
-use crate::control::proto::{Event, EventKind, MAX_REQUEST};
+use crate::control::proto::{ChartPoint, Event, EventKind, MAX_REQUEST};
 use crate::logging::LogLevel;
 use crate::netlink::links::{LinkEvent, LinkWatcher};
 use state::{IfaceRuntime, SLOTS};
@@ -70,6 +71,8 @@ pub struct Daemon {
     control: ControlServer,
     /// `events --follow` clients, tagged with whether they want samples.
     followers: Followers<Event, bool>,
+    /// The last minutes of averaged metrics, for LuCI's chart.
+    recent: recent::Recent,
     start: Nanos,
     next_sample: Nanos,
     /// `mimmctl prefer`'s choice (`Some(None)`: no preference), which
@@ -139,6 +142,7 @@ impl Daemon {
             duplicating: None,
             control,
             followers: Followers::new(RECENT_EVENTS, MAX_FOLLOWERS),
+            recent: recent::Recent::default(),
             start,
             next_sample: start,
             runtime_prefer: None,
@@ -332,7 +336,22 @@ impl Daemon {
                 self.followers.publish(&event, |&samples| samples);
             }
         }
+        self.record_recent(now);
         self.follow_duplication();
+    }
+
+    /// This sample period's averages and primary, into the chart's ring.
+    fn record_recent(&mut self, now: Nanos) {
+        let t_s = now.saturating_sub(self.start).0 as f64 / 1e9;
+        let point = ChartPoint {
+            t_s: (t_s * 1000.0).round() / 1000.0,
+            primary: self.mm.primary().map(|p| p.index()),
+            average: (0..self.ifaces.len())
+                .map(|i| self.mm.view(IfaceId(i as u8)).and_then(|v| v.average))
+                .collect(),
+        };
+        let names: Vec<&str> = self.ifaces.iter().map(|rt| rt.name.as_str()).collect();
+        self.recent.push(&names, point);
     }
 
     /// Vsd mode: probes go through the VSD, so only the active member's

@@ -10,11 +10,13 @@
 // the time it was primary shaded and each handoff marked with its reason.
 
 var callStatus = rpc.declare({ object: 'mimm', method: 'status' });
+var callRecent = rpc.declare({ object: 'mimm', method: 'recent' });
+var callHistory = rpc.declare({ object: 'mimm', method: 'history', expect: { events: [] } });
 var callPrefer = rpc.declare({ object: 'mimm', method: 'prefer', params: [ 'interface' ] });
 var callHandoff = rpc.declare({ object: 'mimm', method: 'handoff', params: [ 'interface' ] });
 
-// Samples kept per interface for the chart (one per poll, every 2 s: 10 min).
-var KEEP = 300;
+// The chart's span: mimmd keeps the last 600 sample periods (10 min at 1 s).
+var SPAN_S = 600;
 var LEVELS = [ 'stable', 'active', 'deteriorating', 'inactive', 'available' ];
 var BAND = {
 	stable: '#cfe8cf', active: '#e3f0d0', deteriorating: '#f7eccb',
@@ -35,28 +37,8 @@ function fmt(v, unit) {
 }
 
 return view.extend({
-	history: {},
-	handoffs: [],
-	lastHandoff: null,
-
 	load: function() {
-		return callStatus();
-	},
-
-	// One sample per interface from a status answer.
-	record: function(status) {
-		var now = Date.now() / 1000;
-		(status.interfaces || []).forEach(L.bind(function(i) {
-			var h = this.history[i.name] || (this.history[i.name] = []);
-			h.push({ t: now, v: i.average, primary: status.primary == i.name });
-			if (h.length > KEEP)
-				h.shift();
-		}, this));
-		var last = status.last_handoff;
-		if (last && (!this.lastHandoff || this.lastHandoff.to != last.to || this.lastHandoff.reason != last.reason)) {
-			this.handoffs.push({ t: now - last.ago_s, to: last.to, from: last.from, reason: last.reason });
-			this.lastHandoff = last;
-		}
+		return Promise.all([ callStatus(), callRecent(), callHistory() ]);
 	},
 
 	thresholds: function(i) {
@@ -65,41 +47,46 @@ return view.extend({
 		}).filter(function(p) { return p[1] != null; });
 	},
 
-	chart: function(i) {
-		var W = 600, H = 120, h = this.history[i.name] || [];
+	// Interface `k` of mimmd's ring: its averages, the primary's spans,
+	// the switches to or from it (hover: the reason mimmd gave).
+	chart: function(i, k, recent, events) {
+		var W = 600, H = 120, pts = recent.points || [];
 		var th = this.thresholds(i).map(function(p) { return p[1]; });
-		var vals = h.map(function(s) { return s.v; }).filter(function(v) { return v != null; });
+		var vals = pts.map(function(p) { return p.average[k]; }).filter(function(v) { return v != null; });
 		var lo = Math.min.apply(null, th.concat(vals)), hi = Math.max.apply(null, th.concat(vals));
 		var pad = (hi - lo) * 0.15 || 1;
 		lo -= pad; hi += pad;
-		var t1 = Date.now() / 1000, t0 = t1 - KEEP * 2;
+		// Up to the ring's 10 minutes, at least one: a young ring fills the width.
+		var t1 = pts.length ? pts[pts.length - 1].t_s : 0;
+		var t0 = t1 - Math.min(SPAN_S, Math.max(60, t1 - (pts.length ? pts[0].t_s : 0)));
 		var x = function(t) { return (t - t0) / (t1 - t0) * W; };
 		var y = function(v) { return H - (v - lo) / (hi - lo) * H; };
 		var parts = [];
-		// The five bands: from each threshold up to the one above it.
+		// The bands: from each threshold up to the next.
 		var levels = this.thresholds(i).sort(function(a, b) { return a[1] - b[1]; });
-		levels.forEach(function(p, k) {
-			var top = (k + 1 < levels.length) ? levels[k + 1][1] : hi;
+		levels.forEach(function(p, n) {
+			var top = (n + 1 < levels.length) ? levels[n + 1][1] : hi;
 			parts.push(svg('rect', { 'class': 'mimm-band', 'data-level': p[0], x: 0, width: W,
 				y: y(top), height: Math.max(0, y(p[1]) - y(top)), fill: BAND[p[0]] },
 				[ svg('title', {}, [ document.createTextNode('%s ≥ %s'.format(p[0], p[1])) ]) ]));
 		});
-		// Shaded while primary.
-		h.forEach(function(s, k) {
-			if (s.primary && k + 1 < h.length)
-				parts.push(svg('rect', { 'class': 'mimm-primary', x: x(s.t), width: Math.max(1, x(h[k + 1].t) - x(s.t)),
-					y: 0, height: H, fill: 'rgba(40,90,200,0.12)' }));
+		pts.forEach(function(p, n) {
+			if (p.primary == k && n + 1 < pts.length)
+				parts.push(svg('rect', { 'class': 'mimm-primary', x: x(p.t_s),
+					width: Math.max(1, x(pts[n + 1].t_s) - x(p.t_s)), y: 0, height: H,
+					fill: 'rgba(40,90,200,0.12)' }));
 		});
-		var pts = h.filter(function(s) { return s.v != null; })
-			.map(function(s) { return '%.1f,%.1f'.format(x(s.t), y(s.v)); }).join(' ');
-		parts.push(svg('polyline', { 'class': 'mimm-line', 'data-iface': i.name, points: pts,
+		var line = pts.filter(function(p) { return p.average[k] != null; })
+			.map(function(p) { return '%.1f,%.1f'.format(x(p.t_s), y(p.average[k])); }).join(' ');
+		parts.push(svg('polyline', { 'class': 'mimm-line', 'data-iface': i.name, points: line,
 			fill: 'none', stroke: '#1d4f91', 'stroke-width': 2 }));
-		this.handoffs.forEach(function(e) {
-			if (e.t < t0 || (e.to != i.name && e.from != i.name))
+		events.forEach(function(e) {
+			var ours = e.iface == i.name || (e.detail || '').indexOf(i.name + ' -> ') == 0;
+			if (e.kind != 'switch' || !ours || e.t_s < t0)
 				return;
-			parts.push(svg('line', { 'class': 'mimm-handoff', x1: x(e.t), x2: x(e.t), y1: 0, y2: H,
+			parts.push(svg('line', { 'class': 'mimm-handoff', x1: x(e.t_s), x2: x(e.t_s), y1: 0, y2: H,
 				stroke: '#b00', 'stroke-width': 2 },
-				[ svg('title', {}, [ document.createTextNode('%s → %s: %s'.format(e.from || '-', e.to, e.reason)) ]) ]));
+				[ svg('title', {}, [ document.createTextNode(e.detail) ]) ]));
 		});
 		return E('div', { 'class': 'mimm-chart', 'data-iface': i.name }, [
 			E('h4', {}, '%s (%s)'.format(i.name, i.metric)),
@@ -151,18 +138,21 @@ return view.extend({
 		]);
 	},
 
-	update: function(node, status) {
-		this.record(status);
-		var charts = (status.interfaces || []).map(L.bind(this.chart, this));
+	update: function(node, data) {
+		var status = data[0], recent = data[1] || {}, events = data[2] || [];
+		var charts = (status.interfaces || []).map(L.bind(function(i) {
+			var k = (recent.interfaces || []).indexOf(i.name);
+			return this.chart(i, k, k < 0 ? {} : recent, events);
+		}, this));
 		node.replaceChildren(this.summary(status), this.table(status),
 			E('div', { 'class': 'mimm-charts' }, charts));
 	},
 
-	render: function(status) {
+	render: function(data) {
 		var node = E('div', { 'class': 'mimm-live' });
-		this.update(node, status);
+		this.update(node, data);
 		poll.add(L.bind(function() {
-			return callStatus().then(L.bind(this.update, this, node));
+			return this.load().then(L.bind(this.update, this, node));
 		}, this), 2);
 		return E('div', { 'class': 'cbi-map' }, [
 			E('h2', {}, _('Mobility management')),
