@@ -7,30 +7,18 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{MIMMCTL, Mimmd, root_or_skip, serial};
+use common::vendor::{self, INSTALL_MIMM, repo};
+use common::{Mimmd, root_or_skip, serial};
 use serde_json::Value;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .into()
-}
 
 const PORT: &str = "18094";
 
 /// Inside the namespace: mimm's package and the LuCI app installed where
 /// their packages put them, then the services held up until `$OUT/up` goes.
 const INSIDE: &str = r#"
-set -eu
-install -m 755 "$REPO/openwrt/files/rpcd-mimm" /usr/libexec/rpcd/mimm
-install -m 644 "$REPO/openwrt/files/mimm.acl.json" /usr/share/rpcd/acl.d/mimm.json
-install -m 755 "$MIMMCTL" /usr/sbin/mimmctl
-cp "$CONFIG" /etc/config/mimm
 app="$REPO/openwrt/luci-app-mimm"
 cp -r "$app/htdocs/." /www/
 cp -r "$app/root/." /
@@ -85,6 +73,11 @@ try:
     d.save_screenshot(shot + "-preferred.png")
     seen["after"] = d.find_element(By.CSS_SELECTOR, ".mimm-primary-line").text
     seen["marks"] = d.execute_script(marks)
+    d.get(f"{base}/admin/services/mimm/log")
+    details = "return Array.from(document.querySelectorAll('tr.mimm-event[data-kind=switch] .mimm-detail')).map(t => t.textContent)"
+    WebDriverWait(d, 60).until(lambda d: any("-> lte" in t for t in d.execute_script(details)))
+    seen["log"] = d.execute_script(details)
+    d.save_screenshot(shot + "-log.png")
     print(json.dumps(seen))
 finally:
     d.quit()
@@ -105,21 +98,11 @@ fn the_luci_app_shows_mimmd_and_steers_it() {
     let _serial = serial();
     let (bed, dir, socket, config) = common::lte_and_wifi("luci");
     let m = Mimmd::start(&bed, &config, &socket, &dir.0.join("log"));
-    let inside = dir.file("inside.sh", INSIDE);
+    let inside = dir.file("inside.sh", &format!("set -eu\n{INSTALL_MIMM}{INSIDE}"));
     let browser = dir.file("browser.py", BROWSER);
     let out = dir.0.join("out");
     std::fs::create_dir_all(&out).unwrap();
-    let mut ns = Command::new(repo().join("../shared/vendor/openwrt/userspace"))
-        .args(["ns", "sh"])
-        .arg(&inside)
-        .current_dir(repo())
-        .env("OWRT_WORK", &work)
-        .env("OWRT_BIND", &dir.0)
-        .env("PORT", PORT)
-        .env("REPO", repo())
-        .env("MIMMCTL", MIMMCTL)
-        .env("CONFIG", &config)
-        .env("OUT", &out)
+    let mut ns = vendor::namespace(&work, &dir, &inside, PORT, &config, &socket, &out)
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
@@ -183,6 +166,20 @@ fn the_luci_app_shows_mimmd_and_steers_it() {
         marks
             .iter()
             .any(|m| m.as_str().unwrap().contains("wifi -> lte: user preference")),
+        "{seen}"
+    );
+    // The log page lists the switches, newest first, with their reasons.
+    let log = seen["log"].as_array().unwrap();
+    assert!(
+        log[0]
+            .as_str()
+            .unwrap()
+            .starts_with("wifi -> lte: user preference"),
+        "{seen}"
+    );
+    assert!(
+        log.iter()
+            .any(|t| t.as_str().unwrap().starts_with("- -> wifi")),
         "{seen}"
     );
     // mimmd serves the chart's ring: every interface, in order.

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::vendor::steady;
 use common::{MIMMCTL, MIMMD, Mimmd, Scratch, root_or_skip, serial};
 use serde_json::Value;
 
@@ -134,25 +135,6 @@ fn the_hotplug_script_reaches_mimmd_at_once_and_never_holds_netifd_up() {
     let (out, took) = hotplug("ifdown", "wifi", "wlan0", &socket);
     eprintln!("hotplug with mimmd down returned in {took:?}");
     assert!(out.status.success() && returned_in_time(took), "{took:?}");
-}
-
-/// The status with what moves between two calls taken out (times, the
-/// probes' latest figures).
-fn steady(mut status: Value) -> Value {
-    let top = status.as_object_mut().unwrap();
-    for key in ["uptime_s", "primary_for_s"] {
-        top.remove(key);
-    }
-    if let Some(h) = top.get_mut("last_handoff").and_then(Value::as_object_mut) {
-        h.remove("ago_s");
-    }
-    for i in top["interfaces"].as_array_mut().unwrap() {
-        let i = i.as_object_mut().unwrap();
-        for key in ["rtt_ms", "loss_pct", "raw", "average", "score"] {
-            i.remove(key);
-        }
-    }
-    status
 }
 
 fn json(out: &Output) -> Value {

@@ -7,30 +7,17 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Duration;
 
-use common::{MIMMCTL, Mimmd, root_or_skip, serial};
+use common::vendor::{self, INSTALL_MIMM, steady};
+use common::{Mimmd, root_or_skip, serial};
 use serde_json::{Value, json};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .into()
-}
-
-/// Run inside the namespace, services up: installs the plugin, the ACL,
-/// mimmctl and the configuration as the package does, adds two rpcd logins
-/// with the real `uci`, then asks through `ubus` and JSON-RPC and leaves
-/// each answer in `$OUT`.
+/// Run inside the namespace, services up, after [`INSTALL_MIMM`]: adds two
+/// rpcd logins with the real `uci`, then asks through `ubus` and JSON-RPC
+/// and leaves each answer in `$OUT`.
 const INSIDE: &str = r#"
-set -eu
-install -m 755 "$REPO/openwrt/files/rpcd-mimm" /usr/libexec/rpcd/mimm
-install -m 644 "$REPO/openwrt/files/mimm.acl.json" /usr/share/rpcd/acl.d/mimm.json
-install -m 755 "$MIMMCTL" /usr/sbin/mimmctl
-cp "$CONFIG" /etc/config/mimm
 hash=$(uci -q get rpcd.@login[0].password)
 for login in viewer:read admin:write; do
     uci -q add rpcd login >/dev/null
@@ -56,24 +43,6 @@ rpc "[\"$viewer\",\"mimm\",\"prefer\",{\"interface\":\"lte\"}]" >"$OUT/viewer-pr
 rpc "[\"$admin\",\"mimm\",\"prefer\",{\"interface\":\"lte\"}]" >"$OUT/admin-prefer.json"
 "#;
 
-/// The status with what moves between two calls taken out.
-fn steady(mut status: Value) -> Value {
-    let top = status.as_object_mut().unwrap();
-    for key in ["uptime_s", "primary_for_s"] {
-        top.remove(key);
-    }
-    if let Some(h) = top.get_mut("last_handoff").and_then(Value::as_object_mut) {
-        h.remove("ago_s");
-    }
-    for i in top["interfaces"].as_array_mut().unwrap() {
-        let i = i.as_object_mut().unwrap();
-        for key in ["rtt_ms", "loss_pct", "raw", "average", "score", "sources"] {
-            i.remove(key);
-        }
-    }
-    status
-}
-
 fn read_json(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap();
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}: {text}", path.display()))
@@ -91,24 +60,10 @@ fn ubus_and_json_rpc_reach_mimmd_through_the_real_rpcd() {
     let _serial = serial();
     let (bed, dir, socket, config) = common::lte_and_wifi("rpcd");
     let m = Mimmd::start(&bed, &config, &socket, &dir.0.join("log"));
-    let inside = dir.file("inside.sh", INSIDE);
     let out = dir.0.join("out");
     std::fs::create_dir_all(&out).unwrap();
-    let script = repo().join("../shared/vendor/openwrt/userspace");
-    let run = Command::new(&script)
-        .args(["ns", "sh"])
-        .arg(&inside)
-        .current_dir(repo())
-        .env("OWRT_WORK", &work)
-        // The scratch directory (mimmd's socket, the config) under /tmp,
-        // which the namespace replaces, appears at its own path.
-        .env("OWRT_BIND", &dir.0)
-        .env("PORT", "18093")
-        .env("REPO", repo())
-        .env("MIMMCTL", MIMMCTL)
-        .env("CONFIG", &config)
-        .env("SOCKET", &socket)
-        .env("OUT", &out)
+    let script = dir.file("inside.sh", &format!("set -eu\n{INSTALL_MIMM}{INSIDE}"));
+    let run = vendor::namespace(&work, &dir, &script, "18093", &config, &socket, &out)
         .output()
         .unwrap();
     let log = |name: &str| std::fs::read_to_string(work.join("run-logs").join(name));

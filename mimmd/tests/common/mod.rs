@@ -1,6 +1,8 @@
 //! Running mimmd inside a testbed's router namespace.
 #![allow(dead_code)]
 
+pub mod vendor;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
