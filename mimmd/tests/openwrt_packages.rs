@@ -230,6 +230,45 @@ fn the_feed_makefile_installs_what_the_manifests_list() {
     }
 }
 
+/// Every file of `package`'s manifest where `at` puts its destination, with
+/// its mode; those not built (scripts, config, ACL) byte for byte as shipped.
+fn installed_as_listed(package: &str, at: impl Fn(&str) -> PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    for (src, dest, mode) in manifest(package) {
+        let meta = std::fs::metadata(at(&dest)).unwrap_or_else(|e| panic!("{dest}: {e}"));
+        assert_eq!(meta.permissions().mode() & 0o7777, mode, "{dest}");
+        if !src.starts_with("bin/") {
+            let shipped = std::fs::read(repo().join(&src)).unwrap();
+            assert_eq!(std::fs::read(at(&dest)).unwrap(), shipped, "{dest}");
+        }
+    }
+}
+
+/// Edits a conffile as a user would; returns what it now holds.
+fn edit(conffile: &Path) -> String {
+    let edited = format!(
+        "{}# edited on the router\n",
+        std::fs::read_to_string(conffile).unwrap()
+    );
+    std::fs::write(conffile, &edited).unwrap();
+    edited
+}
+
+/// After removal: the manifest's files gone, the edited conffile left.
+fn removed_but_edited_conffile(
+    package: &str,
+    conffile: &str,
+    edited: &str,
+    at: impl Fn(&str) -> PathBuf,
+) {
+    for (_, dest, _) in manifest(package) {
+        if dest != conffile {
+            assert!(!at(&dest).exists(), "{dest} left behind");
+        }
+    }
+    assert_eq!(std::fs::read_to_string(at(conffile)).unwrap(), edited);
+}
+
 /// OpenWrt's opkg on an offline root made by the vendor script (libc,
 /// kmod-tun and nftables marked installed, as on a device), maintainer
 /// scripts run with `IPKG_INSTROOT` set, as an image build runs them.
@@ -312,23 +351,10 @@ fn opkg_installs_upgrades_and_removes_the_packages() {
         let log = opkg.run(&["install"], Some(&ipk(&first, package, 1)));
         assert!(log.contains(&format!("{package}.postinst")), "{log}");
         assert_eq!(opkg.version(package).as_deref(), Some("0.1.0-1"));
-        for (src, dest, mode) in manifest(package) {
-            use std::os::unix::fs::PermissionsExt;
-            let meta =
-                std::fs::metadata(opkg.path(&dest)).unwrap_or_else(|e| panic!("{dest}: {e}"));
-            assert_eq!(meta.permissions().mode() & 0o7777, mode, "{dest}");
-            if !src.starts_with("bin/") {
-                let shipped = std::fs::read(repo().join(&src)).unwrap();
-                assert_eq!(std::fs::read(opkg.path(&dest)).unwrap(), shipped, "{dest}");
-            }
-        }
+        installed_as_listed(package, |d| opkg.path(d));
         // Upgrade: the user's edit of the conffile kept, the new default
         // beside it as opkg names it.
-        let edited = format!(
-            "{}# edited on the router\n",
-            std::fs::read_to_string(opkg.path(conffile)).unwrap()
-        );
-        std::fs::write(opkg.path(conffile), &edited).unwrap();
+        let edited = edit(&opkg.path(conffile));
         opkg.run(&["install"], Some(&ipk(&second, package, 2)));
         assert_eq!(opkg.version(package).as_deref(), Some("0.1.0-2"));
         assert_eq!(
@@ -339,15 +365,7 @@ fn opkg_installs_upgrades_and_removes_the_packages() {
         // Remove: the files gone, the edited conffile left.
         opkg.run(&["remove", package], None);
         assert_eq!(opkg.version(package), None);
-        for (_, dest, _) in manifest(package) {
-            if dest != conffile {
-                assert!(!opkg.path(&dest).exists(), "{dest} left behind");
-            }
-        }
-        assert_eq!(
-            std::fs::read_to_string(opkg.path(conffile)).unwrap(),
-            edited
-        );
+        removed_but_edited_conffile(package, conffile, &edited, |d| opkg.path(d));
     }
 }
 
@@ -429,41 +447,16 @@ fn apk_installs_upgrades_and_removes_the_packages() {
             log.contains(&format!("Installing {package} (0.1.0-r1)")),
             "{log}"
         );
-        for (src, dest, mode) in manifest(package) {
-            use std::os::unix::fs::PermissionsExt;
-            let meta = std::fs::metadata(at(&dest)).unwrap_or_else(|e| panic!("{dest}: {e}"));
-            assert_eq!(meta.permissions().mode() & 0o7777, mode, "{dest}");
-            if !src.starts_with("bin/") {
-                assert_eq!(
-                    std::fs::read(at(&dest)).unwrap(),
-                    std::fs::read(repo().join(&src)).unwrap(),
-                    "{dest}"
-                );
-            }
-        }
+        installed_as_listed(package, at);
         let listed =
             std::fs::read_to_string(at(&format!("/lib/apk/packages/{package}.conffiles"))).unwrap();
         assert_eq!(listed.trim(), conffile);
-        let edited = format!(
-            "{}# edited on the router\n",
-            std::fs::read_to_string(at(conffile)).unwrap()
-        );
-        std::fs::write(at(conffile), &edited).unwrap();
-        let log = apk(
-            &work,
-            &root,
-            &["add", "--force-broken-world"],
-            Some(&file(&second, 2)),
-        );
+        let edited = edit(&at(conffile));
+        let log = apk(&work, &root, &["add"], Some(&file(&second, 2)));
         assert!(log.contains("0.1.0-r1 -> 0.1.0-r2"), "{log}");
         assert_eq!(std::fs::read_to_string(at(conffile)).unwrap(), edited);
         assert!(at(&format!("{conffile}.apk-new")).exists());
         apk(&work, &root, &["del", package], None);
-        for (_, dest, _) in manifest(package) {
-            if dest != conffile {
-                assert!(!at(&dest).exists(), "{dest} left behind");
-            }
-        }
-        assert_eq!(std::fs::read_to_string(at(conffile)).unwrap(), edited);
+        removed_but_edited_conffile(package, conffile, &edited, at);
     }
 }
