@@ -325,9 +325,8 @@ impl Daemon {
             );
             if report {
                 // Periodic reports for the subscribers that asked (not logged).
-                let t_s = now.saturating_sub(self.start).0 as f64 / 1e9;
                 let event = Event {
-                    t_s: (t_s * 1000.0).round() / 1000.0,
+                    t_s: self.since_start_s(now),
                     kind: EventKind::Sample,
                     iface: Some(self.ifaces[i].name.clone()),
                     detail: String::new(),
@@ -342,9 +341,8 @@ impl Daemon {
 
     /// This sample period's averages and primary, into the chart's ring.
     fn record_recent(&mut self, now: Nanos) {
-        let t_s = now.saturating_sub(self.start).0 as f64 / 1e9;
         let point = ChartPoint {
-            t_s: (t_s * 1000.0).round() / 1000.0,
+            t_s: self.since_start_s(now),
             primary: self.mm.primary().map(|p| p.index()),
             average: (0..self.ifaces.len())
                 .map(|i| self.mm.view(IfaceId(i as u8)).and_then(|v| v.average))
@@ -511,8 +509,15 @@ impl Daemon {
         self.feed(i);
     }
 
+    /// Seconds since mimmd started, to the ms: the clock of events and of
+    /// the chart's ring.
+    fn since_start_s(&self, now: Nanos) -> f64 {
+        let s = now.saturating_sub(self.start).0 as f64 / 1e9;
+        (s * 1000.0).round() / 1000.0
+    }
+
     fn event(&mut self, kind: EventKind, iface: Option<usize>, detail: String) {
-        let t_s = clock::now().saturating_sub(self.start).0 as f64 / 1e9;
+        let t_s = self.since_start_s(clock::now());
         let name = iface
             .and_then(|i| self.ifaces.get(i))
             .map(|rt| rt.name.clone());
@@ -522,7 +527,7 @@ impl Daemon {
             "{detail}"
         );
         let event = Event {
-            t_s: (t_s * 1000.0).round() / 1000.0,
+            t_s,
             kind,
             iface: name,
             detail,
