@@ -103,12 +103,16 @@ fn device_name_ok(name: &str) -> bool {
         && name != ".."
 }
 
+/// Every option of a `config vsd` section, in either mode.
+pub fn all_options() -> Vec<&'static str> {
+    [OPTIONS, anchored::OPTIONS].concat()
+}
+
 fn read(r: &Reader, s: &Section, name: &str) -> Result<VsdConfig, ConfigError> {
     let what = format!("vsd {name}");
     let what = what.as_str();
     let at = |option: &str| s.option(option).map_or(s.pos, |o| o.pos);
-    let known: Vec<&str> = OPTIONS.iter().chain(anchored::OPTIONS).copied().collect();
-    r.check_known(s, &known, what)?;
+    r.check_known(s, &all_options(), what)?;
     if !device_name_ok(name) {
         return Err(r.fail(
             s.pos,

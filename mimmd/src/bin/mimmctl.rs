@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use mimm_mimmd::config::store;
 use mimm_mimmd::control::proto::{Event, Reply, Request, Status};
 use mimm_mimmd::control::{client, rpc};
 
-const USAGE: &str = "usage: mimmctl [-s SOCKET] [-t TIMEOUT_MS] [--json] COMMAND
+const USAGE: &str = "usage: mimmctl [-s SOCKET] [-t TIMEOUT_MS] [-c FILE] [--json] COMMAND
 commands:
   status              interfaces, their state and the primary
   interfaces          the interfaces alone (with --json: {\"interfaces\": [...]})
@@ -21,7 +22,10 @@ commands:
   netifd ACTION IFACE [DEVICE]
                       netifd's hotplug news (ifup, ifupdate, ifdown), as the
                       /etc/hotplug.d/iface script sends it
-  prefer IFACE|none   prefer an interface (none: no preference)
+  prefer IFACE|none [--save]
+                      prefer an interface (none: no preference); --save
+                      also makes it the preference at start in FILE
+                      (/etc/config/mimm), through uci where there is uci
   handoff IFACE       hand off to an interface now
   events [--follow] [--samples]
                       recent events (and new ones as they come; with
@@ -188,6 +192,8 @@ fn main() -> ExitCode {
     let mut json = false;
     let mut follow = false;
     let mut samples = false;
+    let mut save = false;
+    let mut config = PathBuf::from("/etc/config/mimm");
     let mut words: Vec<String> = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -200,6 +206,11 @@ fn main() -> ExitCode {
                 Some(ms) => timeout = Duration::from_millis(ms),
                 None => return fail("-t needs a timeout in milliseconds"),
             },
+            "-c" | "--config" => match args.next() {
+                Some(c) => config = c.into(),
+                None => return fail("-c needs a file"),
+            },
+            "--save" => save = true,
             "--json" => json = true,
             "-f" | "--follow" => follow = true,
             "--samples" => samples = true,
@@ -252,7 +263,19 @@ fn main() -> ExitCode {
         }
         _ => return fail(USAGE),
     };
-    match client::call(&socket, &request, timeout) {
+    if save && !matches!(request, Request::Prefer { .. }) {
+        return fail("--save goes with prefer only");
+    }
+    let reply = client::call(&socket, &request, timeout);
+    if let (Ok(_), Request::Prefer { iface }) = (&reply, &request) {
+        // Saved only once mimmd took it: a name it refuses is never written.
+        if save {
+            if let Err(e) = store::save_preferred(&config, iface.as_deref()) {
+                return fail(&e);
+            }
+        }
+    }
+    match reply {
         Ok(Reply::Status(status)) if words.first() == Some(&"interfaces") => {
             if json {
                 let all = serde_json::json!({ "interfaces": status.interfaces });

@@ -23,6 +23,7 @@
 mod daemon;
 mod mm;
 mod server;
+pub mod store;
 
 use std::path::{Path, PathBuf};
 
@@ -63,11 +64,24 @@ pub fn load(path: &Path) -> Result<MimmConfig, String> {
     from_package(&package, path).map_err(|e| e.to_string())
 }
 
+/// Every option a section of type `kind` may have (none for a type mimmd
+/// does not read): what the file is checked against, and what LuCI's form
+/// must offer.
+pub fn options_of(kind: &str) -> Vec<&'static str> {
+    match kind {
+        "globals" => [mm::GLOBAL_OPTIONS, daemon::GLOBAL_OPTIONS].concat(),
+        "interface" => [mm::IFACE_OPTIONS, daemon::IFACE_OPTIONS].concat(),
+        "server" => server::OPTIONS.to_vec(),
+        "vsd" => mimm_vsd::config::all_options(),
+        _ => Vec::new(),
+    }
+}
+
 /// The configuration in a parsed package; `file` names the place in errors.
 pub fn from_package(package: &Package, file: &Path) -> Result<MimmConfig, ConfigError> {
     let reader = Fields(Reader { file });
-    let known_globals: Vec<&str> = [mm::GLOBAL_OPTIONS, daemon::GLOBAL_OPTIONS].concat();
-    let known_iface: Vec<&str> = [mm::IFACE_OPTIONS, daemon::IFACE_OPTIONS].concat();
+    let known_globals = options_of("globals");
+    let known_iface = options_of("interface");
     let mut globals_sections = package.sections_of("globals");
     let globals_section = globals_sections.next();
     if let Some(extra) = globals_sections.next() {
@@ -107,7 +121,7 @@ pub fn from_package(package: &Package, file: &Path) -> Result<MimmConfig, Config
                 if server.is_some() {
                     return Err(reader.fail(s.pos, "only one server section".into()));
                 }
-                reader.check_known(s, server::OPTIONS, "server")?;
+                reader.check_known(s, &options_of("server"), "server")?;
                 server = Some(reader.server(s)?);
             }
             // The VSD's own; checked below with the VSD's rules.

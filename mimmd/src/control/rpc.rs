@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::config::store;
 use crate::control::client;
 use crate::control::proto::{Event, Reply, Request};
 
@@ -20,6 +21,8 @@ pub fn list() -> Value {
         "recent": {},
         "prefer": { "interface": "str" },
         "handoff": { "interface": "str" },
+        "check": {},
+        "reload": {},
     })
 }
 
@@ -32,13 +35,15 @@ pub fn call(socket: &Path, method: &str, args: &str, timeout: Duration) -> Value
     }
 }
 
+fn arguments(method: &str, args: &str) -> Result<Value, String> {
+    if args.trim().is_empty() {
+        return Ok(json!({}));
+    }
+    serde_json::from_str(args).map_err(|e| format!("{method}: arguments: {e}"))
+}
+
 fn interface_arg(method: &str, args: &str) -> Result<String, String> {
-    let args: Value = if args.trim().is_empty() {
-        json!({})
-    } else {
-        serde_json::from_str(args).map_err(|e| format!("{method}: arguments: {e}"))?
-    };
-    match args.get("interface") {
+    match arguments(method, args)?.get("interface") {
         Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
         _ => Err(format!("{method}: needs {{\"interface\": \"NAME\"}}")),
     }
@@ -88,8 +93,18 @@ fn run(socket: &Path, method: &str, args: &str, timeout: Duration) -> Result<Val
             let iface = interface_arg(method, args)?;
             ask(Request::Handoff { iface }).map(|_| json!({ "ok": "done" }))
         }
+        // LuCI's Save & Apply: the changes staged in the caller's session
+        // (uhttpd adds `ubus_rpc_session` to every call) checked first...
+        "check" => {
+            let args = arguments(method, args)?;
+            let sid = args.get("ubus_rpc_session").and_then(Value::as_str);
+            store::check_staged("mimm", sid).map(|()| json!({ "ok": "valid" }))
+        }
+        // ...and once applied, mimmd told.
+        "reload" => ask(Request::Reload).map(|_| json!({ "ok": "done" })),
         other => Err(format!(
-            "no method {other:?} (methods: status, interfaces, history, recent, prefer, handoff)"
+            "no method {other:?} (methods: status, interfaces, history, recent, prefer, \
+             handoff, check, reload)"
         )),
     }
 }
