@@ -460,3 +460,138 @@ fn apk_installs_upgrades_and_removes_the_packages() {
         removed_but_edited_conffile(package, conffile, &edited, at);
     }
 }
+
+/// Every file under `dir`, relative to it, sorted.
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                found.push(path.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn the_luci_app_is_packaged_as_luci_mk_packages_it() {
+    // luci.mk installs htdocs/ under /www and root/ under /: the manifest
+    // lists exactly that, so mkipk's package and the feed's agree.
+    let app = repo().join("openwrt/luci-app-mimm");
+    let mut want: Vec<(String, String, u32)> = Vec::new();
+    for (part, prefix) in [("htdocs", "/www/"), ("root", "/")] {
+        for file in files_under(&app.join(part)) {
+            let src = format!("openwrt/luci-app-mimm/{part}/{file}");
+            want.push((src, format!("{prefix}{file}"), 0o644));
+        }
+    }
+    let mut listed = manifest("luci-app-mimm");
+    listed.sort();
+    want.sort();
+    assert_eq!(listed, want);
+    let makefile = std::fs::read_to_string(app.join("Makefile")).unwrap();
+    for line in [
+        "include $(TOPDIR)/rules.mk",
+        "LUCI_DEPENDS:=+luci-base +mimm",
+        "LUCI_PKGARCH:=all",
+        "include $(TOPDIR)/feeds/luci/luci.mk",
+        // The buildroot finds a LuCI package by this line.
+        "# call BuildPackage - OpenWrt buildroot signature",
+    ] {
+        assert!(
+            makefile.lines().any(|l| l == line),
+            "Makefile lacks {line:?}"
+        );
+    }
+    let fields = std::fs::read_to_string(repo().join("openwrt/pkg/luci-app-mimm/fields")).unwrap();
+    assert!(
+        fields.contains("Depends: libc, luci-base, mimm\n"),
+        "{fields}"
+    );
+    assert!(fields.contains("Architecture: all\n"), "{fields}");
+}
+
+#[test]
+fn the_luci_app_package_installs_beside_mimm_with_opkg_and_apk() {
+    let test = "the_luci_app_package_installs_beside_mimm_with_opkg_and_apk";
+    let Some(work) = mimm_requires::openwrt_userspace(test) else {
+        return;
+    };
+    let dir = Scratch::new("luci-pkg");
+    let out = dir.0.join("out");
+    let tool = work.join("root/usr/bin/apk");
+    mkipk_with(&dir, "x86_64", 1, &out, Some(&tool));
+
+    // opkg: luci-base marked installed as on a device, mimm first.
+    let opkg = Opkg::new(&work, &dir);
+    let status = opkg.path("/usr/lib/opkg/status");
+    let mut text = std::fs::read_to_string(&status).unwrap();
+    text +=
+        "Package: luci-base\nVersion: 25.1-r1\nStatus: install ok installed\nArchitecture: all\n\n";
+    std::fs::write(&status, text).unwrap();
+    std::fs::write(opkg.path("/usr/lib/opkg/info/luci-base.list"), "").unwrap();
+    let ipk = out.join("luci-app-mimm_0.1.0-1_all.ipk");
+    let refused = Command::new(&opkg.opkg)
+        .arg("-f")
+        .arg(opkg.path("/etc/opkg.conf"))
+        .arg("--offline-root")
+        .arg(&opkg.root)
+        .arg("install")
+        .arg(&ipk)
+        .output()
+        .unwrap();
+    assert_eq!(
+        opkg.version("luci-app-mimm"),
+        None,
+        "installed without mimm: {refused:?}"
+    );
+    opkg.run(&["install"], Some(&out.join("mimm_0.1.0-1_x86_64.ipk")));
+    let log = opkg.run(&["install"], Some(&ipk));
+    assert!(log.contains("luci-app-mimm.postinst"), "{log}");
+    installed_as_listed("luci-app-mimm", |d| opkg.path(d));
+    opkg.run(&["remove", "luci-app-mimm"], None);
+    for (_, dest, _) in manifest("luci-app-mimm") {
+        assert!(!opkg.path(&dest).exists(), "{dest} left behind");
+    }
+    assert!(opkg.path("/usr/sbin/mimmd").exists(), "mimm went with it");
+
+    // apk: the same, noarch.
+    let root = dir.0.join("apk-root");
+    std::fs::create_dir_all(&root).unwrap();
+    let deps: Vec<PathBuf> = ["libc", "kmod-tun", "nftables", "luci-base"]
+        .iter()
+        .map(|d| device_package(&work, &dir, d))
+        .collect();
+    let mut init = Command::new(&tool);
+    init.arg("--root")
+        .arg(&root)
+        .args([
+            "--allow-untrusted",
+            "--no-network",
+            "--force-no-chroot",
+            "add",
+            "--initdb",
+        ])
+        .args(&deps);
+    assert!(init.status().unwrap().success());
+    apk(&work, &root, &["add"], Some(&out.join("mimm-0.1.0-r1.apk")));
+    let log = apk(
+        &work,
+        &root,
+        &["add"],
+        Some(&out.join("luci-app-mimm-0.1.0-r1.apk")),
+    );
+    assert!(log.contains("Installing luci-app-mimm (0.1.0-r1)"), "{log}");
+    let at = |dest: &str| root.join(dest.trim_start_matches('/'));
+    installed_as_listed("luci-app-mimm", at);
+    apk(&work, &root, &["del", "luci-app-mimm"], None);
+    for (_, dest, _) in manifest("luci-app-mimm") {
+        assert!(!at(&dest).exists(), "{dest} left behind");
+    }
+}
