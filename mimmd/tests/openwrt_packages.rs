@@ -409,6 +409,23 @@ fn device_package(work: &Path, dir: &Scratch, name: &str) -> PathBuf {
     out
 }
 
+/// A new apk database in `root` with what a device has installed already,
+/// as empty packages.
+fn apk_root(work: &Path, dir: &Scratch, root: &Path, device: &[&str]) {
+    std::fs::create_dir_all(root).unwrap();
+    let deps: Vec<PathBuf> = device
+        .iter()
+        .map(|d| device_package(work, dir, d))
+        .collect();
+    let mut init = Command::new(work.join("root/usr/bin/apk"));
+    init.arg("--root")
+        .arg(root)
+        .args(["--allow-untrusted", "--no-network", "--force-no-chroot"])
+        .args(["add", "--initdb"])
+        .args(&deps);
+    assert!(init.status().unwrap().success());
+}
+
 #[test]
 fn apk_installs_upgrades_and_removes_the_packages() {
     let test = "apk_installs_upgrades_and_removes_the_packages";
@@ -425,23 +442,7 @@ fn apk_installs_upgrades_and_removes_the_packages() {
         std::fs::create_dir_all(&root).unwrap();
         let at = |dest: &str| root.join(dest.trim_start_matches('/'));
         let file = |out: &Path, r: u32| out.join(format!("{package}-0.1.0-r{r}.apk"));
-        // What a device has installed already, as empty packages.
-        let deps: Vec<PathBuf> = ["libc", "kmod-tun", "nftables"]
-            .iter()
-            .map(|d| device_package(&work, &dir, d))
-            .collect();
-        let mut init = Command::new(&tool);
-        init.arg("--root")
-            .arg(&root)
-            .args([
-                "--allow-untrusted",
-                "--no-network",
-                "--force-no-chroot",
-                "add",
-                "--initdb",
-            ])
-            .args(&deps);
-        assert!(init.status().unwrap().success());
+        apk_root(&work, &dir, &root, &["libc", "kmod-tun", "nftables"]);
         let log = apk(&work, &root, &["add"], Some(&file(&first, 1)));
         assert!(
             log.contains(&format!("Installing {package} (0.1.0-r1)")),
@@ -564,22 +565,12 @@ fn the_luci_app_package_installs_beside_mimm_with_opkg_and_apk() {
     // apk: the same, noarch.
     let root = dir.0.join("apk-root");
     std::fs::create_dir_all(&root).unwrap();
-    let deps: Vec<PathBuf> = ["libc", "kmod-tun", "nftables", "luci-base"]
-        .iter()
-        .map(|d| device_package(&work, &dir, d))
-        .collect();
-    let mut init = Command::new(&tool);
-    init.arg("--root")
-        .arg(&root)
-        .args([
-            "--allow-untrusted",
-            "--no-network",
-            "--force-no-chroot",
-            "add",
-            "--initdb",
-        ])
-        .args(&deps);
-    assert!(init.status().unwrap().success());
+    apk_root(
+        &work,
+        &dir,
+        &root,
+        &["libc", "kmod-tun", "nftables", "luci-base"],
+    );
     apk(&work, &root, &["add"], Some(&out.join("mimm-0.1.0-r1.apk")));
     let log = apk(
         &work,
