@@ -11,4 +11,5 @@ pub mod isolate;
 pub mod macs;
 pub mod packet;
 pub mod switch;
+pub mod traffic;
 pub mod wire;

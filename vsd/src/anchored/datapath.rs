@@ -30,7 +30,11 @@ pub(super) const INNER_AT: usize = SEALED_HEADER + ID_LEN;
 
 impl Engine {
     pub(super) fn tun_readable(&mut self) {
+        // A dead active path is left before the packets go out, not after.
+        self.check_active_carrier(clock::now());
         let drained = self.read_tun();
+        let read = std::mem::take(&mut self.tun_packets);
+        self.traffic.count(clock::now(), read);
         self.batch.flush();
         if !drained {
             // More may be waiting: edge-triggered, so come back at once.
@@ -101,6 +105,7 @@ impl Engine {
     /// there for the active path; while duplicating, numbered copies for
     /// both paths from the engine's own buffer instead.
     fn uplink(&mut self, len: usize) {
+        self.tun_packets += 1;
         let slot = self.batch.slot();
         let is_ipv4 = slot.get(SEALED_HEADER).is_some_and(|b| b >> 4 == 4);
         let Some(tx) = self.switch.tx().filter(|_| is_ipv4) else {
@@ -153,7 +158,8 @@ impl Engine {
     }
 
     pub(super) fn path_readable(&mut self, id: usize) {
-        self.read_path(id);
+        let datagrams = self.read_path(id);
+        self.traffic.count(clock::now(), datagrams);
         // What was gathered for the TUN goes now: nothing waits for more.
         let tun = &self.tun;
         self.coalescer.flush(|header, packet| {
@@ -161,14 +167,16 @@ impl Engine {
         });
     }
 
-    fn read_path(&mut self, id: usize) {
+    /// Up to [`BUDGET`] reads from path `id`; how many datagrams they held.
+    fn read_path(&mut self, id: usize) -> usize {
+        let mut datagrams = 0;
         for _ in 0..BUDGET {
             let Some(p) = self.paths.get(id).and_then(Option::as_ref) else {
-                return;
+                return datagrams;
             };
             let got = match msg::recv_msg(p.socket.as_raw_fd(), &mut self.buf) {
                 Ok(got) => got,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return datagrams,
                 // A queued ICMP error from an earlier send: read on.
                 Err(_) => continue,
             };
@@ -177,10 +185,12 @@ impl Engine {
             }
             // Several at once when the anchor's send was segmented (UDP_GRO).
             for datagram in got.datagrams() {
+                datagrams += 1;
                 self.anchor_datagram(id, datagram);
             }
         }
         self.again.push(Token(PATH_BASE + id));
+        datagrams
     }
 
     /// One datagram from the anchor on path `id`, at `buf[at]`.

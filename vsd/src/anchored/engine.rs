@@ -21,6 +21,8 @@ use mimm_io::tuntap::TunTap;
 use mimm_io::udp::batch::Batch;
 use mimm_netlink::Rtnl;
 use mimm_netlink::links::LinkWatcher;
+
+use crate::traffic::TrafficMeter;
 use mimm_netlink::settings::LinkChange;
 use mimm_proto::replay::Now;
 use mimm_tunnel::duplicate::ID_LEN;
@@ -78,6 +80,11 @@ pub struct Engine {
     pub(super) next_keepalive: Nanos,
     /// Packets from the TUN with no usable path (or not IPv4).
     pub(super) no_path_drops: u64,
+    /// How dense traffic is: while it flows, the active path's carrier is
+    /// read from its device, which rtnetlink can announce a second late.
+    pub(super) traffic: TrafficMeter,
+    /// Packets read from the TUN in this wake-up, for `traffic`.
+    pub(super) tun_packets: usize,
     pub(super) switches: u64,
     pub(super) start: Nanos,
     /// Where SIGHUP reloads from.
@@ -178,6 +185,8 @@ impl Engine {
             dup: Default::default(),
             next_keepalive: clock::now(),
             no_path_drops: 0,
+            traffic: TrafficMeter::default(),
+            tun_packets: 0,
             switches: 0,
             start: clock::now(),
             config_file: None,
@@ -272,6 +281,7 @@ impl Engine {
             self.registrar.poll_timeout().map(at_ms),
             Some(self.next_keepalive),
             self.control.deadline(),
+            self.traffic.carrier_wake(clock::now()),
         ];
         let at = candidates.into_iter().flatten().min();
         if let Err(e) = self.timer.arm_at(at) {
@@ -295,6 +305,7 @@ impl Engine {
             LINKS => self.on_links(),
             TIMER => {
                 self.timer.expirations();
+                self.check_active_carrier(clock::now());
             }
             SIGNALS => {
                 while let Some(signal) = self.signals.take() {

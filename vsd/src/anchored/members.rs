@@ -2,7 +2,7 @@
 //! when they appear), their addresses registered as they change, and
 //! whether each can carry traffic, told to the switch.
 
-use mimm_io::clock;
+use mimm_io::clock::{self, Nanos};
 use mimm_netlink::links::{Link, LinkEvent};
 use mio::{Interest, Token};
 
@@ -95,6 +95,25 @@ impl Engine {
         let detail = if usable { "usable" } else { "unusable" };
         self.event(EventKind::Carrier, Some(id), format!("{detail}: {why}"));
         self.handle_outputs();
+    }
+
+    /// Reads the active path's carrier from its device (at most once per
+    /// [`crate::traffic::CARRIER_CHECK`]): while traffic flows, a loss on a
+    /// point-to-point modem is acted on within about a millisecond, where
+    /// rtnetlink's announcement can come a second late, or, when the
+    /// carrier is back within that second, never.
+    pub(super) fn check_active_carrier(&mut self, now: Nanos) {
+        if !self.traffic.carrier_due(now) {
+            return;
+        }
+        let Some(id) = self.switch.tx() else { return };
+        let Some(p) = self.paths.get_mut(id).and_then(Option::as_mut) else {
+            return;
+        };
+        if p.carrier && p.carrier_file.as_ref().is_some_and(|f| !f.read()) {
+            p.carrier = false;
+            self.update_usable(id, "carrier lost (read from the device)");
+        }
     }
 
     pub(super) fn on_links(&mut self) {

@@ -14,6 +14,7 @@ use mimm_netlink::links::Link;
 use serde::{Deserialize, Serialize};
 
 use super::tunnel::{PathTunnel, TunnelCounters};
+use crate::carrier::CarrierFile;
 
 /// Keepalives unanswered in a row after which a path counts as broken
 /// (a blackhole with carrier up).
@@ -51,8 +52,10 @@ pub struct Path {
     pub ifindex: u32,
     pub socket: mio::net::UdpSocket,
     pub tunnel: PathTunnel,
-    /// Up with a lower layer, as rtnetlink said.
+    /// Up with a lower layer, as rtnetlink said (or the device, read while
+    /// traffic flows, see [`crate::traffic`]).
     pub carrier: bool,
+    pub carrier_file: Option<CarrierFile>,
     pub care_of: Option<Ipv4Addr>,
     next_seq: u16,
     /// Keepalives awaiting their answers, and when each left: more than
@@ -100,6 +103,11 @@ impl Path {
             socket,
             tunnel: PathTunnel::new(cipher),
             carrier: link.up && link.carrier,
+            carrier_file: CarrierFile::open(&link.name)
+                .inspect_err(|e| {
+                    tracing::warn!("member {}: {e}; carrier from rtnetlink only", link.name)
+                })
+                .ok(),
             care_of: None,
             next_seq: 0,
             awaiting: [None; IN_FLIGHT],
@@ -182,6 +190,7 @@ mod tests {
             socket,
             tunnel: PathTunnel::default(),
             carrier: true,
+            carrier_file: None,
             care_of: None,
             next_seq: 0,
             awaiting: [None; IN_FLIGHT],

@@ -7,7 +7,6 @@ mod datapath;
 mod members;
 pub(crate) mod members_control;
 mod reload;
-mod traffic;
 
 use std::io;
 use std::net::IpAddr;
@@ -34,6 +33,7 @@ use crate::isolate;
 use crate::macs::{self, MacPolicy};
 use crate::packet::Batch;
 use crate::switch::{Millis, Output, Switch};
+use crate::traffic::TrafficMeter;
 use crate::wire::Mac;
 use members::Member;
 
@@ -49,8 +49,6 @@ const SLOT_LEN: usize = 65_536 + 256;
 const RECENT_EVENTS: usize = 100;
 /// `vsd ctl events --follow` clients at once (mimmd, scripts).
 const MAX_FOLLOWERS: usize = 256;
-/// How often the active member's carrier is read while traffic flows.
-const CARRIER_CHECK: Nanos = Nanos(1_000_000);
 
 /// The links the kernel has now.
 pub(crate) fn existing_links(links: &mut LinkWatcher) -> io::Result<Vec<Link>> {
@@ -157,7 +155,7 @@ pub struct Engine {
     no_member_drops: u64,
     switches: u64,
     /// Whether frames move densely enough to poll the carrier between them.
-    traffic: traffic::TrafficMeter,
+    traffic: TrafficMeter,
     start: Nanos,
     stop: bool,
 }
@@ -217,7 +215,7 @@ impl Engine {
             rx_batch: Batch::new(batch, SLOT_LEN),
             no_member_drops: 0,
             switches: 0,
-            traffic: traffic::TrafficMeter::default(),
+            traffic: TrafficMeter::default(),
             start: clock::now(),
             stop: false,
         };
@@ -434,10 +432,10 @@ impl Engine {
     }
 
     /// Reads the active member's carrier from the device (at most once per
-    /// [`CARRIER_CHECK`]): while traffic flows, a loss is acted on within
+    /// [`crate::traffic::CARRIER_CHECK`]): while traffic flows, a loss is acted on within
     /// about a millisecond instead of when rtnetlink gets round to it.
     fn check_active_carrier(&mut self, now: Nanos) {
-        if !self.traffic.carrier_due(now, CARRIER_CHECK) {
+        if !self.traffic.carrier_due(now) {
             return;
         }
         let Some(id) = self.switch.tx() else { return };
@@ -520,12 +518,7 @@ impl Engine {
             .switch
             .poll_timeout()
             .map(|t| self.start.saturating_add(Nanos::from_ms(t)));
-        // While traffic flows densely, wake to check the carrier between
-        // frames too (a download's frames may all be arriving on a member
-        // that just died); with a trickle or none, sleep.
-        let now = clock::now();
-        if self.traffic.dense(now) {
-            let check = now.saturating_add(CARRIER_CHECK);
+        if let Some(check) = self.traffic.carrier_wake(clock::now()) {
             at = Some(at.map_or(check, |a| a.min(check)));
         }
         if let Some(idle) = self.control.deadline() {

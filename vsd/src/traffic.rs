@@ -1,8 +1,9 @@
 //! Whether traffic is dense enough to poll the active member's carrier
-//! between frames. A trickle (mimmd's probes, a keepalive) must not keep the
-//! VSD awake a thousand times a second: sparse upstream frames get the
-//! carrier read inline before they are sent, which is when a dead member
-//! would cost them.
+//! between frames (both modes: a shadow-MAC member's and an anchored path's
+//! device, [`crate::carrier`]). A trickle (mimmd's probes, a keepalive) must
+//! not keep the VSD awake a thousand times a second: sparse upstream frames
+//! get the carrier read inline before they are sent, which is when a dead
+//! member would cost them.
 
 use mimm_io::clock::Nanos;
 
@@ -10,8 +11,10 @@ use mimm_io::clock::Nanos;
 const WINDOW: Nanos = Nanos(100_000_000);
 /// ...from this many on (200 frames/s), traffic is dense...
 const DENSE_FRAMES: u32 = 20;
-/// ...and the carrier is polled until this long after it last was.
+/// ...and the carrier is polled until this long after it last was...
 const DENSE_FOR: Nanos = Nanos(200_000_000);
+/// ...this often.
+pub const CARRIER_CHECK: Nanos = Nanos(1_000_000);
 
 #[derive(Debug, Default)]
 pub struct TrafficMeter {
@@ -37,14 +40,21 @@ impl TrafficMeter {
         now < self.dense_until
     }
 
-    /// Whether the carrier is due to be read again (at most once `every`);
-    /// if so, it counts as read now.
-    pub fn carrier_due(&mut self, now: Nanos, every: Nanos) -> bool {
-        if now.saturating_sub(self.carrier_checked) < every {
+    /// Whether the carrier is due to be read again (at most once per
+    /// [`CARRIER_CHECK`]); if so, it counts as read now.
+    pub fn carrier_due(&mut self, now: Nanos) -> bool {
+        if now.saturating_sub(self.carrier_checked) < CARRIER_CHECK {
             return false;
         }
         self.carrier_checked = now;
         true
+    }
+
+    /// When to wake to read the carrier again: while traffic is dense (a
+    /// download's frames may all be arriving on a member that just died);
+    /// with a trickle or none, never.
+    pub fn carrier_wake(&self, now: Nanos) -> Option<Nanos> {
+        self.dense(now).then(|| now.saturating_add(CARRIER_CHECK))
     }
 }
 
