@@ -163,3 +163,33 @@ fn shared_mptraces_replay_follows_the_trace() {
         (Some(48134), Some(9714))
     );
 }
+
+/// A link unplugged by hand (`set down`) stays down while the trace plays
+/// rows that say up, until it is plugged back in (`set up`): the demo's
+/// 5 s unplug was undone by the next row, a blip the VSD could miss.
+#[test]
+fn an_unplug_holds_against_the_trace_until_plugged_back() {
+    if !root_or_skip("an_unplug_holds_against_the_trace_until_plugged_back") {
+        return;
+    }
+    let _serial = serial();
+    let desc = Description::from_shorthand(&["ptp,ether".into()], true).unwrap();
+    let bed = Testbed::up(&desc).unwrap();
+    // A row every 100 ms, every one saying up.
+    let mut csv = String::from("t_ms,iface,kind,signal_dbm,rate_kbps,rtt_ms,loss_pct,up\n");
+    for i in 0..50 {
+        csv += &format!("{},cell,lte,,20000,,,1\n", i * 100);
+    }
+    let trace = Trace::parse(&csv).unwrap();
+    bed.client()
+        .replay("up.csv", &trace, &[], 1.0, false)
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    bed.set("wwan0", mimm_testbed::Change::Down).unwrap();
+    // Ten rows later it is still down.
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(link(&bed.status().unwrap(), "wwan0").state, State::Down);
+    bed.set("wwan0", mimm_testbed::Change::Up).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(link(&bed.status().unwrap(), "wwan0").state, State::Up);
+}

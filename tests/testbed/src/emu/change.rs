@@ -46,13 +46,13 @@ pub fn apply_change(link: &mut Link, change: &Change, dir: Dir, now: Nanos) -> R
         }
         Change::Down => {
             both_only("down")?;
-            link.set_down(true).map_err(io)?;
+            link.set_unplugged(true).map_err(io)?;
         }
         Change::Up => {
             both_only("up")?;
             link.set_blackhole(Dir::Both, None);
             link.set_carrier_off(false).map_err(io)?;
-            link.set_down(false).map_err(io)?;
+            link.set_unplugged(false).map_err(io)?;
         }
         Change::CarrierOff | Change::CarrierOn => {
             both_only("carrier")?;

@@ -85,7 +85,11 @@ pub struct Link {
     far: TunTap,
     uplink: Lane,
     downlink: Lane,
+    /// Down per the trace being played (its `up` column).
     down: bool,
+    /// Down because someone unplugged it (`set down`): held until `set up`,
+    /// whatever the trace's rows say meanwhile.
+    unplugged: bool,
     carrier_off: bool,
     /// What the description asked for; a trace field that is unknown falls back to it.
     pub base: Params,
@@ -124,6 +128,7 @@ impl Link {
             uplink: lane(seed),
             downlink: lane(seed ^ 0x5555_5555_5555_5555),
             down: false,
+            unplugged: false,
             carrier_off: false,
             base,
             signal_dbm: None,
@@ -139,7 +144,7 @@ impl Link {
     }
 
     pub fn state(&self, now: Nanos) -> State {
-        if self.down {
+        if self.is_down() {
             State::Down
         } else if self.carrier_off {
             State::CarrierOff
@@ -194,10 +199,27 @@ impl Link {
         }
     }
 
-    /// Link down: carrier off on both ends, queues flushed, nothing passes.
+    fn is_down(&self) -> bool {
+        self.down || self.unplugged
+    }
+
+    /// Link down as a trace row says: carrier off on both ends, queues
+    /// flushed, nothing passes.
     pub fn set_down(&mut self, down: bool) -> io::Result<()> {
         self.down = down;
-        self.far.set_carrier(!down)?;
+        self.apply_down()
+    }
+
+    /// Unplugged (or plugged back in) by hand: down as [`Link::set_down`]
+    /// is, and kept down while a trace plays rows that say up (the demo's
+    /// 5 s unplug was undone by the next row, a blip the VSD could miss).
+    pub fn set_unplugged(&mut self, unplugged: bool) -> io::Result<()> {
+        self.unplugged = unplugged;
+        self.apply_down()
+    }
+
+    fn apply_down(&mut self) -> io::Result<()> {
+        self.far.set_carrier(!self.is_down())?;
         self.apply_carrier()
     }
 
@@ -208,7 +230,7 @@ impl Link {
     }
 
     fn apply_carrier(&mut self) -> io::Result<()> {
-        let blocked = self.down || self.carrier_off;
+        let blocked = self.is_down() || self.carrier_off;
         for lane in self.lanes(Dir::Both) {
             let flushed = if blocked { lane.ring.clear() } else { 0 };
             lane.dir.set_down(blocked, flushed);
