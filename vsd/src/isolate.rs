@@ -16,8 +16,9 @@ use mimm_netlink::Rtnl;
 use mimm_netlink::links::Link;
 use mimm_netlink::settings::LinkChange;
 
-/// What the member was like before the VSD took it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the member was like before the VSD took it (kept on disk too,
+/// [`crate::host_state`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Saved {
     pub mac: Option<[u8; 6]>,
     pub up: bool,
@@ -57,19 +58,30 @@ pub(crate) fn nft(script: &str) -> io::Result<()> {
     }
 }
 
-/// Isolates `link`; returns what to restore. An nftables failure is
-/// reported in `Err` of the second value but does not undo the rest (the
+impl Saved {
+    /// `link` as it is now, before the VSD takes it.
+    pub fn of(link: &Link) -> Saved {
+        Saved {
+            mac: link.mac,
+            up: link.up,
+            noarp: link.noarp,
+            disable_ipv6: std::fs::read_to_string(ipv6_knob(&link.name))
+                .ok()
+                .map(|s| s.trim().to_string()),
+        }
+    }
+}
+
+/// Isolates `link`, which was as `saved` says. An nftables failure is
+/// reported in `Err` of the inner value but does not undo the rest (the
 /// member still works; the host stack may then see duplicates).
-pub fn take(rtnl: &mut Rtnl, vsd: &str, link: &Link) -> io::Result<(Saved, Result<(), String>)> {
+pub fn take(
+    rtnl: &mut Rtnl,
+    vsd: &str,
+    link: &Link,
+    saved: &Saved,
+) -> io::Result<Result<(), String>> {
     let knob = ipv6_knob(&link.name);
-    let saved = Saved {
-        mac: link.mac,
-        up: link.up,
-        noarp: link.noarp,
-        disable_ipv6: std::fs::read_to_string(&knob)
-            .ok()
-            .map(|s| s.trim().to_string()),
-    };
     LinkChange {
         up: Some(true),
         noarp: Some(true),
@@ -85,8 +97,7 @@ pub fn take(rtnl: &mut Rtnl, vsd: &str, link: &Link) -> io::Result<(Saved, Resul
         "table netdev {table} {{\n  chain in_{dev} {{\n    type filter hook ingress device \"{dev}\" priority 0; policy drop;\n  }}\n}}\n",
         dev = link.name
     );
-    let filter = nft(&chain).map_err(|e| format!("nftables: {e}"));
-    Ok((saved, filter))
+    Ok(nft(&chain).map_err(|e| format!("nftables: {e}")))
 }
 
 /// Gives `device` (link `index`) back as it was; best effort, each step

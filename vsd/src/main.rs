@@ -12,6 +12,8 @@ mod ctl_render;
 
 const USAGE: &str = "usage: vsd run [-c /etc/config/mimm] [--name VSD]
        vsd check [-c /etc/config/mimm]
+       vsd cleanup [-c /etc/config/mimm] [--name VSD]
+                                  give back the members a killed VSD left taken
        vsd ctl [-c /etc/config/mimm] [--name VSD | -s SOCKET] [--json] COMMAND
 commands:
   status                      members, the active one, counters
@@ -98,6 +100,29 @@ fn check(a: Args) -> Result<(), String> {
     Ok(())
 }
 
+/// What `vsd run` does first, by hand (an init script's stop path after a
+/// crash): the members a killed run left taken given back from its state
+/// file. Refused while that VSD runs (its socket answers).
+fn cleanup(a: Args) -> Result<(), String> {
+    let cfg = config::load(&a.config, a.name.as_deref())?;
+    if control::call(&cfg.socket, &Request::Status).is_ok() {
+        return Err(format!(
+            "{} is running (its socket {} answers): stop it, and it gives its members back",
+            cfg.name,
+            cfg.socket.display()
+        ));
+    }
+    let mut rtnl = mimm_netlink::Rtnl::new().map_err(|e| format!("netlink: {e}"))?;
+    let state = mimm_vsd::host_state::path_for(&cfg.name, &cfg.socket);
+    let restored = mimm_vsd::host_state::recover(&mut rtnl, &cfg.name, &state)?;
+    if restored.is_empty() {
+        println!("{}: nothing left taken", cfg.name);
+    } else {
+        println!("{}: gave back {}", cfg.name, restored.join(", "));
+    }
+    Ok(())
+}
+
 /// The status object of an answer line `{"ok":{"status":{...}}}`.
 fn status_part(line: &str) -> &str {
     let line = line.trim_end();
@@ -176,6 +201,7 @@ fn main() -> ExitCode {
             parse(parser).and_then(|a| match cmd.as_str() {
                 "run" => run(a),
                 "check" => check(a),
+                "cleanup" => cleanup(a),
                 "ctl" => ctl(a),
                 _ => Err(USAGE.into()),
             })

@@ -9,6 +9,7 @@ use mimm_netlink::links::Link;
 
 use crate::carrier::CarrierFile;
 use crate::control::Counters;
+use crate::host_state::HostState;
 use crate::isolate::{self, Saved};
 use crate::packet::PacketSocket;
 use crate::wire::Mac;
@@ -47,8 +48,13 @@ pub fn refusal(link: &Link) -> Option<String> {
     })
 }
 
-/// Takes `link` in as a member of VSD `vsd`.
-pub fn take(rtnl: &mut Rtnl, vsd: &str, link: &Link) -> Result<Member, String> {
+/// Takes `link` in as a member of VSD `vsd`, written down in `host` first.
+pub fn take(
+    rtnl: &mut Rtnl,
+    vsd: &str,
+    link: &Link,
+    host: &mut HostState,
+) -> Result<Member, String> {
     if let Some(problem) = refusal(link) {
         return Err(problem);
     }
@@ -56,8 +62,16 @@ pub fn take(rtnl: &mut Rtnl, vsd: &str, link: &Link) -> Result<Member, String> {
     if link.name == vsd {
         return Err(format!("member {} is the VSD itself", link.name));
     }
-    let (saved, filter) =
-        isolate::take(rtnl, vsd, link).map_err(|e| format!("member {}: {e}", link.name))?;
+    let saved = Saved::of(link);
+    host.record(&link.name, &saved)
+        .map_err(|e| format!("member {}: keeping what it was like: {e}", link.name))?;
+    let filter = match isolate::take(rtnl, vsd, link, &saved) {
+        Ok(filter) => filter,
+        Err(e) => {
+            give_back_taken(rtnl, vsd, &link.name, link.index, &saved, host);
+            return Err(format!("member {}: {e}", link.name));
+        }
+    };
     if let Err(e) = filter {
         tracing::warn!(
             "member {}: {e}; the host stack also sees its frames (install nftables with netdev support)",
@@ -67,9 +81,7 @@ pub fn take(rtnl: &mut Rtnl, vsd: &str, link: &Link) -> Result<Member, String> {
     let socket = match PacketSocket::open(link.index, true) {
         Ok(s) => s,
         Err(e) => {
-            for p in isolate::give_back(rtnl, vsd, &link.name, link.index, &saved) {
-                tracing::warn!("{p}");
-            }
+            give_back_taken(rtnl, vsd, &link.name, link.index, &saved, host);
             return Err(format!("member {}: {e}", link.name));
         }
     };
@@ -89,10 +101,22 @@ pub fn take(rtnl: &mut Rtnl, vsd: &str, link: &Link) -> Result<Member, String> {
 }
 
 /// Gives the member back as it was (its device may be gone already).
-pub fn give_back(rtnl: &mut Rtnl, vsd: &str, member: &Member) {
-    for problem in isolate::give_back(rtnl, vsd, &member.name, member.ifindex, &member.saved) {
+pub fn give_back(rtnl: &mut Rtnl, vsd: &str, member: &Member, host: &mut HostState) {
+    give_back_taken(rtnl, vsd, &member.name, member.ifindex, &member.saved, host);
+}
+
+fn give_back_taken(
+    rtnl: &mut Rtnl,
+    vsd: &str,
+    device: &str,
+    index: u32,
+    saved: &Saved,
+    host: &mut HostState,
+) {
+    for problem in isolate::give_back(rtnl, vsd, device, index, saved) {
         tracing::warn!("giving back {problem}");
     }
+    host.forget(device);
 }
 
 /// Sends `frame` (vnet header included) on the member, counting it.

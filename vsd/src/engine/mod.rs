@@ -29,6 +29,7 @@ use mimm_netlink::settings::LinkChange;
 use crate::announce;
 use crate::config::{VsdConfig, format_mac};
 use crate::control::{Event, EventKind, MAX_REQUEST};
+use crate::host_state::{self, HostState};
 use crate::isolate;
 use crate::macs::{self, MacPolicy};
 use crate::packet::Batch;
@@ -156,6 +157,8 @@ pub struct Engine {
     switches: u64,
     /// Whether frames move densely enough to poll the carrier between them.
     traffic: TrafficMeter,
+    /// The members as they were, on disk, for after a crash.
+    host: HostState,
     start: Nanos,
     stop: bool,
 }
@@ -182,6 +185,20 @@ impl Engine {
         let existing = existing_links(&mut links).map_err(|e| io("netlink", e))?;
         refuse_before_changing(&cfg, &existing)?;
         let listener = bind_private(&cfg.socket)?;
+        // No other run holds the socket now: whatever a killed one left
+        // taken is given back before its state can pass for the original.
+        let state = host_state::path_for(&cfg.name, &cfg.socket);
+        let restored = host_state::recover(&mut rtnl, &cfg.name, &state)?;
+        let existing = if restored.is_empty() {
+            existing
+        } else {
+            tracing::warn!(
+                "{}: gave back {} as an earlier run left them",
+                cfg.name,
+                restored.join(", ")
+            );
+            existing_links(&mut links).map_err(|e| io("netlink", e))?
+        };
         let tap = open_tap(&cfg, &mut rtnl)?;
         let registry = poll.registry();
         registry
@@ -216,6 +233,7 @@ impl Engine {
             no_member_drops: 0,
             switches: 0,
             traffic: TrafficMeter::default(),
+            host: HostState::new(state),
             start: clock::now(),
             stop: false,
         };
@@ -260,7 +278,7 @@ impl Engine {
                 link.name, self.cfg.name
             ));
         }
-        let member = members::take(&mut self.rtnl, &self.cfg.name, link)?;
+        let member = members::take(&mut self.rtnl, &self.cfg.name, link, &mut self.host)?;
         if self.tap.offloads && member.socket.vnet_hdr_emulated() {
             // Its socket cannot send offloaded frames (see crate::packet):
             // from now on the TAP hands over whole, checksummed ones.
@@ -307,7 +325,7 @@ impl Engine {
         let now = self.ms(clock::now());
         self.switch.remove(id, now);
         if !device_gone {
-            members::give_back(&mut self.rtnl, &self.cfg.name, &member);
+            members::give_back(&mut self.rtnl, &self.cfg.name, &member, &mut self.host);
         }
         let detail = if device_gone {
             "device removed"
@@ -565,7 +583,7 @@ impl Engine {
     fn shutdown(&mut self) {
         for id in 0..self.members.len() {
             if let Some(member) = self.members[id].take() {
-                members::give_back(&mut self.rtnl, &self.cfg.name, &member);
+                members::give_back(&mut self.rtnl, &self.cfg.name, &member, &mut self.host);
             }
         }
         isolate::remove_table(&self.cfg.name);

@@ -138,6 +138,12 @@ impl Vsd {
         self.child.id() as i32
     }
 
+    /// SIGKILL and wait: no chance to tidy up (a crash, the OOM killer).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// SIGTERM and wait: the VSD gives its members back.
     pub fn stop(&mut self) -> std::process::ExitStatus {
         // The child is `ip netns exec`, which execs the VSD: same process.
