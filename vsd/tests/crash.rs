@@ -7,28 +7,10 @@ mod common;
 
 use std::process::Command;
 
-use common::{VSD, Vsd, bed, root_or_skip, run, serial};
+use common::{VSD, Vsd, bed, link_state, root_or_skip, run, serial};
 use mimm_testbed::Testbed;
 
-/// A member's MAC, flags and IPv6 switch, as the kernel has them.
-fn link_state(bed: &Testbed, dev: &str) -> (String, String) {
-    let show = run(bed, "router", &["ip", "-o", "link", "show", dev]);
-    let flags = show.split_whitespace().nth(2).unwrap_or("").to_string();
-    let mac = show
-        .split_whitespace()
-        .skip_while(|w| *w != "link/ether")
-        .nth(1)
-        .unwrap_or("")
-        .to_string();
-    let ipv6 = run(
-        bed,
-        "router",
-        &["sysctl", "-n", &format!("net.ipv6.conf.{dev}.disable_ipv6")],
-    );
-    (format!("{mac} {flags}"), ipv6.trim().to_string())
-}
-
-fn members_state(bed: &Testbed) -> Vec<(String, String)> {
+fn members_state(bed: &Testbed) -> Vec<(String, String, String)> {
     ["wlan0", "wlan1"]
         .iter()
         .map(|m| link_state(bed, m))

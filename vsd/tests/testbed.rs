@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Vsd, bed, root_or_skip, run, serial};
+use common::{Vsd, bed, link_state, root_or_skip, run, serial};
 use mimm_requires::margin_over_noise;
 use mimm_testbed::Change;
 use mimm_testbed::crowd::{Crowd, slowest_answer};
@@ -73,23 +73,6 @@ fn two_ether_members_carry_ping_and_iperf3() {
     assert!(vsd.stop().success(), "{}", vsd.log_text());
     assert_eq!(link_state(&bed, "wlan0"), before);
     assert!(!run(&bed, "router", &["nft", "list", "tables"]).contains("mimm_vsd_vsd0"));
-}
-
-/// A member's MAC, NOARP flag and IPv6 switch, as the kernel has them.
-fn link_state(bed: &mimm_testbed::Testbed, dev: &str) -> (String, bool, String) {
-    let show = run(bed, "router", &["ip", "-o", "link", "show", dev]);
-    let mac = show
-        .split_whitespace()
-        .skip_while(|w| *w != "link/ether")
-        .nth(1)
-        .unwrap_or("")
-        .to_string();
-    let ipv6 = run(
-        bed,
-        "router",
-        &["sysctl", "-n", &format!("net.ipv6.conf.{dev}.disable_ipv6")],
-    );
-    (mac, show.contains("NOARP"), ipv6.trim().to_string())
 }
 
 #[test]

@@ -50,6 +50,25 @@ pub fn run(bed: &Testbed, role: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A member's MAC, flags (`<...,NOARP,UP,...>`) and IPv6 switch, as the
+/// kernel has them.
+pub fn link_state(bed: &Testbed, dev: &str) -> (String, String, String) {
+    let show = run(bed, "router", &["ip", "-o", "link", "show", dev]);
+    let flags = show.split_whitespace().nth(2).unwrap_or("").to_string();
+    let mac = show
+        .split_whitespace()
+        .skip_while(|w| *w != "link/ether")
+        .nth(1)
+        .unwrap_or("")
+        .to_string();
+    let ipv6 = run(
+        bed,
+        "router",
+        &["sysctl", "-n", &format!("net.ipv6.conf.{dev}.disable_ipv6")],
+    );
+    (mac, flags, ipv6.trim().to_string())
+}
+
 pub struct Vsd {
     child: Child,
     pub socket: PathBuf,
