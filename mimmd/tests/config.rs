@@ -295,3 +295,94 @@ fn replay_follows_the_configuration() {
         .unwrap();
     assert!(String::from_utf8_lossy(&bad.stderr).contains("/nonexistent/mimm: cannot read"));
 }
+
+/// A section of `kind` that loads, with `option` set to `value` on a line
+/// of its own (replacing the base's value of it); the text and the line.
+fn with_option(kind: &str, option: &str, value: &str) -> (String, u32) {
+    let base: &[(&str, &str)] = match kind {
+        "globals" => &[],
+        "interface" => &[("device", "eth0")],
+        "server" => &[
+            ("address", "192.0.2.1"),
+            ("spi", "256"),
+            ("key", "00112233445566778899aabbccddeeff"),
+        ],
+        "vsd" if mimm_vsd::anchored::config::OPTIONS.contains(&option) => &[
+            ("mode", "anchored"),
+            ("anchor", "192.0.2.1"),
+            ("home_agent", "10.64.0.1"),
+            ("spi", "256"),
+            ("key", "00112233445566778899aabbccddeeff"),
+        ],
+        _ => &[],
+    };
+    let head = match kind {
+        "interface" => "config interface 'wan'\n".to_string(),
+        "vsd" => "config vsd 'vsd0'\n\tlist member 'eth1'\n".to_string(),
+        other => format!("config {other}\n"),
+    };
+    let mut text = head;
+    for (name, v) in base.iter().filter(|(name, _)| *name != option) {
+        text += &format!("\toption {name} '{v}'\n");
+    }
+    let line = text.lines().count() as u32 + 1;
+    text += &format!("\toption {option} '{value}'\n");
+    if kind != "interface" {
+        text += "config interface 'wan'\n\toption device 'eth0'\n";
+    }
+    (text, line)
+}
+
+/// Values that are wrong for options of the kinds mimmd reads: not a
+/// number, negative, too large, not an address, a relative path.
+const BAD_VALUES: &[&str] = &["x!", "-5", "99999999999", "1.2.3.4.5", "relative/path", "0"];
+
+/// Options whose every value is taken as given: a name, a command, a path
+/// or an address of anything; a bad one shows when it is used.
+const FREE_FORM: &[(&str, &str)] = &[
+    ("globals", "vsd"),
+    ("interface", "gateway"),
+    ("interface", "network"),
+    ("interface", "up_cmd"),
+    ("interface", "down_cmd"),
+    ("interface", "device"),
+    ("vsd", "member"),
+];
+
+#[test]
+fn every_option_given_a_bad_value_is_refused_naming_its_place() {
+    let mut refused = 0;
+    let mut taken = Vec::new();
+    for kind in ["globals", "interface", "server", "vsd"] {
+        for option in config::options_of(kind) {
+            if FREE_FORM.contains(&(kind, option)) {
+                continue;
+            }
+            let mut named = None;
+            for value in BAD_VALUES {
+                let (text, line) = with_option(kind, option, value);
+                let Err(e) = load(&text) else { continue };
+                assert!(
+                    e.starts_with(&format!("/etc/config/mimm:{line}:")),
+                    "config {kind}: {option} '{value}': the error names no line {line}: {e}\n{text}"
+                );
+                assert!(e.contains(option), "config {kind}: {option} '{value}': {e}");
+                named = Some(e);
+                break;
+            }
+            match named {
+                Some(e) => {
+                    eprintln!("{kind} {option}: {e}");
+                    refused += 1;
+                }
+                None => taken.push(format!("{kind} {option}")),
+            }
+        }
+    }
+    assert!(
+        taken.is_empty(),
+        "these take every one of {BAD_VALUES:?}: {taken:?}"
+    );
+    eprintln!("{refused} options refused a bad value, each naming file:line:col and itself");
+    assert!(refused > 60, "{refused}");
+}

@@ -18,9 +18,16 @@ pub enum LinkKind {
 }
 
 impl LinkKind {
-    /// Reads the kinds trace files and configs use (`5g`, `lte`, `hspa`, `wifi`, ...).
+    /// Reads the kinds trace files use (`5g`, `lte`, `hspa`, `wifi`, ...);
+    /// any other is [`LinkKind::Other`].
     pub fn parse(text: &str) -> LinkKind {
-        match text.to_ascii_lowercase().as_str() {
+        LinkKind::parse_known(text).unwrap_or(LinkKind::Other)
+    }
+
+    /// [`LinkKind::parse`] for a configuration: `None` for a name it does
+    /// not know (a typo must not pass as `other`).
+    pub fn parse_known(text: &str) -> Option<LinkKind> {
+        Some(match text.to_ascii_lowercase().as_str() {
             "ethernet" | "eth" | "wired" => LinkKind::Ethernet,
             "wifi" | "wlan" | "wi-fi" => LinkKind::Wifi,
             "5g" | "nr" | "5gnr" => LinkKind::Nr,
@@ -28,8 +35,9 @@ impl LinkKind {
             "hspa" | "hspa+" | "hsdpa" | "umts" | "wcdma" | "3g" | "edge" | "gprs" | "2g" => {
                 LinkKind::Legacy
             }
-            _ => LinkKind::Other,
-        }
+            "other" => LinkKind::Other,
+            _ => return None,
+        })
     }
 
     pub fn is_cellular(self) -> bool {

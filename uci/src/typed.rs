@@ -120,6 +120,27 @@ impl Reader<'_> {
         }
     }
 
+    /// A file's path, which must be absolute: a daemon's working directory
+    /// is procd's (`/`), not the one the file was written in.
+    pub fn absolute_path(
+        &self,
+        s: &Section,
+        what: &str,
+        name: &str,
+    ) -> Result<Option<std::path::PathBuf>, ConfigError> {
+        let Some(v) = self.string(s, what, name)? else {
+            return Ok(None);
+        };
+        if !v.starts_with('/') {
+            let pos = s.option(name).map_or(s.pos, |o| o.pos);
+            return Err(self.fail(
+                pos,
+                format!("{what}: option {name} must be an absolute path, not {v:?}"),
+            ));
+        }
+        Ok(Some(v.into()))
+    }
+
     /// Every item of an option given as `list` (or once as `option`), with
     /// where the option is.
     pub fn list(&self, s: &Section, name: &str) -> (Vec<String>, Pos) {

@@ -179,8 +179,8 @@ fn read(r: &Reader, s: &Section, name: &str) -> Result<VsdConfig, ConfigError> {
             *field = v;
         }
     }
-    if let Some(v) = r.string(s, what, "socket")? {
-        cfg.socket = PathBuf::from(v);
+    if let Some(v) = r.absolute_path(s, what, "socket")? {
+        cfg.socket = v;
     }
     if let Some(v) = r.value::<usize>(s, what, "batch", "a batch size 1..64")? {
         if !(1..=64).contains(&v) {

@@ -234,8 +234,8 @@ impl Fields<'_> {
                 *field = v;
             }
         }
-        if let Some(v) = self.string(s, what, "socket")? {
-            g.socket = PathBuf::from(v);
+        if let Some(v) = self.absolute_path(s, what, "socket")? {
+            g.socket = v;
         }
         g.vsd = self.string(s, what, "vsd")?;
         if let Some(v) = self.string(s, what, "log_level")? {

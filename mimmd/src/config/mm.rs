@@ -140,7 +140,22 @@ impl Fields<'_> {
     ) -> Result<IfaceConfig, ConfigError> {
         let what = format!("interface {name}");
         let what = what.as_str();
-        let kind = s.get("kind").map_or(LinkKind::Other, LinkKind::parse);
+        let kind = match s.option("kind") {
+            None => LinkKind::Other,
+            Some(o) => o
+                .value
+                .as_str()
+                .and_then(LinkKind::parse_known)
+                .ok_or_else(|| {
+                    self.fail(
+                        o.pos,
+                        format!(
+                            "{what}: option kind must be ethernet, wifi, 5g, lte, hspa, umts \
+                         (or 3g, edge, ...) or other"
+                        ),
+                    )
+                })?,
+        };
         let metric = match s.option("metric") {
             None => default_metric,
             Some(o) => o.value.as_str().and_then(Metric::parse).ok_or_else(|| {
