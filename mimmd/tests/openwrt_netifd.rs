@@ -15,7 +15,7 @@ mod common;
 use std::process::{Command, Stdio};
 
 use common::vendor::{self, INSTALL_MIMM};
-use common::{MIMMD, root_or_skip, serial};
+use common::{root_or_skip, serial};
 
 /// Inside the namespace, mimmd in the testbed router's network namespace
 /// (`nsenter`, so it sees the vendor's `/usr/bin/ubus`).
@@ -81,7 +81,6 @@ fn mimmd_reaches_netifd_through_ubus_and_the_hotplug_script_reaches_mimmd() {
     let script = dir.file("inside.sh", &format!("set -eu\n{INSTALL_MIMM}{INSIDE}"));
     let run = vendor::namespace(&work, &dir, &script, "18097", &config, &socket, &out)
         .env("NETPID", holder.id().to_string())
-        .env("MIMMD", MIMMD)
         .output()
         .unwrap();
     let _ = holder.kill();

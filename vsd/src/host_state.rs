@@ -6,7 +6,9 @@
 //! it was, then removes the file. A member is written down before it is
 //! touched and struck out once it has been given back; the file is
 //! replaced whole (a temporary file renamed over it), so a crash leaves
-//! the old list or the new, never half of one.
+//! the old list or the new, never half of one. One line per member:
+//! `DEVICE MAC|- UP NOARP DISABLE_IPV6|-` (plain text: a JSON reader for
+//! it would cost the mips build 30 KiB).
 
 use std::collections::BTreeMap;
 use std::io::{self, Write as _};
@@ -14,12 +16,53 @@ use std::path::{Path, PathBuf};
 
 use mimm_netlink::Rtnl;
 
+use crate::config::{format_mac, parse_mac};
 use crate::isolate::{self, Saved};
 
 /// The members taken in and what each was like before.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Taken {
     members: BTreeMap<String, Saved>,
+}
+
+impl Taken {
+    fn to_text(&self) -> String {
+        let mut text = String::new();
+        for (device, s) in &self.members {
+            let mac = s.mac.as_ref().map_or("-".into(), format_mac);
+            let ipv6 = s.disable_ipv6.as_deref().unwrap_or("-");
+            let bit = |b: bool| if b { '1' } else { '0' };
+            text += &format!("{device} {mac} {} {} {ipv6}\n", bit(s.up), bit(s.noarp));
+        }
+        text
+    }
+
+    fn parse(text: &str) -> Result<Taken, String> {
+        let mut taken = Taken::default();
+        for (n, line) in text.lines().enumerate() {
+            let bad = || format!("line {}: {line:?}", n + 1);
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let [device, mac, up, noarp, ipv6] = f[..] else {
+                return Err(bad());
+            };
+            let bit = |b: &str| match b {
+                "1" => Ok(true),
+                "0" => Ok(false),
+                _ => Err(bad()),
+            };
+            let saved = Saved {
+                mac: match mac {
+                    "-" => None,
+                    m => Some(parse_mac(m).ok_or_else(bad)?),
+                },
+                up: bit(up)?,
+                noarp: bit(noarp)?,
+                disable_ipv6: (ipv6 != "-").then(|| ipv6.to_string()),
+            };
+            taken.members.insert(device.to_string(), saved);
+        }
+        Ok(taken)
+    }
 }
 
 pub struct HostState {
@@ -67,7 +110,7 @@ impl HostState {
     }
 
     fn write(&self) -> io::Result<()> {
-        let text = serde_json::to_string_pretty(&self.taken).map_err(io::Error::other)?;
+        let text = self.taken.to_text();
         let tmp = self.path.with_extension("state.tmp");
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(text.as_bytes())?;
@@ -95,7 +138,7 @@ pub fn recover(rtnl: &mut Rtnl, vsd: &str, path: &Path) -> Result<Vec<String>, S
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
-    let taken: Taken = serde_json::from_str(&text).map_err(|e| {
+    let taken = Taken::parse(&text).map_err(|e| {
         format!(
             "{}: {e} (not a VSD state file? move it away to start)",
             path.display()
@@ -141,13 +184,11 @@ mod tests {
         let mut state = HostState::new(path.clone());
         state.record("eth1", &saved(1)).unwrap();
         state.record("eth2", &saved(2)).unwrap();
-        let on_disk: Taken =
-            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let on_disk: Taken = Taken::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(on_disk.members["eth1"], saved(1));
         assert_eq!(on_disk.members.len(), 2);
         state.forget("eth1");
-        let on_disk: Taken =
-            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let on_disk: Taken = Taken::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(on_disk.members.keys().collect::<Vec<_>>(), ["eth2"]);
         state.forget("eth2");
         assert!(!path.exists());

@@ -18,7 +18,7 @@ use mimm_netlink::settings::LinkChange;
 
 /// What the member was like before the VSD took it (kept on disk too,
 /// [`crate::host_state`]).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Saved {
     pub mac: Option<[u8; 6]>,
     pub up: bool,

@@ -5,6 +5,7 @@
 //! the same form is written by mimm-uci, atomically.
 
 use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -13,9 +14,13 @@ use mimm_uci::{Package, Pos};
 /// Where rpcd keeps a session's staged changes (`RPC_UCI_SAVEDIR_PREFIX`).
 const RPCD_SAVEDIR: &str = "/var/run/rpcd/uci-";
 
+/// Where mimmd is, as the package installs it.
+const MIMMD: &str = "/usr/sbin/mimmd";
+
 /// The file as it would be once the changes staged in rpcd session `sid`
-/// were applied (`uci -P SAVEDIR export`), checked as `mimmd check` checks
-/// a file. `Err` is mimmd's reason, naming section and option.
+/// were applied (`uci -P SAVEDIR export`), checked by `mimmd check` (run,
+/// not linked: mimmctl stays a small client). `Err` is mimmd's reason,
+/// naming section and option.
 pub fn check_staged(package: &str, sid: Option<&str>) -> Result<(), String> {
     let savedir = match sid {
         Some(sid) if sid.len() == 32 && sid.bytes().all(|b| b.is_ascii_hexdigit()) => {
@@ -39,13 +44,40 @@ pub fn check_staged(package: &str, sid: Option<&str>) -> Result<(), String> {
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let parsed = Package::parse(&text, package).map_err(|e| format!("check: {e}"))?;
-    // Positions would be the export's, not the user's file's: the message
-    // names the section and option instead.
-    super::from_package(&parsed, Path::new(package))
-        .map(|_| ())
-        .map_err(|e| e.message)
+    // The keys in it: readable by root alone.
+    let staged = std::env::temp_dir().join(format!(".{package}-staged-{}", std::process::id()));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&staged)
+        .and_then(|mut f| f.write_all(&out.stdout));
+    let checked = written
+        .map_err(|e| format!("check: {}: {e}", staged.display()))
+        .and_then(|()| {
+            Command::new(std::env::var_os("MIMMD").unwrap_or(MIMMD.into()))
+                .arg("check")
+                .arg("-c")
+                .arg(&staged)
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|e| format!("check: mimmd: {e}"))
+        });
+    let _ = std::fs::remove_file(&staged);
+    let checked = checked?;
+    if checked.status.success() {
+        return Ok(());
+    }
+    // "mimmd: FILE:LINE:COL: MESSAGE": positions would be the export's,
+    // not the user's file's, and the message names section and option.
+    let text = String::from_utf8_lossy(&checked.stderr);
+    let text = text.trim().trim_start_matches("mimmd: ");
+    let prefix = format!("{}:", staged.display());
+    let message = text
+        .strip_prefix(&prefix)
+        .and_then(|rest| rest.splitn(3, ':').nth(2))
+        .map_or(text, str::trim_start);
+    Err(message.to_string())
 }
 
 /// Makes `iface` the one preferred interface of `file` (`None`: none), as

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use super::{MIMMCTL, Scratch};
+use super::{MIMMCTL, MIMMD, Scratch};
 
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -17,11 +17,12 @@ pub fn repo() -> PathBuf {
 }
 
 /// Shell lines for inside the namespace: the rpcd plugin, its ACL,
-/// mimmctl and the configuration where the package puts them, rpcd told.
+/// mimmctl, mimmd and the configuration where the package puts them, rpcd told.
 pub const INSTALL_MIMM: &str = r#"
 install -m 755 "$REPO/openwrt/files/rpcd-mimm" /usr/libexec/rpcd/mimm
 install -m 644 "$REPO/openwrt/files/mimm.acl.json" /usr/share/rpcd/acl.d/mimm.json
 install -m 755 "$MIMMCTL" /usr/sbin/mimmctl
+install -m 755 "$MIMMD" /usr/sbin/mimmd
 cp "$CONFIG" /etc/config/mimm
 "#;
 
@@ -47,6 +48,7 @@ pub fn namespace(
         .env("PORT", port)
         .env("REPO", repo())
         .env("MIMMCTL", MIMMCTL)
+        .env("MIMMD", MIMMD)
         .env("CONFIG", config)
         .env("SOCKET", socket)
         .env("OUT", out);
