@@ -8,6 +8,7 @@ pub mod clock;
 pub mod control;
 pub mod event_loop;
 pub mod followers;
+pub mod fs;
 pub mod line;
 pub mod log;
 pub mod signals;

@@ -7,11 +7,11 @@
 //! touched and struck out once it has been given back; the file is
 //! replaced whole (a temporary file renamed over it), so a crash leaves
 //! the old list or the new, never half of one. One line per member:
-//! `DEVICE MAC|- UP NOARP DISABLE_IPV6|-` (plain text: a JSON reader for
-//! it would cost the mips build 30 KiB).
+//! `DEVICE MAC|- UP NOARP DISABLE_IPV6|-` (plain text: a derived JSON
+//! reader and writer measured 8 KiB more on x86).
 
 use std::collections::BTreeMap;
-use std::io::{self, Write as _};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use mimm_netlink::Rtnl;
@@ -110,13 +110,7 @@ impl HostState {
     }
 
     fn write(&self) -> io::Result<()> {
-        let text = self.taken.to_text();
-        let tmp = self.path.with_extension("state.tmp");
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &self.path)
-            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.path.display())))
+        mimm_io::fs::replace(&self.path, self.taken.to_text().as_bytes())
     }
 }
 
@@ -192,7 +186,11 @@ mod tests {
         assert_eq!(on_disk.members.keys().collect::<Vec<_>>(), ["eth2"]);
         state.forget("eth2");
         assert!(!path.exists());
-        assert!(!path.with_extension("state.tmp").exists());
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            0,
+            "a temporary file left"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

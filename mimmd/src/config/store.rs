@@ -6,7 +6,7 @@
 
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use mimm_uci::{Package, Pos};
@@ -115,7 +115,8 @@ pub fn save_preferred(file: &Path, iface: Option<&str>) -> Result<(), String> {
     batch += &format!("commit {name}\n");
     match uci_batch(file, &batch) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            write_atomically(file, &package.to_text(false)).map_err(|e| at(e.to_string()))
+            mimm_io::fs::replace(file, package.to_text(false).as_bytes())
+                .map_err(|e| at(e.to_string()))
         }
         Err(e) => Err(at(format!("uci: {e}"))),
         Ok(()) => Ok(()),
@@ -153,18 +154,4 @@ fn uci_batch(file: &Path, batch: &str) -> std::io::Result<()> {
     let result = run();
     let _ = std::fs::remove_dir_all(&savedir);
     result
-}
-
-/// A temporary file beside `file`, renamed over it: a reader (or a crash)
-/// sees the old file or the new, never half of one.
-fn write_atomically(file: &Path, text: &str) -> std::io::Result<()> {
-    let name = file.file_name().unwrap_or_default().to_string_lossy();
-    let tmp: PathBuf = file.with_file_name(format!(".{name}.mimm-tmp"));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    if let Ok(meta) = std::fs::metadata(file) {
-        std::fs::set_permissions(&tmp, meta.permissions())?;
-    }
-    std::fs::rename(&tmp, file)
 }
