@@ -31,10 +31,11 @@ pub(super) const INNER_AT: usize = SEALED_HEADER + ID_LEN;
 impl Engine {
     pub(super) fn tun_readable(&mut self) {
         // A dead active path is left before the packets go out, not after.
-        self.check_active_carrier(clock::now());
+        let now = clock::now();
+        self.check_active_carrier(now);
         let drained = self.read_tun();
         let read = std::mem::take(&mut self.tun_packets);
-        self.traffic.count(clock::now(), read);
+        self.traffic.count(now, read);
         self.batch.flush();
         if !drained {
             // More may be waiting: edge-triggered, so come back at once.
