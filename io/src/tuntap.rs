@@ -27,7 +27,8 @@ pub enum DevKind {
     Tap,
 }
 
-/// An open TUN/TAP device; the device disappears when this is dropped.
+/// An open TUN/TAP device; the device disappears when this is dropped
+/// (unless made persistent).
 pub struct TunTap {
     fd: OwnedFd,
     name: String,
@@ -49,9 +50,13 @@ impl TunTap {
     /// Creates TAP `name` whose frames carry a 10-byte virtio_net_hdr in
     /// front (checksum and GSO metadata) and that accepts checksum and TSO
     /// offloads. Returns the device and whether the offloads took (a kernel
-    /// may refuse them; the header is there either way).
-    pub fn open_vnet_tap(name: &str) -> io::Result<(TunTap, bool)> {
-        Self::open_vnet(name, DevKind::Tap, OFFLOADS)
+    /// may refuse them; the header is there either way). With `reattach`
+    /// a persistent TAP of that name left by an earlier run is taken over
+    /// (its addresses and routes kept); without, any device of that name
+    /// is refused (`AlreadyExists`).
+    pub fn open_vnet_tap(name: &str, reattach: bool) -> io::Result<(TunTap, bool)> {
+        let exclusive = if reattach { 0 } else { libc::IFF_TUN_EXCL };
+        Self::open_vnet_with(name, DevKind::Tap, OFFLOADS, exclusive)
     }
 
     /// Creates `name` with a virtio_net_hdr in front of every packet or
@@ -61,11 +66,20 @@ impl TunTap {
         kind: DevKind,
         offloads: libc::c_uint,
     ) -> io::Result<(TunTap, bool)> {
+        Self::open_vnet_with(name, kind, offloads, 0)
+    }
+
+    fn open_vnet_with(
+        name: &str,
+        kind: DevKind,
+        offloads: libc::c_uint,
+        extra_flags: libc::c_int,
+    ) -> io::Result<(TunTap, bool)> {
         let flags = match kind {
             DevKind::Tun => libc::IFF_TUN,
             DevKind::Tap => libc::IFF_TAP,
         };
-        let tap = Self::create(name, kind, flags | libc::IFF_VNET_HDR)?;
+        let tap = Self::create(name, kind, flags | libc::IFF_VNET_HDR | extra_flags)?;
         let size = VNET_HDR_LEN as libc::c_int;
         // SAFETY: TUNSETVNETHDRSZ reads one int, which outlives the call.
         if unsafe { libc::ioctl(tap.fd.as_raw_fd(), libc::TUNSETVNETHDRSZ as _, &size) } < 0 {
@@ -131,6 +145,12 @@ impl TunTap {
         let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETIFF as _, &mut req) };
         if rc < 0 {
             let e = io::Error::last_os_error();
+            if flags & libc::IFF_TUN_EXCL != 0 && e.raw_os_error() == Some(libc::EBUSY) {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("create {name}: a device with this name exists already"),
+                ));
+            }
             return Err(io::Error::new(e.kind(), format!("create {name}: {e}")));
         }
         Ok(TunTap {
@@ -159,6 +179,28 @@ impl TunTap {
             return Err(io::Error::new(
                 e.kind(),
                 format!("{}: carrier: {e}", self.name),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Persistent (`on`): the device outlives this process, with its
+    /// addresses and routes, carrier down until it is opened again; not
+    /// persistent: it disappears when the last descriptor closes.
+    pub fn set_persist(&self, on: bool) -> io::Result<()> {
+        // SAFETY: TUNSETPERSIST takes the flag by value.
+        let rc = unsafe {
+            libc::ioctl(
+                self.fd.as_raw_fd(),
+                libc::TUNSETPERSIST as _,
+                libc::c_ulong::from(on),
+            )
+        };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            return Err(io::Error::new(
+                e.kind(),
+                format!("{}: persist: {e}", self.name),
             ));
         }
         Ok(())

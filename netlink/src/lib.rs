@@ -11,6 +11,7 @@
 pub mod addresses;
 pub mod conntrack;
 pub mod links;
+pub mod neighbours;
 pub mod nl80211;
 pub mod routes;
 pub mod settings;
@@ -18,3 +19,10 @@ mod socket;
 pub mod wire;
 
 pub use socket::{Netlink, Rtnl};
+
+/// For the fuzz targets (`fuzz/`): what the socket does with each answer
+/// it reads, without a socket.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::socket::answers_of;
+}

@@ -91,7 +91,7 @@ pub fn clear_default(rtnl: &mut Rtnl, table: u32) -> io::Result<()> {
 }
 
 /// `result`, with the kernel's "there is none" (`absent`) as success.
-fn absent_is_fine(result: io::Result<()>, absent: Errno) -> io::Result<()> {
+pub(crate) fn absent_is_fine(result: io::Result<()>, absent: Errno) -> io::Result<()> {
     match result {
         Err(e) if e.raw_os_error() == Some(absent.raw_os_error()) => Ok(()),
         other => other,
@@ -147,7 +147,7 @@ pub fn remove_prefix(
 }
 
 /// (output device, gateway) of an IPv4 default route.
-fn default_gateway(m: &Message) -> Option<(u32, Ipv4Addr)> {
+pub fn default_gateway(m: &Message) -> Option<(u32, Ipv4Addr)> {
     let p = m.payload();
     if p.first() != Some(&AF_INET) || p.get(1) != Some(&0) {
         return None;

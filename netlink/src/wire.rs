@@ -25,6 +25,9 @@ pub const RTM_GETADDR: u16 = 22;
 pub const RTM_NEWROUTE: u16 = 24;
 pub const RTM_DELROUTE: u16 = 25;
 pub const RTM_GETROUTE: u16 = 26;
+pub const RTM_NEWNEIGH: u16 = 28;
+pub const RTM_DELNEIGH: u16 = 29;
+pub const RTM_GETNEIGH: u16 = 30;
 pub const RTM_NEWRULE: u16 = 32;
 pub const RTM_DELRULE: u16 = 33;
 
@@ -48,6 +51,13 @@ pub const IFF_LOWER_UP: u32 = 0x1_0000;
 pub const IFADDR_LEN: usize = 8;
 pub const IFA_ADDRESS: u16 = 1;
 pub const IFA_LOCAL: u16 = 2;
+
+/// `struct ndmsg` (12 bytes: family, pads, index, state, flags, type) and
+/// its destination attribute.
+pub const NDMSG_LEN: usize = 12;
+pub const NDA_DST: u16 = 1;
+pub const NUD_NOARP: u16 = 0x40;
+pub const NUD_PERMANENT: u16 = 0x80;
 
 /// `struct rtmsg` and `struct fib_rule_hdr` (12 bytes each) and theirs.
 pub const RTMSG_LEN: usize = 12;

@@ -102,7 +102,8 @@ fn check(a: Args) -> Result<(), String> {
 
 /// What `vsd run` does first, by hand (an init script's stop path after a
 /// crash): the members a killed run left taken given back from its state
-/// file. Refused while that VSD runs (its socket answers).
+/// file, and its persistent TAP removed. Refused while that VSD runs (its
+/// socket answers).
 fn cleanup(a: Args) -> Result<(), String> {
     let cfg = config::load(&a.config, a.name.as_deref())?;
     // Untyped: a typed Status would link its whole parser (46 KiB on mips).
@@ -114,13 +115,21 @@ fn cleanup(a: Args) -> Result<(), String> {
         ));
     }
     let mut rtnl = mimm_netlink::Rtnl::new().map_err(|e| format!("netlink: {e}"))?;
-    let state = mimm_vsd::host_state::path_for(&cfg.name, &cfg.socket);
-    let restored = mimm_vsd::host_state::recover(&mut rtnl, &cfg.name, &state)?;
-    if restored.is_empty() {
-        println!("{}: nothing left taken", cfg.name);
-    } else {
-        println!("{}: gave back {}", cfg.name, restored.join(", "));
+    let path = mimm_vsd::host_state::path_for(&cfg.name, &cfg.socket);
+    let mut state = mimm_vsd::host_state::HostState::load(path)?;
+    let restored = state.give_back_members(&mut rtnl, &cfg.name)?;
+    let removed = state.remove_left_tap()?;
+    let mut done = Vec::new();
+    if !restored.is_empty() {
+        done.push(format!("gave back {}", restored.join(", ")));
     }
+    if let Some(tap) = removed {
+        done.push(format!("removed {tap}"));
+    }
+    if done.is_empty() {
+        done.push("nothing left taken".into());
+    }
+    println!("{}: {}", cfg.name, done.join("; "));
     Ok(())
 }
 

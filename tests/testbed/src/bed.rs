@@ -361,7 +361,7 @@ impl Testbed {
         let addr = format!("{}/24", plan::VSD_ADDR);
         let gateway = plan::UPSTREAM_GW.to_string();
         let commands: [&[&str]; 2] = [
-            &["ip", "addr", "add", &addr, "dev", dev],
+            &["ip", "addr", "replace", &addr, "dev", dev],
             &[
                 "ip", "route", "replace", "default", "via", &gateway, "dev", dev,
             ],

@@ -18,6 +18,8 @@ use mimm_io::event_loop::LoopBase;
 use mimm_io::followers::Followers;
 use mimm_io::signals::Signals;
 use mimm_io::tuntap::TunTap;
+
+use crate::host_state::{self, HostState};
 use mimm_io::udp::batch::Batch;
 use mimm_netlink::Rtnl;
 use mimm_netlink::links::LinkWatcher;
@@ -125,13 +127,25 @@ impl Engine {
         let mut links = LinkWatcher::new().map_err(|e| io("netlink", e))?;
         let mut rtnl = Rtnl::new().map_err(|e| io("netlink", e))?;
         let existing = super::existing_links(&mut links).map_err(|e| io("netlink", e))?;
-        if existing.iter().any(|l| l.name == cfg.name) {
+        // A shadow-MAC run of this VSD killed before the mode changed left
+        // its state file: its TAP is not another VSD.
+        let state = host_state::path_for(&cfg.name, &cfg.socket);
+        let left = HostState::load(state.clone())?;
+        if left.left_tap() != Some(&cfg.name) && existing.iter().any(|l| l.name == cfg.name) {
             return Err(format!(
                 "{}: a device with this name exists already (another VSD running?)",
                 cfg.name
             ));
         }
         let listener = bind_private(&cfg.socket)?;
+        let restored = host_state::recover(&mut rtnl, &cfg.name, &state)?;
+        if !restored.is_empty() {
+            tracing::warn!(
+                "{}: gave back {} as an earlier run left them",
+                cfg.name,
+                restored.join(", ")
+            );
+        }
         let (tun, tun_index) = open_tun(&cfg, &mut rtnl)?;
         if let Err(e) = super::mss::install(&cfg.name) {
             // Traffic still flows; large TCP segments rely on PMTU discovery.

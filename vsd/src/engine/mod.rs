@@ -65,8 +65,13 @@ pub(crate) fn existing_links(links: &mut LinkWatcher) -> io::Result<Vec<Link>> {
 
 /// What would make the VSD fail half way, found before anything changes:
 /// a device already named like the VSD, a member it cannot bond.
-fn refuse_before_changing(cfg: &VsdConfig, existing: &[Link]) -> Result<(), String> {
-    if existing.iter().any(|l| l.name == cfg.name) {
+/// `left_tap`: the persistent TAP an earlier run left, taken over.
+fn refuse_before_changing(
+    cfg: &VsdConfig,
+    existing: &[Link],
+    left_tap: Option<&str>,
+) -> Result<(), String> {
+    if left_tap != Some(&cfg.name) && existing.iter().any(|l| l.name == cfg.name) {
         return Err(format!(
             "{}: a device with this name exists already (another VSD running?)",
             cfg.name
@@ -96,9 +101,10 @@ struct Tap {
     mac: Mac,
 }
 
-fn open_tap(cfg: &VsdConfig, rtnl: &mut Rtnl) -> Result<Tap, String> {
+fn open_tap(cfg: &VsdConfig, rtnl: &mut Rtnl, reattach: bool) -> Result<Tap, String> {
     let io = |what: &str, e: io::Error| format!("{what}: {e}");
-    let (tap, offloads) = TunTap::open_vnet_tap(&cfg.name).map_err(|e| io(&cfg.name, e))?;
+    let (tap, offloads) =
+        TunTap::open_vnet_tap(&cfg.name, reattach).map_err(|e| io(&cfg.name, e))?;
     if !offloads {
         tracing::warn!(
             "{}: the kernel refused TAP offloads; running without",
@@ -183,12 +189,13 @@ impl Engine {
         let mut links = LinkWatcher::new().map_err(|e| io("netlink", e))?;
         let mut rtnl = Rtnl::new().map_err(|e| io("netlink", e))?;
         let existing = existing_links(&mut links).map_err(|e| io("netlink", e))?;
-        refuse_before_changing(&cfg, &existing)?;
+        let mut host = HostState::load(host_state::path_for(&cfg.name, &cfg.socket))?;
+        let reattach = host.left_tap() == Some(&cfg.name);
+        refuse_before_changing(&cfg, &existing, host.left_tap())?;
         let listener = bind_private(&cfg.socket)?;
         // No other run holds the socket now: whatever a killed one left
         // taken is given back before its state can pass for the original.
-        let state = host_state::path_for(&cfg.name, &cfg.socket);
-        let restored = host_state::recover(&mut rtnl, &cfg.name, &state)?;
+        let restored = host.give_back_members(&mut rtnl, &cfg.name)?;
         let existing = if restored.is_empty() {
             existing
         } else {
@@ -199,7 +206,7 @@ impl Engine {
             );
             existing_links(&mut links).map_err(|e| io("netlink", e))?
         };
-        let tap = open_tap(&cfg, &mut rtnl)?;
+        let tap = open_tap(&cfg, &mut rtnl, reattach)?;
         let registry = poll.registry();
         registry
             .register(&mut SourceFd(&tap.dev.as_raw_fd()), TAP, Interest::READABLE)
@@ -233,15 +240,37 @@ impl Engine {
             no_member_drops: 0,
             switches: 0,
             traffic: TrafficMeter::default(),
-            host: HostState::new(state),
+            host,
             start: clock::now(),
             stop: false,
         };
-        if let Err(e) = engine.take_configured(&existing) {
+        if let Err(e) = engine
+            .take_configured(&existing)
+            .and_then(|()| engine.persist_tap())
+        {
             engine.shutdown();
             return Err(e);
         }
+        if reattach {
+            // What the kernel learnt or was resolving on the TAP while no
+            // VSD read it: asked again now, not at its next retry (1 s).
+            let index = engine.tap.index;
+            if let Err(e) = mimm_netlink::neighbours::forget(&mut engine.rtnl, index) {
+                tracing::warn!("{}: neighbours: {e}", engine.cfg.name);
+            }
+        }
         Ok(engine)
+    }
+
+    /// Makes the TAP outlive a crash (written down first), so that the
+    /// next run takes it over with the addresses and routes it carries
+    /// and traffic resumes as soon as that run is up.
+    fn persist_tap(&mut self) -> Result<(), String> {
+        let name = &self.cfg.name;
+        self.host
+            .record_tap(name)
+            .map_err(|e| format!("{name}: state file: {e}"))?;
+        self.tap.dev.set_persist(true).map_err(|e| e.to_string())
     }
 
     /// Takes the configured members that exist; waits for the others.
@@ -587,6 +616,11 @@ impl Engine {
             }
         }
         isolate::remove_table(&self.cfg.name);
+        // Gone with this process, as a TAP nobody runs should be.
+        match self.tap.dev.set_persist(false) {
+            Ok(()) => self.host.forget_tap(),
+            Err(e) => tracing::warn!("{e}"),
+        }
         let _ = std::fs::remove_file(&self.cfg.socket);
     }
 

@@ -98,13 +98,7 @@ impl Vsd {
         )
         .unwrap();
         let log = dir.join("log");
-        let child = Command::new("ip")
-            .args(["netns", "exec", &bed.ns("router"), VSD, "run", "-c"])
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
+        let child = spawn(bed, &config, &log);
         let vsd = Vsd {
             child,
             socket,
@@ -114,6 +108,13 @@ impl Vsd {
         vsd.wait_for(Duration::from_secs(5), |s| s.active.is_some());
         bed.route_through_vsd("vsd0").unwrap();
         vsd
+    }
+
+    /// What procd does when its instance dies: starts it again at once
+    /// (from the same file, logging on). Waits for nothing.
+    pub fn respawn(&mut self, bed: &Testbed) {
+        let _ = self.child.wait();
+        self.child = spawn(bed, &self.config(), &self.log);
     }
 
     pub fn call(&self, request: Request) -> Result<Reply, String> {
@@ -172,6 +173,21 @@ impl Vsd {
         );
         self.child.wait().unwrap()
     }
+}
+
+fn spawn(bed: &Testbed, config: &std::path::Path, log: &std::path::Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    Command::new("ip")
+        .args(["netns", "exec", &bed.ns("router"), VSD, "run", "-c"])
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
 }
 
 impl Drop for Vsd {
