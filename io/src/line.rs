@@ -24,6 +24,11 @@ pub fn read_line(stream: &mut impl Read, buf: &mut Vec<u8>, max: usize) -> Line 
             Ok(n) => {
                 buf.extend_from_slice(&chunk[..n]);
                 if let Some(end) = buf.iter().position(|&b| b == b'\n') {
+                    // A line over the limit is refused even when it came
+                    // whole in one read.
+                    if end > max {
+                        return Line::Gone;
+                    }
                     return Line::Complete(buf[..end].to_vec());
                 }
                 if buf.len() > max {
@@ -59,5 +64,19 @@ mod tests {
         assert_eq!(read_line(&mut b, &mut buf, 64), Line::Gone);
         drop(a);
         assert_eq!(read_line(&mut b, &mut Vec::new(), 64), Line::Gone);
+    }
+
+    /// Found by the fuzz target `mimmd_control`: a line longer than the
+    /// limit was taken when it arrived in one read (up to 1 KiB more).
+    #[test]
+    fn a_line_over_the_limit_is_refused_even_in_one_read() {
+        let mut line = vec![b'x'; 65];
+        line.push(b'\n');
+        assert_eq!(read_line(&mut &line[..], &mut Vec::new(), 64), Line::Gone);
+        assert_eq!(
+            read_line(&mut &line[1..], &mut Vec::new(), 64),
+            Line::Complete(vec![b'x'; 64]),
+            "exactly the limit"
+        );
     }
 }

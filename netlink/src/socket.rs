@@ -27,7 +27,7 @@ pub type Rtnl = Netlink;
 fn errno(code: i32) -> io::Result<()> {
     match code {
         0 => Ok(()),
-        c => Err(io::Error::from_raw_os_error(-c)),
+        c => Err(io::Error::from_raw_os_error(c.saturating_neg())),
     }
 }
 
@@ -160,7 +160,7 @@ impl Netlink {
 
 /// What ends an exchange: an error, an acknowledgement or the end of a
 /// dump; answers of `kind` before it go to `each`.
-fn answers_of(
+pub fn answers_of(
     kind: u16,
     mut each: impl FnMut(&Message),
 ) -> impl FnMut(Message) -> Option<io::Result<()>> {
@@ -172,5 +172,21 @@ fn answers_of(
             None
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the fuzz target `netlink`: an NLMSG_ERROR with code
+    /// i32::MIN overflowed the negation (a panic wherever overflow is
+    /// checked).
+    #[test]
+    fn any_error_code_is_an_error() {
+        assert!(errno(0).is_ok());
+        assert_eq!(errno(-19).unwrap_err().raw_os_error(), Some(19));
+        assert!(errno(i32::MIN).is_err());
+        assert!(errno(5).is_err());
     }
 }

@@ -33,10 +33,10 @@ fn joinable(p: &[u8]) -> Option<(usize, usize)> {
     }
     let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
     let headers = IP_LEN + usize::from(p.get(IP_LEN + 12)? >> 4) * 4;
-    let flags = p[IP_LEN + 13];
+    let flags = *p.get(IP_LEN + 13)?;
     let plain = flags == ACK || flags == ACK | PSH;
     (plain && total == p.len() && headers >= IP_LEN + 20 && headers < total)
-        .then_some((headers, total - headers))
+        .then(|| (headers, total - headers))
 }
 
 fn seq(p: &[u8]) -> u32 {

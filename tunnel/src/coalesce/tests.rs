@@ -104,3 +104,28 @@ fn a_gap_another_flow_or_not_tcp_is_written_apart() {
     assert_eq!(out.len(), 2);
     assert_eq!(out[0], (vec![0; VNET_HDR_LEN], segments[1].clone()));
 }
+
+/// Found by the fuzz target `tunnel`: a TCP/IPv4 packet cut off right
+/// after the TCP data offset (33 bytes, which anyone may send to a home
+/// address through the anchor) made the coalescer index past its end.
+#[test]
+fn a_packet_cut_off_in_the_tcp_header_is_written_alone() {
+    let mut p = cut(&read())[0][..33].to_vec();
+    p[2..4].copy_from_slice(&33u16.to_be_bytes());
+    let mut c = Coalescer::default();
+    let out = written(&mut c, &[p.clone()]);
+    assert_eq!(out, vec![(vec![0; VNET_HDR_LEN], p)]);
+}
+
+/// Found by the fuzz target `tunnel`: a TCP header longer than the packet
+/// said it was underflowed `total - headers` (computed even for a packet
+/// that does not join: a panic wherever overflow is checked).
+#[test]
+fn a_tcp_header_longer_than_the_packet_is_written_alone() {
+    let mut p = cut(&read())[0][..40].to_vec();
+    p[2..4].copy_from_slice(&40u16.to_be_bytes());
+    p[IP_LEN + 12] = 0xf0;
+    let mut c = Coalescer::default();
+    let out = written(&mut c, &[p.clone()]);
+    assert_eq!(out, vec![(vec![0; VNET_HDR_LEN], p)]);
+}
