@@ -13,6 +13,7 @@
 use std::io::{self, Read};
 
 use libfuzzer_sys::fuzz_target;
+use mimm_fuzz::reads_back;
 use mimm_io::line::{Line, read_line};
 use mimm_mimmd::control::proto::{Event, Request, Response};
 
@@ -93,21 +94,6 @@ fn request(line: &[u8]) {
     };
     let sent = serde_json::to_vec(&r).expect("a request serialises");
     assert_eq!(serde_json::from_slice::<Request>(&sent).ok(), Some(r));
-}
-
-/// `T` read, written and read again (floats may not come back bit for
-/// bit: serde_json's reader is not exact, so only that it reads).
-fn reads_back<T: serde::de::DeserializeOwned + serde::Serialize>(line: &[u8]) {
-    let Ok(v) = serde_json::from_slice::<T>(line) else {
-        return;
-    };
-    let written = serde_json::to_vec(&v).expect("it serialises");
-    if let Err(e) = serde_json::from_slice::<T>(&written) {
-        panic!(
-            "written, it does not read back: {e}: {}",
-            String::from_utf8_lossy(&written)
-        );
-    }
 }
 
 fn all(line: &[u8]) {

@@ -7,20 +7,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use mimm_fuzz::reads_back;
 use mimm_vsd::control::{Event, MemberPath, Request, Response};
-
-fn reads_back<T: serde::de::DeserializeOwned + serde::Serialize>(line: &[u8]) {
-    let Ok(v) = serde_json::from_slice::<T>(line) else {
-        return;
-    };
-    let written = serde_json::to_vec(&v).expect("it serialises");
-    if let Err(e) = serde_json::from_slice::<T>(&written) {
-        panic!(
-            "written, it does not read back: {e}: {}",
-            String::from_utf8_lossy(&written)
-        );
-    }
-}
 
 fuzz_target!(|data: &[u8]| {
     let read = Request::from_line(data);
