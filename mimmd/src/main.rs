@@ -10,6 +10,7 @@ use mimm_trace::Trace;
 
 const USAGE: &str = "usage: mimmd run [-c /etc/config/mimm]
        mimmd check [-c /etc/config/mimm]
+       mimmd cleanup [-c /etc/config/mimm]
        mimmd replay TRACE [--config FILE] [--policy mimm|best|hysteresis|single|failover]
                     [--json] [--svg OUT] [--activation-ms N] [--prepare-ms N]
        mimmd evaluate DIR [--json | --sweep | --frontier]";
@@ -42,6 +43,27 @@ fn check(path: PathBuf) -> Result<(), String> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    Ok(())
+}
+
+/// Removes the route-mode rules and route a killed mimmd left (the init
+/// script's stop path). Refused while mimmd runs: they are its own.
+fn cleanup(path: PathBuf) -> Result<(), String> {
+    use mimm_mimmd::actions::route_state;
+    use mimm_mimmd::control::{client, proto::Request};
+    let cfg = mimm_mimmd::config::load(&path)?;
+    let socket = &cfg.globals.socket;
+    if client::call(socket, &Request::Status, std::time::Duration::from_secs(1)).is_ok() {
+        return Err(format!(
+            "mimmd is running (its socket {} answers): stop it, and it removes its rules",
+            socket.display()
+        ));
+    }
+    let mut rtnl = mimm_netlink::Rtnl::new().map_err(|e| format!("netlink: {e}"))?;
+    match route_state::remove_left(&mut rtnl, &route_state::path_for(socket))? {
+        Some(left) => println!("mimmd: removed {} left by an earlier run", left.describe()),
+        None => println!("mimmd: nothing left behind"),
+    }
     Ok(())
 }
 
@@ -175,6 +197,9 @@ fn main() -> ExitCode {
         }
         Ok(Some(lexopt::Arg::Value(cmd))) if cmd == "evaluate" => evaluate(parser),
         Ok(Some(lexopt::Arg::Value(cmd))) if cmd == "check" => parse_config(parser).and_then(check),
+        Ok(Some(lexopt::Arg::Value(cmd))) if cmd == "cleanup" => {
+            parse_config(parser).and_then(cleanup)
+        }
         Ok(Some(lexopt::Arg::Value(cmd))) if cmd == "run" => {
             parse_config(parser).and_then(|path| {
                 let log = mimm_mimmd::logging::LogLevel::install();

@@ -274,7 +274,8 @@ fn every_shell_script_parses_and_passes_shellcheck() {
 }
 
 /// The init script with procd's functions recorded instead of run: it starts
-/// mimmd with respawn and logging, and a broken file starts nothing.
+/// mimmd with respawn and logging, a broken file starts nothing, and the
+/// stop path cleans up.
 #[test]
 fn the_mimmd_init_script_checks_the_file_before_it_starts() {
     let dir = Scratch::new("init");
@@ -292,7 +293,7 @@ logger() {{ cat >&2; }}
 . {init}
 PROG={mimmd} CONF={conf}
 start_service; echo \"start=$?\"
-service_triggers; reload_service
+service_triggers; reload_service; service_stopped
 echo \"$calls\"",
             init = repo().join("openwrt/files/mimmd.init").display(),
             mimmd = MIMMD,
@@ -304,8 +305,10 @@ echo \"$calls\"",
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
-    let (calls, _) = run(&good);
+    let (calls, log) = run(&good);
     assert!(calls.contains("start=0"), "{calls}");
+    // The stop path removes what a killed mimmd left: here, nothing.
+    assert_eq!(log, "mimmd: nothing left behind\n");
     assert!(
         calls.contains(&format!(
             "open:mimmd command {MIMMD} run -c {};",
@@ -313,7 +316,7 @@ echo \"$calls\"",
         )),
         "{calls}"
     );
-    assert!(calls.contains("respawn 3600 5 5;"), "{calls}");
+    assert!(calls.contains("respawn 60 0 5;"), "{calls}");
     assert!(
         calls.contains("stdout 1;") && calls.contains("stderr 1;"),
         "{calls}"

@@ -65,6 +65,10 @@ pub fn set_default(
     oif: u32,
     gateway: Option<Ipv4Addr>,
 ) -> io::Result<()> {
+    rtnl.request(default_route(table, oif, gateway))
+}
+
+fn default_route(table: u32, oif: u32, gateway: Option<Ipv4Addr>) -> Request {
     let scope = if gateway.is_some() {
         RT_SCOPE_UNIVERSE
     } else {
@@ -80,7 +84,7 @@ pub fn set_default(
     if let Some(gw) = gateway {
         r = r.attr(RTA_GATEWAY, &gw.octets());
     }
-    rtnl.request(r)
+    r
 }
 
 /// Removes the default route of `table` (no error if there is none).
@@ -169,6 +173,32 @@ pub fn default_gateways(rtnl: &mut Rtnl) -> io::Result<Vec<(u32, Ipv4Addr)>> {
     Ok(found)
 }
 
+/// The output device of the IPv4 default route in `table`, if it has one:
+/// what a restarted route mode finds its table pointing at.
+pub fn default_device(rtnl: &mut Rtnl, table: u32) -> io::Result<Option<u32>> {
+    let mut request = [0u8; RTMSG_LEN];
+    request[0] = AF_INET;
+    let mut found = None;
+    rtnl.dump(Request::new(RTM_GETROUTE, 0, &request), RTM_NEWROUTE, |m| {
+        found = found.or_else(|| default_in(m, table));
+    })?;
+    Ok(found)
+}
+
+/// The output device of `m` when it is an IPv4 default route in `table`.
+fn default_in(m: &Message, table: u32) -> Option<u32> {
+    let p = m.payload();
+    if p.first() != Some(&AF_INET) || p.get(1) != Some(&0) {
+        return None;
+    }
+    let attrs = m.attributes(RTMSG_LEN);
+    let in_table = attrs
+        .clone()
+        .find_u32(RTA_TABLE)
+        .or(p.get(4).map(|&t| u32::from(t)));
+    (in_table == Some(table)).then(|| attrs.find_u32(RTA_OIF))?
+}
+
 /// `struct fib_rule_hdr`: family, dst_len, src_len, tos, table, res1, res2,
 /// action; flags.
 fn rule_header(table: u8, action: u8) -> [u8; RTMSG_LEN] {
@@ -251,6 +281,20 @@ mod tests {
         assert_eq!(attrs.clone().find_u32(RTA_TABLE), Some(254));
         assert_eq!(attrs.clone().find(RTA_GATEWAY), None);
         assert_eq!(attrs.count(), 3);
+    }
+
+    #[test]
+    fn a_default_route_is_found_in_its_own_table_only() {
+        let gw = Some(Ipv4Addr::new(10, 0, 0, 1));
+        for table in [220, 1000] {
+            let r = default_route(table, 7, gw);
+            let m = Message::new_checked(r.as_bytes()).unwrap();
+            assert_eq!(default_in(&m, table), Some(7));
+            assert_eq!(default_in(&m, RT_TABLE_MAIN), None);
+        }
+        let r = prefix_route(RTM_NEWROUTE, 0, 220, Ipv4Addr::new(10, 0, 0, 0), 8, 7);
+        let m = Message::new_checked(r.as_bytes()).unwrap();
+        assert_eq!(default_in(&m, 220), None);
     }
 
     #[test]

@@ -5,11 +5,13 @@
 
 pub mod jobs;
 pub mod route;
+pub mod route_state;
 pub mod vsd;
 
 use std::io;
 
-use crate::config::{IfaceDaemon, MimmConfig};
+use crate::config::{Globals, IfaceDaemon, MimmConfig};
+use crate::netlink::Rtnl;
 use crate::netlink::links::Link;
 use route::RouteMode;
 use vsd::VsdMode;
@@ -39,6 +41,23 @@ impl Mover {
         match self {
             Mover::Route(r) => r.switch(iface, link).map(|_| ()),
             Mover::Vsd(v) => v.switch(&iface.device),
+        }
+    }
+
+    /// At start: what an earlier run left in the kernel. Route mode takes
+    /// its own rules over (the device its table points at, by name); in vsd
+    /// mode a route-mode run's are removed. The VSD keeps its own state.
+    pub fn take_over_left(&mut self, globals: &Globals) -> Result<Option<String>, String> {
+        match self {
+            Mover::Route(r) => r.take_over_left(),
+            Mover::Vsd(_) => {
+                let mut rtnl = Rtnl::new().map_err(|e| format!("netlink: {e}"))?;
+                let path = route_state::path_for(&globals.socket);
+                if let Some(left) = route_state::remove_left(&mut rtnl, &path)? {
+                    tracing::info!("removed {} left by a route-mode run", left.describe());
+                }
+                Ok(None)
+            }
         }
     }
 

@@ -3,28 +3,55 @@
 
 use std::io;
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
 
+use super::route_state::{self, Installed};
 use crate::config::{Globals, IfaceDaemon};
 use crate::netlink::links::Link;
-use crate::netlink::{Rtnl, conntrack, routes};
+use crate::netlink::{Rtnl, conntrack, links, routes};
 
 pub struct RouteMode {
     rtnl: Rtnl,
-    table: u32,
-    priority: u32,
+    rules: Installed,
     flush: bool,
     installed: bool,
+    /// Where the rules are written down while installed.
+    state: PathBuf,
 }
 
 impl RouteMode {
     pub fn new(globals: &Globals) -> io::Result<RouteMode> {
         Ok(RouteMode {
             rtnl: Rtnl::new()?,
-            table: globals.route_table,
-            priority: globals.rule_priority,
+            rules: Installed {
+                priority: globals.rule_priority,
+                table: globals.route_table,
+            },
             flush: globals.conntrack_flush,
             installed: false,
+            state: route_state::path_for(&globals.socket),
         })
+    }
+
+    /// At start: rules and a route an earlier run left (it was killed) are
+    /// taken over when they are this configuration's; the device the table
+    /// points at, by name. Anything else left is removed.
+    pub fn take_over_left(&mut self) -> Result<Option<String>, String> {
+        let Some(left) = Installed::load(&self.state)? else {
+            return Ok(None);
+        };
+        if left != self.rules {
+            route_state::remove_left(&mut self.rtnl, &self.state)?;
+            tracing::info!("removed {} left by an earlier run", left.describe());
+            return Ok(None);
+        }
+        self.installed = true;
+        let netlink = |e: io::Error| format!("netlink: {e}");
+        let Some(oif) = routes::default_device(&mut self.rtnl, left.table).map_err(netlink)? else {
+            return Ok(None);
+        };
+        let all = links::dump(&mut self.rtnl).map_err(netlink)?;
+        Ok(all.into_iter().find(|l| l.index == oif).map(|l| l.name))
     }
 
     /// The next hop for `iface`: configured, else the gateway of a default
@@ -44,11 +71,13 @@ impl RouteMode {
     /// Moves traffic to `iface` (whose kernel link is `link`).
     pub fn switch(&mut self, iface: &IfaceDaemon, link: &Link) -> io::Result<Option<Ipv4Addr>> {
         if !self.installed {
-            routes::install_rules(&mut self.rtnl, self.table, self.priority)?;
+            // Written down first: a crash from here on leaves a record.
+            self.rules.record(&self.state)?;
+            routes::install_rules(&mut self.rtnl, self.rules.table, self.rules.priority)?;
             self.installed = true;
         }
         let gateway = self.gateway(iface, link)?;
-        routes::set_default(&mut self.rtnl, self.table, link.index, gateway)?;
+        routes::set_default(&mut self.rtnl, self.rules.table, link.index, gateway)?;
         if self.flush {
             // A NATed flow would keep the old interface's address otherwise.
             if let Err(e) = conntrack::flush() {
@@ -58,13 +87,10 @@ impl RouteMode {
         Ok(gateway)
     }
 
-    /// Removes mimmd's rules and route (on exit).
+    /// Removes mimmd's rules and route, and their record (on exit).
     pub fn teardown(&mut self) {
-        if let Err(e) = routes::remove_rules(&mut self.rtnl, self.priority) {
-            tracing::warn!("removing rules: {e}");
-        }
-        if let Err(e) = routes::clear_default(&mut self.rtnl, self.table) {
-            tracing::warn!("removing the default route: {e}");
+        if let Err(e) = self.rules.remove(&mut self.rtnl, &self.state) {
+            tracing::warn!("removing {}: {e}", self.rules.describe());
         }
         self.installed = false;
     }

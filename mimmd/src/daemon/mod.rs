@@ -157,6 +157,14 @@ impl Daemon {
         for event in all {
             daemon.on_link(event, false);
         }
+        // Route mode: the rules and route a killed run left keep carrying
+        // traffic; their primary is taken over, no switch.
+        let globals = daemon.cfg.globals.clone();
+        if let Some(device) = daemon.mover.take_over_left(&globals)? {
+            let reason =
+                "the primary of mimmd's table, left by an earlier run, taken over without a switch";
+            daemon.take_over(&device, reason);
+        }
         // A VSD already carrying traffic keeps its member: no switch.
         daemon.follow_vsd();
         daemon.follow_primary();
@@ -413,8 +421,19 @@ impl Daemon {
                 return;
             }
         };
-        let Some(i) = active.and_then(|dev| self.ifaces.iter().position(|rt| rt.device == dev))
-        else {
+        if let Some(device) = active {
+            self.take_over(
+                &device,
+                "the VSD's active member, taken over without a switch",
+            );
+        }
+    }
+
+    /// Makes the interface on `device` the primary without a switch: traffic
+    /// already flows through it (the VSD's active member; the route a killed
+    /// run left in mimmd's table).
+    fn take_over(&mut self, device: &str, reason: &str) {
+        let Some(i) = self.ifaces.iter().position(|rt| rt.device == device) else {
             return;
         };
         let primary = self.mm.primary().map(|p| p.index());
@@ -424,7 +443,7 @@ impl Daemon {
         let from = primary.map_or("-".to_string(), |p| self.ifaces[p].name.clone());
         let now = self.ms(clock::now());
         self.mm.assume_primary(IfaceId(i as u8), now);
-        let reason = "the VSD's active member, taken over without a switch".to_string();
+        let reason = reason.to_string();
         self.last_handoff = Some(Handoff {
             at: clock::now(),
             from: primary.map(|p| self.ifaces[p].name.clone()),
