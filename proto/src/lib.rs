@@ -13,7 +13,9 @@
 //!   or with Request Handoff; the server answers a Registration Reply with
 //!   Handoff Advice (or just code 0 for a report);
 //! - server → client (pushed): Registration Request with Reactive Advice;
-//!   the client answers a Registration Reply with Ack.
+//!   the client answers a Registration Reply with Ack;
+//! - anchor → client: a notice that it has no binding for a tunnel packet's
+//!   source (after a restart), which the client answers by registering.
 
 pub mod auth;
 pub mod error;
@@ -21,6 +23,7 @@ pub mod ext;
 pub mod field;
 pub mod message;
 pub mod mimm;
+pub mod notice;
 pub mod registration;
 pub mod replay;
 pub mod tlv;

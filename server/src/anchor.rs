@@ -18,7 +18,9 @@
 //!   primary in a keepalive, else over its newest binding.
 //!
 //! The data path (tunnel packets each way, keepalives) is in `data` and
-//! `echo`, the tunnels themselves in `tunnels`.
+//! `echo`, the tunnels themselves in `tunnels`; `notice` tells a client
+//! whose packets come from a source without a binding (after a restart)
+//! to register again.
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -31,6 +33,7 @@ use mimm_tunnel::seal::{Dropped, SealError};
 mod data;
 mod duplicate;
 mod echo;
+mod notice;
 mod tunnels;
 pub use data::{Downlink, Uplink};
 use tunnels::Tunnels;
@@ -151,6 +154,10 @@ pub struct AnchorCounters {
     pub second_copies: u64,
     /// Downlink packets also sent over a second path.
     pub duplicated: u64,
+    /// Notices sent to sources without a binding (see `notice`), and
+    /// those the rate limits held back.
+    pub notices: u64,
+    pub notices_held: u64,
 }
 
 /// Why the anchor dropped a tunnel packet.
@@ -185,6 +192,7 @@ pub struct Anchor {
     next_expiry: Millis,
     counters: AnchorCounters,
     dup: duplicate::Duplication,
+    notices: notice::Notices,
 }
 
 impl Anchor {
@@ -205,6 +213,7 @@ impl Anchor {
             next_expiry: Millis::MAX,
             counters: AnchorCounters::default(),
             dup: Default::default(),
+            notices: Default::default(),
         }
     }
 

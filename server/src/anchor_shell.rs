@@ -8,7 +8,9 @@
 //! there and sent to the client's binding, gathered into segmented sends
 //! (`mimm_io::udp::batch`) while they go to one binding. Each goes out from
 //! the address its binding's registration (or, for an answer, its request)
-//! was sent to. No allocation per packet.
+//! was sent to. No allocation per packet. A tunnel packet from a source
+//! without a binding is answered with a notice (rate-limited by the core),
+//! so the client of a restarted anchor registers again at once.
 //!
 //! The TUN goes away with its descriptor on exit, and its address and
 //! routes with it.
@@ -17,7 +19,7 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::os::fd::AsRawFd;
 
-use mimm_io::clock::Millis;
+use mimm_io::clock::{self, Millis, Nanos};
 use mimm_io::tuntap::TunTap;
 use mimm_io::udp::batch::{Batch, Destination};
 use mimm_netlink::Rtnl;
@@ -27,7 +29,7 @@ use mimm_tunnel::segment::{Segments, VNET_HDR_LEN};
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 
-use crate::anchor::{Anchor, AnchorConfig, AnchorCounters, Downlink, Uplink};
+use crate::anchor::{Anchor, AnchorConfig, AnchorCounters, AnchorDrop, Downlink, Uplink};
 use crate::config::AnchorTun;
 use crate::socket::{Received, ServerSocket};
 
@@ -198,7 +200,29 @@ impl AnchorShell {
                 }
             }
             Ok(Uplink::Answer { to, len }) => self.send(socket, &buf[..len], to, got.local),
+            Err(AnchorDrop::UnknownSource) => {
+                self.tell_unknown(anchor, socket, source, got.local, &buf[..got.len]);
+            }
             Err(drop) => tracing::debug!("anchor: tunnel packet from {source} dropped: {drop:?}"),
+        }
+    }
+
+    /// A tunnel packet from a source without a binding (this anchor was
+    /// restarted, or a NAT moved the client): the notice that has its client
+    /// register again, when the core's limits let one go.
+    fn tell_unknown(
+        &mut self,
+        anchor: &mut Anchor,
+        socket: &ServerSocket,
+        source: SocketAddrV4,
+        local: Option<Ipv4Addr>,
+        packet: &[u8],
+    ) {
+        let mut notice = [0u8; mimm_proto::notice::LEN];
+        let now = clock::now().millis_since(Nanos(0));
+        if let Some(len) = anchor.notice(now, source, packet, &mut notice) {
+            tracing::debug!("anchor: no binding for {source}: told it");
+            self.send(socket, &notice[..len], source, local);
         }
     }
 
@@ -340,7 +364,7 @@ impl AnchorShell {
             "anchor: {} tunnels; registrations {}, deregistrations {}, refused {}, expired {}; \
              uplink {}, downlink {}, keepalives {}, previous keys {}; dropped: unknown source {}, \
              spoofed {}, unopened {}, no binding {}, TUN full {}, TUN uncut {}, send failed {}; \
-             downlink datagrams {} in {} sends",
+             downlink datagrams {} in {} sends; no-binding notices {} ({} held back)",
             anchor.tunnels(),
             c.registrations,
             c.deregistrations,
@@ -358,7 +382,9 @@ impl AnchorShell {
             s.tun_malformed,
             s.send_failed + self.batch.counters.failed,
             self.batch.counters.datagrams,
-            self.batch.counters.sends
+            self.batch.counters.sends,
+            c.notices,
+            c.notices_held
         );
     }
 }

@@ -288,6 +288,7 @@ proptest::proptest! {
 mod clear;
 mod duplication;
 mod keepalives;
+mod restart;
 mod two_paths;
 
 mod data {

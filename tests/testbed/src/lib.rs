@@ -8,7 +8,8 @@
 //!   anchor's `core` namespace);
 //! - [`probe`]: the loss meter every handoff test uses;
 //! - [`run`]: finding and cleaning up runs, also those of crashed processes;
-//! - [`crowd`]: idle and following clients held on a daemon's control socket.
+//! - [`crowd`]: idle and following clients held on a daemon's control socket;
+//! - [`daemon`]: a daemon a test runs in a namespace, killed and restarted.
 
 pub mod bed;
 // Shared with the daemons; re-exported so the testbed's paths stay short.
@@ -16,6 +17,7 @@ pub use mimm_io::{clock, tuntap, udp};
 pub mod anchored;
 pub mod control;
 pub mod crowd;
+pub mod daemon;
 pub mod description;
 pub mod emu;
 pub mod netns;

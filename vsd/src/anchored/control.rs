@@ -103,6 +103,7 @@ impl Engine {
                     path.asking_tries = b.tries;
                     path.refused = b.refused;
                     path.binding_left_s = b.left_s;
+                    path.rebinds = b.rebinds;
                 }
                 MemberStatus {
                     name: p.name.clone(),

@@ -1,7 +1,8 @@
 //! The anchored data path: packets from the TUN sealed in place and sent
 //! out of the active path; packets from any bound path (the old one's are
 //! still in flight after a switch) opened and written to the TUN; the
-//! anchor's registration replies and keepalive answers taken aside.
+//! anchor's registration replies, notices and keepalive answers taken
+//! aside.
 
 use std::io;
 use std::net::SocketAddr;
@@ -11,6 +12,7 @@ use std::os::fd::AsRawFd;
 use mimm_io::clock::{self, Nanos};
 use mimm_io::udp::batch::Destination;
 use mimm_io::udp::msg;
+use mimm_proto::notice;
 use mimm_tunnel::duplicate::{self, ID_LEN};
 use mimm_tunnel::keepalive::{self, Keepalive};
 use mimm_tunnel::packet::{Packet, SEALED_HEADER, SEALED_OVERHEAD, TAG_LEN, TUNNEL_DATA};
@@ -203,6 +205,12 @@ impl Engine {
                 let reply = self.buf[at].to_vec();
                 self.registrar.on_reply(id, &reply, now);
                 self.handle_outputs();
+            }
+            Some(&notice::EXPERIMENTAL) => {
+                let now = self.now();
+                if self.registrar.on_notice(id, &self.buf[at], now) {
+                    self.handle_outputs();
+                }
             }
             _ => {}
         }

@@ -65,6 +65,7 @@ impl Engine {
                 home,
                 care_of,
                 identification,
+                again,
             } => {
                 self.set_home(home);
                 let Some(p) = self.paths.get_mut(path).and_then(Option::as_mut) else {
@@ -72,12 +73,20 @@ impl Engine {
                 };
                 let fresh = !p.tunnel.is_bound();
                 p.tunnel.bound(&key, identification, home, care_of);
-                if fresh {
+                let said = match (fresh, again) {
+                    (true, _) => Some("bound"),
+                    (false, true) => Some("bound again (the anchor had no binding)"),
+                    (false, false) => None,
+                };
+                if let Some(said) = said {
                     self.event(
                         EventKind::Member,
                         Some(path),
-                        format!("bound: home {home} via {care_of}"),
+                        format!("{said}: home {home} via {care_of}"),
                     );
+                    // The anchor learns at once which path is primary (a
+                    // restarted one sends downlink over the newest binding
+                    // until told), and the path its round trip.
                     self.send_keepalive(path, clock::now());
                 }
                 self.update_usable(path, "bound");

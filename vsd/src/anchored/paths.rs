@@ -34,6 +34,10 @@ pub struct PathStatus {
     /// The last refusal's code.
     pub refused: Option<u8>,
     pub binding_left_s: Option<u64>,
+    /// Registrations made again because the anchor said it had no binding
+    /// for the path (it was restarted, or a NAT moved the mapping).
+    #[serde(default)]
+    pub rebinds: u64,
     /// The last keepalive's round trip to the anchor, and a smoothed one.
     pub rtt_ms: Option<f64>,
     pub srtt_ms: Option<f64>,

@@ -15,6 +15,11 @@
 //! - Identifications are NTP times, strictly increasing over all paths
 //!   (the anchor's replay check is per SPI); code 133 resynchronises to the
 //!   anchor's clock and retries at once.
+//! - An anchor that has no binding for a path's packets (it was restarted,
+//!   or a NAT moved the mapping) says so with an unsigned notice; the path
+//!   registers again at once, at most once per [`REBIND_EVERY_MS`]
+//!   (`notice`). A restarted anchor remembers no Identification, so the
+//!   next one (the clock's) is fresh to it.
 
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
@@ -29,6 +34,9 @@ use mimm_tunnel::cipher::Cipher;
 
 pub const MAX_RETRANSMIT_MS: Millis = 4_000;
 const DATAGRAM: usize = 256;
+
+mod notice;
+pub use notice::REBIND_EVERY_MS;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistrarConfig {
@@ -58,12 +66,15 @@ pub enum Output {
         identification: u64,
         care_of: Ipv4Addr,
     },
-    /// Path `path` is bound with the keys of `identification`.
+    /// Path `path` is bound with the keys of `identification`; `again`:
+    /// by the registration a notice of the anchor's asked for (it had no
+    /// binding for the path any more).
     Bound {
         path: usize,
         home: Ipv4Addr,
         care_of: Ipv4Addr,
         identification: u64,
+        again: bool,
     },
     /// Path `path` has no binding any more (why).
     Unbound { path: usize, why: String },
@@ -93,6 +104,12 @@ struct Path {
     bound: Option<Bound>,
     /// The last refusal's code (shown in status).
     refused: Option<u8>,
+    /// Registrations made again on the anchor's notice, and when the last
+    /// was (notices before [`REBIND_EVERY_MS`] after it are not heeded).
+    rebinds: u64,
+    rebound_at: Option<Millis>,
+    /// The registration outstanding is one a notice asked for.
+    asked_by_notice: bool,
 }
 
 /// What status shows of one path's binding.
@@ -105,6 +122,8 @@ pub struct PathBinding {
     pub refused: Option<u8>,
     /// Seconds the binding has left.
     pub left_s: Option<u64>,
+    /// Registrations made again because the anchor had no binding.
+    pub rebinds: u64,
 }
 
 #[derive(Debug)]
@@ -157,6 +176,7 @@ impl Registrar {
             tries: p.asking.map_or(0, |a| a.tries),
             refused: p.refused,
             left_s: p.bound.map(|b| b.expires.saturating_sub(now) / 1000),
+            rebinds: p.rebinds,
         })
     }
 
@@ -170,6 +190,7 @@ impl Registrar {
         let p = self.path(path);
         p.care_of = care_of;
         p.asking = None;
+        p.asked_by_notice = false;
         p.refused = None;
         let had = p.bound.take().is_some();
         if had {
@@ -313,6 +334,7 @@ impl Registrar {
         self.home = Some(home);
         let ms = u64::from(lifetime) * 1000;
         let p = self.path(path);
+        let again = std::mem::take(&mut p.asked_by_notice);
         p.asking = None;
         p.refused = None;
         p.bound = Some(Bound {
@@ -326,12 +348,14 @@ impl Registrar {
             home,
             care_of: asking.care_of,
             identification: asking.identification,
+            again,
         });
     }
 
     fn refused(&mut self, path: usize, code: u8, what: &str) {
         let p = self.path(path);
         p.asking = None;
+        p.asked_by_notice = false;
         p.refused = Some(code);
         let had = p.bound.take().is_some();
         tracing::warn!("path {path}: registration {what} (code {code})");

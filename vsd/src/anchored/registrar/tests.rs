@@ -284,3 +284,87 @@ fn a_new_address_rebinds_and_stopping_deregisters_every_binding() {
     assert!(client.bindings.is_empty(), "{client:?}");
     assert!(!r.binding(0, 2000).unwrap().bound);
 }
+
+/// A restarted anchor (a fresh server core) knows no binding: its notice
+/// has the path register again at once, for the same home, and the fresh
+/// core takes the Identification it has no memory against. The binding
+/// holds meanwhile; a path already registering, a second notice within
+/// [`REBIND_EVERY_MS`] and anything that is not a notice change nothing.
+#[test]
+fn the_anchors_notice_has_a_path_register_again_at_once_and_no_more_often() {
+    use mimm_proto::notice::{Kind, Repr};
+    let (mut r, mut s) = (registrar(KEY), anchor());
+    r.set_care_of(0, coa(0), now(0));
+    r.set_care_of(1, coa(1), now(0));
+    exchange(&mut r, &mut s, 0, false);
+    let home = r.home().unwrap();
+    let mut s = anchor();
+    let mut no_binding = [0u8; 4];
+    Repr {
+        kind: Kind::NoBinding,
+    }
+    .emit(&mut no_binding)
+    .unwrap();
+    let t = 5_000;
+    assert!(r.on_notice(0, &no_binding, now(t)));
+    assert!(r.binding(0, t).unwrap().bound, "a notice unbinds nothing");
+    assert!(
+        !r.on_notice(0, &no_binding, now(t + 1)),
+        "registering already"
+    );
+    let out = exchange(&mut r, &mut s, t, false);
+    assert!(
+        matches!(out[..], [
+            Output::Renewing { path: 0, .. },
+            Output::Bound { path: 0, home: h, again: true, .. },
+        ] if h == home),
+        "{out:?}"
+    );
+    let soon = now(t + REBIND_EVERY_MS - 1);
+    assert!(
+        !r.on_notice(0, &no_binding, soon),
+        "too soon after the last"
+    );
+    assert!(
+        r.on_notice(1, &no_binding, now(t + 10)),
+        "each path for itself"
+    );
+    let out = exchange(&mut r, &mut s, t + 10, false);
+    assert!(
+        matches!(
+            out[..],
+            [
+                _,
+                Output::Bound {
+                    path: 1,
+                    again: true,
+                    ..
+                }
+            ]
+        ),
+        "{out:?}"
+    );
+    let client = s.anchor_mut().unwrap().client(SPI).unwrap().clone();
+    assert_eq!((client.home, client.bindings.len()), (Some(home), 2));
+    for other in [
+        &[255u8, 2, 0, 0][..],
+        &[255, 1, 0, 1],
+        &[255, 1],
+        &[4, 253, 0, 0],
+    ] {
+        assert!(!r.on_notice(0, other, now(t + 5_000)), "{other:?}");
+    }
+    assert!(r.on_notice(0, &no_binding, now(t + REBIND_EVERY_MS)));
+    let out = exchange(&mut r, &mut s, t + REBIND_EVERY_MS, false);
+    assert!(matches!(out[..], [_, Output::Bound { again: true, .. }]));
+    // A renewal no notice asked for is not bound "again".
+    r.handle_timeout(now(t + 45_000));
+    let out = exchange(&mut r, &mut s, t + 45_000, false);
+    assert!(
+        out.iter()
+            .all(|o| !matches!(o, Output::Bound { again: true, .. })),
+        "{out:?}"
+    );
+    let b = r.binding(0, t + 45_000).unwrap();
+    assert_eq!((b.rebinds, b.bound), (2, true));
+}
