@@ -3,7 +3,8 @@
 //! the same.
 //!
 //! The first byte picks what the rest is:
-//! - 0: a whole registration as received (a forged one is refused);
+//! - 0: a whole registration as received (a forged one is refused), and
+//!   the same bytes as an anchor's notice;
 //! - 1, 2: header and extensions, signed here (HMAC-MD5 under SPI 256,
 //!   HMAC-SHA-256 under SPI 257) so the fuzzer reaches everything past the
 //!   authenticator check;
@@ -139,6 +140,17 @@ fn registration_round_trip(r: &Registration) {
     }
 }
 
+/// A notice (what else the anchor's port sends): what parses emits and
+/// reads back the same.
+fn notice_round_trip(bytes: &[u8]) {
+    let Ok(n) = mimm_proto::notice::parse(bytes) else {
+        return;
+    };
+    let mut buf = [0u8; mimm_proto::notice::LEN];
+    let len = n.emit(&mut buf).expect("a notice fits its length");
+    assert_eq!(mimm_proto::notice::parse(&buf[..len]), Ok(n));
+}
+
 /// Everything that takes a registration's bytes.
 fn registration(bytes: &[u8]) {
     header_round_trip(bytes);
@@ -167,7 +179,10 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     match mode % 4 {
-        0 => registration(rest),
+        0 => {
+            registration(rest);
+            notice_round_trip(rest);
+        }
         1 => registration(&signed(rest, MD5_SPI, Algorithm::HmacMd5)),
         2 => registration(&signed(rest, SHA_SPI, Algorithm::HmacSha256)),
         _ => {
