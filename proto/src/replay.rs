@@ -66,6 +66,18 @@ pub struct Guard {
 }
 
 impl Guard {
+    /// A guard for a sender not heard from before, refusing every
+    /// Identification up to `floor`: what a receiver that forgot (it was
+    /// restarted, or let an older guard go) may have accepted already.
+    pub fn after(floor: Option<u64>) -> Guard {
+        Guard { last: floor }
+    }
+
+    /// The last Identification accepted (or the floor it started with).
+    pub fn last(&self) -> Option<u64> {
+        self.last
+    }
+
     /// Judges `id` against the receiver's Identification `now` and the
     /// last accepted one; remembers it when fresh.
     pub fn check(&mut self, id: u64, now: u64, window_s: u32) -> Verdict {

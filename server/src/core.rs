@@ -134,6 +134,9 @@ impl Keys for Keyring {
 pub struct Client {
     /// One replay guard per care-of address (see [`Client::guard`]).
     guards: Vec<(Ipv4Addr, Guard)>,
+    /// The newest Identification a guard let go had accepted: a new guard
+    /// refuses it and everything older.
+    let_go: Option<u64>,
     pub addr: Option<SocketAddr>,
     /// The server's address its last datagram was sent to (Reactive
     /// Advice goes from there).
@@ -159,14 +162,18 @@ impl Client {
     /// slower path's (older) Identification would be refused as a replay.
     /// Still no registration is accepted twice: each is over one care-of
     /// address, whose guard has seen it.
-    fn guard(&mut self, care_of: Ipv4Addr) -> &mut Guard {
+    /// A new guard starts above `floor` (the server's start) and above
+    /// every guard let go, so that forgetting never lets a replay in.
+    fn guard(&mut self, care_of: Ipv4Addr, floor: Option<u64>) -> &mut Guard {
         let i = match self.guards.iter().position(|(a, _)| *a == care_of) {
             Some(i) => i,
             None => {
                 if self.guards.len() == GUARDS {
-                    self.guards.remove(0);
+                    let (_, old) = self.guards.remove(0);
+                    self.let_go = self.let_go.max(old.last());
                 }
-                self.guards.push((care_of, Guard::default()));
+                let start = floor.max(self.let_go);
+                self.guards.push((care_of, Guard::after(start)));
                 self.guards.len() - 1
             }
         };
@@ -211,6 +218,10 @@ pub struct Server {
     counters: Counters,
     out: VecDeque<Transmit>,
     anchor: Option<Anchor>,
+    /// The Identification (wall clock) this server started at: a restarted
+    /// server remembers no guard, and a registration sent before it
+    /// started may be a replay of one its predecessor accepted.
+    started: Option<u64>,
 }
 
 impl Keyring {
@@ -240,7 +251,17 @@ impl Server {
             out: VecDeque::new(),
             anchor: cfg.anchor.clone().map(Anchor::new),
             cfg,
+            started: None,
         }
+    }
+
+    /// Refuses registrations identified before `id` (the wall clock at
+    /// start, from the shell) with code 133, which a real client answers
+    /// at once with a fresh one: a replay of one sent to the server before
+    /// it was restarted gets nowhere.
+    pub fn refuse_before(mut self, id: u64) -> Server {
+        self.started = Some(id);
+        self
     }
 
     /// The anchor, when configured: its shell hands it tunnel data packets
@@ -403,10 +424,11 @@ impl Server {
     /// with code 133 and the server's time, and changes nothing else.
     fn fresh(&mut self, now: Now, from: Peer, h: &RequestHeader, spi: u32) -> bool {
         let client = self.clients.entry(spi).or_default();
-        match client
-            .guard(h.care_of)
-            .check(h.identification, now.id, self.cfg.window_s)
-        {
+        match client.guard(h.care_of, self.started).check(
+            h.identification,
+            now.id,
+            self.cfg.window_s,
+        ) {
             replay::Verdict::Fresh => return true,
             replay::Verdict::Stale => self.counters.stale += 1,
             _ => self.counters.replayed += 1,

@@ -136,7 +136,8 @@ impl Loop {
             listen: cfg.listen,
             timer,
             signals,
-            server: Server::new(cfg.server),
+            server: Server::new(cfg.server)
+                .refuse_before(mimm_proto::replay::wall_identification()),
             start: clock::now(),
         })
     }

@@ -58,12 +58,23 @@ fn addr() -> SocketAddr {
 }
 
 fn request(ms: u64, spi: u32, key: &[u8], alg: Algorithm, messages: &[Message]) -> Vec<u8> {
+    request_via([100, 64, 0, 7], ms, spi, key, alg, messages)
+}
+
+fn request_via(
+    care_of: [u8; 4],
+    ms: u64,
+    spi: u32,
+    key: &[u8],
+    alg: Algorithm,
+    messages: &[Message],
+) -> Vec<u8> {
     let header = Header::Request(RequestHeader {
         flags: Flags(Flags::T),
         lifetime: 600,
         home_address: "10.1.0.2".parse().unwrap(),
         home_agent: "192.0.2.10".parse().unwrap(),
-        care_of: "100.64.0.7".parse().unwrap(),
+        care_of: care_of.into(),
         identification: now(ms).id,
     });
     let mut buf = [0u8; 1500];
@@ -251,6 +262,44 @@ fn forged_unknown_replayed_and_stale_are_refused_counted_and_change_nothing() {
         ),
         (1, 1, 1, 1, 1)
     );
+}
+
+/// What the server forgot (it was restarted; it let a care-of address's
+/// guard go) never lets a replay in: a registration accepted before is
+/// refused with code 133, a fresh one accepted.
+#[test]
+fn a_restarted_server_or_a_forgotten_guard_lets_no_replay_in() {
+    let signed =
+        |care_of: [u8; 4], ms: u64| request_via(care_of, ms, SPI, KEY, Algorithm::HmacSha256, &[]);
+    let code_of = |s: &mut Server, ms: u64, bytes: &[u8]| {
+        s.handle_datagram(now(ms), addr(), bytes);
+        reply(s).0.code
+    };
+    let mut first = server();
+    let good = signed([100, 64, 0, 7], 0);
+    assert_eq!(code_of(&mut first, 0, &good), code::ACCEPTED);
+    // Restarted 1 s later: within the 7 s window the old one would pass.
+    let mut again = server().refuse_before(now(1000).id);
+    assert_eq!(
+        code_of(&mut again, 1500, &good),
+        code::IDENTIFICATION_MISMATCH
+    );
+    assert_eq!(again.counters().replayed, 1);
+    let fresh = signed([100, 64, 0, 7], 1600);
+    assert_eq!(code_of(&mut again, 1600, &fresh), code::ACCEPTED);
+
+    // Eight more care-of addresses: the first one's guard is let go, and
+    // its accepted registration still does not pass again.
+    for i in 1..=8u8 {
+        let via = signed([100, 64, 1, i], 1600 + u64::from(i));
+        assert_eq!(code_of(&mut again, 1700, &via), code::ACCEPTED);
+    }
+    assert_eq!(
+        code_of(&mut again, 1800, &fresh),
+        code::IDENTIFICATION_MISMATCH
+    );
+    let newer = signed([100, 64, 0, 7], 1900);
+    assert_eq!(code_of(&mut again, 1900, &newer), code::ACCEPTED);
 }
 
 #[test]
