@@ -102,7 +102,7 @@ fn check(a: Args) -> Result<(), String> {
 
 /// What `vsd run` does first, by hand (an init script's stop path after a
 /// crash): the members a killed run left taken given back from its state
-/// file, and its persistent TAP removed. Refused while that VSD runs (its
+/// file, its persistent TAP and (anchored) its TCP MSS clamp removed. Refused while that VSD runs (its
 /// socket answers).
 fn cleanup(a: Args) -> Result<(), String> {
     let cfg = config::load(&a.config, a.name.as_deref())?;
@@ -125,6 +125,9 @@ fn cleanup(a: Args) -> Result<(), String> {
     }
     if let Some(tap) = removed {
         done.push(format!("removed {tap}"));
+    }
+    if cfg.anchored.is_some() && mimm_vsd::anchored::mss::remove(&cfg.name) {
+        done.push("removed its TCP MSS clamp".into());
     }
     if done.is_empty() {
         done.push("nothing left taken".into());

@@ -501,3 +501,39 @@ fn sighup_applies_member_changes_and_refuses_binding_options() {
                 .all(|m| m.path.as_ref().is_some_and(|p| p.bound))
     });
 }
+
+/// Killed (SIGKILL), an anchored VSD leaves its TCP MSS clamp (its TUN goes
+/// with it, not persistent); `vsd cleanup` removes the clamp.
+#[test]
+fn a_killed_anchored_vsd_leaves_only_its_mss_clamp_which_cleanup_removes() {
+    if !root_or_skip("a_killed_anchored_vsd_leaves_only_its_mss_clamp_which_cleanup_removes") {
+        return;
+    }
+    let _serial = serial();
+    let bed = bed();
+    let mut a = anchored(&bed);
+    let _ = a.vsd.child.kill();
+    let _ = a.vsd.child.wait();
+    let has = |what: &[&str]| bed.exec("router", what).unwrap().status.success();
+    let clamp = ["nft", "list", "table", "inet", "mimm_vsd_vsd0_mss"];
+    assert!(has(&clamp), "the clamp a killed VSD leaves");
+    assert!(!has(&["ip", "link", "show", "vsd0"]), "vsd0 goes with it");
+    let cleanup = |config: &std::path::Path| {
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &bed.ns("router"),
+                common::VSD,
+                "cleanup",
+                "-c",
+            ])
+            .arg(config)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(cleanup(&a.config), "vsd0: removed its TCP MSS clamp\n");
+    assert!(!has(&clamp));
+    assert_eq!(cleanup(&a.config), "vsd0: nothing left taken\n");
+}

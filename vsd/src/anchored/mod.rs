@@ -12,7 +12,7 @@ mod control;
 mod datapath;
 mod duplicate;
 mod members;
-mod mss;
+pub mod mss;
 mod outputs;
 mod reload;
 

@@ -26,6 +26,8 @@ pub fn install(vsd: &str) -> Result<(), String> {
     nft(&script).map_err(|e| format!("{vsd}: TCP MSS clamp (nftables): {e}"))
 }
 
-pub fn remove(vsd: &str) {
-    let _ = nft(&format!("delete table inet {}\n", table(vsd)));
+/// Removes the clamp; whether there was one (a killed VSD leaves it, and
+/// `vsd cleanup` removes it).
+pub fn remove(vsd: &str) -> bool {
+    nft(&format!("delete table inet {}\n", table(vsd))).is_ok()
 }
