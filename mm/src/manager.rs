@@ -165,14 +165,24 @@ impl MobilityManager {
     }
 
     /// Takes `iface` as the primary without a switch (traffic is there
-    /// already, e.g. after a configuration reload).
+    /// already: after a configuration reload; the VSD failed over by
+    /// itself). The interface traffic left is held down as after a switch:
+    /// a link the VSD left for flapping is not taken back after the
+    /// minimum dwell only, to be left again at its next flap.
     pub fn assume_primary(&mut self, iface: IfaceId, now: Millis) {
-        if iface.index() < self.ifaces.len() {
-            self.now = self.now.max(now);
-            self.primary = Some(iface.index());
-            self.primary_since = self.now;
-            self.plan = None;
+        let to = iface.index();
+        if to >= self.ifaces.len() {
+            return;
         }
+        self.now = self.now.max(now);
+        if let Some(from) = self.primary.filter(|&f| f != to) {
+            self.ifaces[from].left_at = Some(self.now);
+            self.ifaces[from].prep = Prep::None;
+            self.last_from = Some(from);
+        }
+        self.primary = Some(to);
+        self.primary_since = self.now;
+        self.plan = None;
     }
 
     pub fn handle(&mut self, now: Millis, input: Input) {

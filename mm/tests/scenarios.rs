@@ -218,6 +218,29 @@ fn better_candidate_waits_for_dwell_and_never_returns_within_hold_down() {
     );
 }
 
+/// Traffic moved without the MM (the VSD left a member that lost carrier,
+/// and the MM takes that over): the member left is held down as after a
+/// switch of the MM's own, not taken back after the minimum dwell.
+#[test]
+fn a_primary_taken_over_holds_down_the_one_traffic_left() {
+    let mut run = Run::new(config());
+    run.both(-80.0, -50.0);
+    assert_eq!(run.mm.primary(), Some(WIFI));
+    run.at(1_000);
+    run.mm.assume_primary(LTE, 1_000);
+    // Wi-Fi stays much better, LTE fine: no return within the 30 s.
+    for t in (2_000..31_000).step_by(1_000) {
+        run.at(t);
+        assert!(switch_to(&run.both(-80.0, -50.0)).is_none(), "at {t}");
+    }
+    assert!(run.mm.counters().held_by_hold_down >= 1);
+    run.at(31_000);
+    assert_eq!(
+        switch_to(&run.both(-80.0, -50.0)),
+        Some((WIFI, Rule::BetterCandidate))
+    );
+}
+
 /// With three links the hold-down guards the one just left: a return to it
 /// would be the ping-pong. The one left before that competes again once
 /// traffic has moved on, so a stale hold-down does not keep traffic off the
