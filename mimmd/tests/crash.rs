@@ -1,7 +1,9 @@
-//! Route mode after kill -9: mimmd's rules and route stay and carry the
-//! traffic; the next start takes them over without a switch (or removes
-//! them when the configuration names others); `mimmd cleanup` removes them
-//! by hand; a clean stop leaves nothing.
+//! mimmd killed with SIGKILL. Route mode: its rules and route stay and
+//! carry the traffic; the next start takes them over without a switch (or
+//! removes them when the configuration names others); `mimmd cleanup`
+//! removes them by hand; a clean stop leaves nothing. Vsd mode, killed
+//! between preparing a handoff and making it: the VSD carries on on the
+//! member it had, and the next start takes that over.
 
 mod common;
 
@@ -9,7 +11,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{MIMMD, Mimmd, root_or_skip, serial};
+use common::vsd_bed::{Member, VsdBed};
+use common::{MIMMD, Mimmd, Scratch, root_or_skip, serial};
 use mimm_testbed::Testbed;
 use mimm_testbed::probe::{self, Options};
 
@@ -33,9 +36,12 @@ fn cleanup(bed: &Testbed, config: &Path) -> String {
         .arg(config)
         .output()
         .unwrap();
-    let both = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
-    format!("{}{both}", if out.status.success() { "" } else { "failed: " })
+    let both =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    format!(
+        "{}{both}",
+        if out.status.success() { "" } else { "failed: " }
+    )
 }
 
 #[test]
@@ -76,7 +82,10 @@ fn a_killed_route_mode_leaves_its_route_carrying_traffic_and_the_next_start_take
     std::thread::sleep(Duration::from_millis(500));
     let m = Mimmd::start_until(&bed, &config, &socket, &log, "taken over without a switch");
     let r = run.finish().unwrap();
-    eprintln!("route mode killed and restarted under a stream: {}", r.stream.lost);
+    eprintln!(
+        "route mode killed and restarted under a stream: {}",
+        r.stream.lost
+    );
     assert_eq!(r.stream.lost, 0, "{}\n{}", r.to_text(), m.log_text());
     assert_eq!(m.primary().as_deref(), Some("wifi"));
     assert!(
@@ -106,8 +115,9 @@ fn a_killed_route_mode_leaves_its_route_carrying_traffic_and_the_next_start_take
     );
     let m = Mimmd::start(&bed, &moved, &socket, &log);
     assert!(
-        m.log_text()
-            .contains("removed rules 8999, 9000 and table 220's default route left by an earlier run"),
+        m.log_text().contains(
+            "removed rules 8999, 9000 and table 220's default route left by an earlier run"
+        ),
         "{}",
         m.log_text()
     );
@@ -128,4 +138,65 @@ fn a_killed_route_mode_leaves_its_route_carrying_traffic_and_the_next_start_take
     );
     assert_eq!(kernel_state(&bed, "230"), (before, String::new()));
     assert!(!state.exists());
+}
+
+#[test]
+fn mimmd_killed_between_prepare_and_commit_loses_nothing_and_the_next_start_does_not_switch() {
+    if !root_or_skip("mimmd_killed_between_prepare_and_commit") {
+        return;
+    }
+    let _serial = serial();
+    // wifi1's pre-handoff hook takes 3 s: mimmd is killed while it runs,
+    // after the MM prepared wifi1 and before it told the VSD to switch.
+    let hooks = Scratch::new("crash-prepare-hooks");
+    let started = hooks.0.join("started");
+    let hook = hooks.script("pre", &format!("touch '{}'; sleep 3", started.display()));
+    let mut wifi1 = Member::wifi("wlan1", "wifi1");
+    wifi1.options += &format!("\tlist pre_handoff '{}'\n", hook.display());
+    let b = VsdBed::up(
+        "crash-prepare",
+        &[Member::wifi("wlan0", "wifi0"), wifi1],
+        "",
+    );
+    let log = b.dir.0.join("mimmd.log");
+    let until = "taken over without a switch";
+    let mut m = Mimmd::start_until(&b.bed, &b.config, &b.socket, &log, until);
+    assert_eq!(m.primary().as_deref(), Some("wifi0"));
+    let switches = b.vsd.status().unwrap().switches;
+
+    let run = probe::start(
+        &b.bed.plan,
+        Options {
+            duration: Duration::from_secs(4),
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(m.ctl(&["prefer", "wifi1"]).status.success());
+    let asked = std::time::Instant::now();
+    while !started.exists() {
+        assert!(asked.elapsed() < Duration::from_secs(3), "{}", m.log_text());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    m.kill();
+    assert!(m.log_text().contains("pre-handoff"), "{}", m.log_text());
+    std::thread::sleep(Duration::from_millis(500));
+    let v = b.vsd.status().unwrap();
+    assert_eq!((v.active.as_deref(), v.switches), (Some("wlan0"), switches));
+
+    // The restart finds the VSD on wlan0 and keeps it there.
+    std::fs::remove_file(&log).unwrap();
+    let m = Mimmd::start_until(&b.bed, &b.config, &b.socket, &log, until);
+    assert_eq!(m.primary().as_deref(), Some("wifi0"));
+    let r = run.finish().unwrap();
+    let v = b.vsd.status().unwrap();
+    eprintln!(
+        "mimmd killed between prepare and commit: {} lost, the VSD switched {} times",
+        r.stream.lost,
+        v.switches - switches
+    );
+    assert_eq!(r.stream.lost, 0, "{}\n{}", r.to_text(), m.log_text());
+    assert_eq!((v.active.as_deref(), v.switches), (Some("wlan0"), switches));
+    assert_eq!(m.primary().as_deref(), Some("wifi0"), "{}", m.log_text());
 }

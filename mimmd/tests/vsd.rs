@@ -5,10 +5,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Mimmd, Scratch, VsdProcess, root_or_skip, serial};
+use common::vsd_bed::vsd_bed;
+use common::{Mimmd, VsdProcess, root_or_skip, serial};
 use mimm_requires::{margin, margin_over_noise};
+use mimm_testbed::Change;
 use mimm_testbed::probe::{self, Options};
-use mimm_testbed::{Change, Description, LinkSpec, LinkType, Testbed};
 
 // What README claims (1 kHz stream, lan -> inet through vsd0), asserted with
 // the one margin all timing tests take.
@@ -16,52 +17,6 @@ const DEAD_CARRIER_GAP_MS: f64 = 3.0;
 const DEAD_CARRIER_LOST: f64 = 2.0;
 const BLACKHOLE_GAP_MS: f64 = 645.0;
 const BLACKHOLE_LOST: f64 = 644.0;
-
-/// Two ether members behind vsd0 on the upstream segment, the VSD running
-/// with vsd0's address and the default route, and mimmd's configuration
-/// for vsd mode (not started): (bed, scratch, config, mimmd's socket, VSD).
-fn vsd_bed(
-    tag: &str,
-) -> (
-    Testbed,
-    Scratch,
-    std::path::PathBuf,
-    std::path::PathBuf,
-    VsdProcess,
-) {
-    let desc = Description {
-        lan: true,
-        seed: 1,
-        links: ["wlan0", "wlan1"]
-            .iter()
-            .map(|m| {
-                LinkSpec::new(m, LinkType::Ether)
-                    .upstream()
-                    .no_address()
-                    .delay_ms(1.0)
-            })
-            .collect(),
-    };
-    let bed = Testbed::up(&desc).unwrap();
-    let dir = Scratch::new(tag);
-    let socket = dir.0.join("mimmd.sock");
-    let vsd_socket = dir.0.join("vsd0.sock");
-    let config = dir.file(
-        "mimm",
-        &format!(
-            "config globals\n\toption mode vsd\n\toption socket '{}'\n\
-             config vsd 'vsd0'\n\tlist member wlan0\n\tlist member wlan1\n\toption socket '{}'\n\
-             config interface 'wifi0'\n\toption device wlan0\n\toption kind wifi\n\tlist probe 198.51.100.1\n\
-             config interface 'wifi1'\n\toption device wlan1\n\toption kind wifi\n\tlist probe 198.51.100.1\n",
-            socket.display(),
-            vsd_socket.display()
-        ),
-    );
-    let vsd = VsdProcess::start(&bed, &config, &vsd_socket, &dir.0.join("vsd.log"));
-    bed.route_through_vsd("vsd0").unwrap();
-
-    (bed, dir, config, socket, vsd)
-}
 
 #[test]
 fn mimmd_steers_the_vsd_and_the_vsd_outlives_mimmd() {

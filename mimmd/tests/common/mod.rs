@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod vendor;
+pub mod vsd_bed;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -266,6 +267,10 @@ impl VsdProcess {
             std::thread::sleep(Duration::from_millis(50));
         }
         v
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
     }
 
     pub fn status(&self) -> Option<mimm_vsd::control::Status> {
