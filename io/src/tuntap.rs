@@ -226,15 +226,20 @@ impl TunTap {
     /// segmentation offload, so one read can bring 64 KiB of a TCP flow
     /// (cut up by `mimm_tunnel::segment`); a plain one where the kernel
     /// refuses (or with the UDP offload off, see [`crate::udp::offload`]).
-    pub fn open_tunnel_tun(name: &str) -> io::Result<TunTap> {
+    /// With `reattach` a persistent TUN of that name left by an earlier run
+    /// is taken over (its addresses and routes kept); without, any device
+    /// of that name is refused (`AlreadyExists`).
+    pub fn open_tunnel_tun(name: &str, reattach: bool) -> io::Result<TunTap> {
+        let exclusive = if reattach { 0 } else { libc::IFF_TUN_EXCL };
         if crate::udp::offload() {
-            let (tun, offloads) = Self::open_vnet(name, DevKind::Tun, TUN_OFFLOADS)?;
+            let (tun, offloads) =
+                Self::open_vnet_with(name, DevKind::Tun, TUN_OFFLOADS, exclusive)?;
             if offloads {
                 return Ok(tun);
             }
             drop(tun);
         }
-        Self::open(name, DevKind::Tun)
+        Self::create(name, DevKind::Tun, libc::IFF_TUN | exclusive)
     }
 
     /// Whether reads and writes carry a vnet header.

@@ -104,7 +104,7 @@ impl AnchorShell {
         tun: &AnchorTun,
     ) -> Result<AnchorShell, String> {
         let what = |e: io::Error| format!("anchor TUN {}: {e}", tun.name);
-        let device = TunTap::open_tunnel_tun(&tun.name).map_err(what)?;
+        let device = TunTap::open_tunnel_tun(&tun.name, false).map_err(what)?;
         without_ipv6(&tun.name);
         let mut rtnl = Rtnl::new().map_err(what)?;
         let index = index_of(&mut rtnl, &tun.name).map_err(what)?;

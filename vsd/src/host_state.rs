@@ -8,9 +8,10 @@
 //! file renamed over it), so a crash leaves the old list or the new, never
 //! half of one. One line per member: `DEVICE MAC|- UP NOARP DISABLE_IPV6|-`
 //! (plain text: a derived JSON reader and writer measured 8 KiB more on
-//! x86), and `created tap NAME` for the VSD's own TAP, which is persistent
-//! while the VSD runs: a restarted VSD takes it over with the addresses
-//! and routes netifd gave it, and `vsd cleanup` removes it.
+//! x86), and `created tap NAME` (`created tun NAME` when anchored) for the
+//! VSD's own device, which is persistent while the VSD runs: a restarted
+//! VSD takes it over with the addresses and routes it carries, and `vsd
+//! cleanup` removes it.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -22,13 +23,33 @@ use mimm_netlink::Rtnl;
 use crate::config::{format_mac, parse_mac};
 use crate::isolate::{self, Saved};
 
-const CREATED_TAP: &str = "created tap";
+const CREATED: &str = "created";
 
-/// The members taken in and what each was like before, and the TAP.
+/// The members taken in and what each was like before, and the VSD's own
+/// device (its TAP, or its TUN when anchored).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Taken {
     members: BTreeMap<String, Saved>,
-    tap: Option<String>,
+    device: Option<(String, DevKind)>,
+}
+
+fn kind_word(kind: DevKind) -> &'static str {
+    match kind {
+        DevKind::Tap => "tap",
+        DevKind::Tun => "tun",
+    }
+}
+
+/// `tap NAME` or `tun NAME`.
+fn parse_device(rest: &str) -> Option<(String, DevKind)> {
+    let (word, name) = rest.trim().split_once(' ')?;
+    let kind = match word {
+        "tap" => DevKind::Tap,
+        "tun" => DevKind::Tun,
+        _ => return None,
+    };
+    let name = name.trim();
+    (!name.is_empty()).then(|| (name.to_string(), kind))
 }
 
 impl Taken {
@@ -40,8 +61,8 @@ impl Taken {
             let bit = |b: bool| if b { '1' } else { '0' };
             text += &format!("{device} {mac} {} {} {ipv6}\n", bit(s.up), bit(s.noarp));
         }
-        if let Some(tap) = &self.tap {
-            text += &format!("{CREATED_TAP} {tap}\n");
+        if let Some((name, kind)) = &self.device {
+            text += &format!("{CREATED} {} {name}\n", kind_word(*kind));
         }
         text
     }
@@ -50,8 +71,8 @@ impl Taken {
         let mut taken = Taken::default();
         for (n, line) in text.lines().enumerate() {
             let bad = || format!("line {}: {line:?}", n + 1);
-            if let Some(tap) = line.strip_prefix(CREATED_TAP) {
-                taken.tap = Some(tap.trim().to_string()).filter(|t| !t.is_empty());
+            if let Some(rest) = line.strip_prefix(CREATED) {
+                taken.device = Some(parse_device(rest).ok_or_else(bad)?);
                 continue;
             }
             let f: Vec<&str> = line.split_whitespace().collect();
@@ -78,7 +99,7 @@ impl Taken {
     }
 
     fn is_empty(&self) -> bool {
-        self.members.is_empty() && self.tap.is_none()
+        self.members.is_empty() && self.device.is_none()
     }
 }
 
@@ -112,9 +133,9 @@ impl HostState {
         Ok(HostState { path, taken })
     }
 
-    /// The persistent TAP an earlier run created and left, by name.
-    pub fn left_tap(&self) -> Option<&str> {
-        self.taken.tap.as_deref()
+    /// The persistent device an earlier run created and left: name, kind.
+    pub fn left_device(&self) -> Option<(&str, DevKind)> {
+        self.taken.device.as_ref().map(|(n, k)| (n.as_str(), *k))
     }
 
     /// Writes `device` down as it was, before anything of it changes.
@@ -123,9 +144,9 @@ impl HostState {
         self.write()
     }
 
-    /// Writes the TAP down as this VSD's, before it is made persistent.
-    pub fn record_tap(&mut self, tap: &str) -> io::Result<()> {
-        self.taken.tap = Some(tap.to_string());
+    /// Writes the device down as this VSD's, before it is made persistent.
+    pub fn record_device(&mut self, name: &str, kind: DevKind) -> io::Result<()> {
+        self.taken.device = Some((name.to_string(), kind));
         self.write()
     }
 
@@ -137,9 +158,9 @@ impl HostState {
         }
     }
 
-    /// Strikes the TAP out once it is no longer persistent.
-    pub fn forget_tap(&mut self) {
-        if self.taken.tap.take().is_some() {
+    /// Strikes the device out once it is no longer persistent.
+    pub fn forget_device(&mut self) {
+        if self.taken.device.take().is_some() {
             self.save_or_warn();
         }
     }
@@ -170,20 +191,21 @@ impl HostState {
         Ok(restored)
     }
 
-    /// Removes the persistent TAP an earlier run left (by hand, when the
-    /// VSD is not to run again); its name, if there was one.
-    pub fn remove_left_tap(&mut self) -> Result<Option<String>, String> {
-        let Some(name) = self.taken.tap.clone() else {
+    /// Removes the persistent device an earlier run left (by hand, when
+    /// the VSD is not to run again, or a start that cannot take it over);
+    /// its name, if there was one.
+    pub fn remove_left_device(&mut self) -> Result<Option<String>, String> {
+        let Some((name, kind)) = self.taken.device.clone() else {
             return Ok(None);
         };
         // Opening attaches to it (or creates it, if it went); no longer
         // persistent, it disappears when this descriptor closes.
-        match TunTap::open(&name, DevKind::Tap) {
-            Ok(tap) => tap.set_persist(false).map_err(|e| e.to_string())?,
-            // Not a TAP (any more): not ours to remove.
+        match TunTap::open(&name, kind) {
+            Ok(dev) => dev.set_persist(false).map_err(|e| e.to_string())?,
+            // Not of that kind (any more): not ours to remove.
             Err(e) => tracing::warn!("{name}: left by an earlier run, but {e}"),
         }
-        self.forget_tap();
+        self.forget_device();
         Ok(Some(name))
     }
 
@@ -205,15 +227,6 @@ impl HostState {
     fn write(&self) -> io::Result<()> {
         mimm_io::fs::replace(&self.path, self.taken.to_text().as_bytes())
     }
-}
-
-/// Everything an earlier run of VSD `vsd` left (its state file at `path`)
-/// given back: the members restored and the TAP removed, by name.
-pub fn recover(rtnl: &mut Rtnl, vsd: &str, path: &Path) -> Result<Vec<String>, String> {
-    let mut state = HostState::load(path.to_path_buf())?;
-    let mut restored = state.give_back_members(rtnl, vsd)?;
-    restored.extend(state.remove_left_tap()?);
-    Ok(restored)
 }
 
 fn not_found_ok(e: io::Error) -> io::Result<()> {
@@ -243,10 +256,10 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("vsd-t0.state");
         let mut state = HostState::load(path.clone()).unwrap();
-        assert_eq!(state.left_tap(), None);
+        assert_eq!(state.left_device(), None);
         state.record("eth1", &saved(1)).unwrap();
         state.record("eth2", &saved(2)).unwrap();
-        state.record_tap("vsd7").unwrap();
+        state.record_device("vsd7", DevKind::Tap).unwrap();
         let on_disk: Taken = Taken::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(on_disk.members["eth1"], saved(1));
         assert_eq!(on_disk.members.len(), 2);
@@ -255,9 +268,18 @@ mod tests {
         assert_eq!(on_disk.members.keys().collect::<Vec<_>>(), ["eth2"]);
         state.forget("eth2");
         let again = HostState::load(path.clone()).unwrap();
-        assert_eq!(again.left_tap(), Some("vsd7"));
+        assert_eq!(again.left_device(), Some(("vsd7", DevKind::Tap)));
         assert!(again.taken.members.is_empty());
-        state.forget_tap();
+        state.record_device("vsd7", DevKind::Tun).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, "created tun vsd7\n");
+        let again = HostState::load(path.clone()).unwrap();
+        assert_eq!(again.left_device(), Some(("vsd7", DevKind::Tun)));
+        for bad in ["created tap\n", "created tux vsd7\n"] {
+            std::fs::write(&path, bad).unwrap();
+            assert!(HostState::load(path.clone()).is_err(), "{bad:?}");
+        }
+        state.forget_device();
         assert!(!path.exists());
         assert_eq!(
             std::fs::read_dir(&dir).unwrap().count(),

@@ -118,13 +118,13 @@ fn cleanup(a: Args) -> Result<(), String> {
     let path = mimm_vsd::host_state::path_for(&cfg.name, &cfg.socket);
     let mut state = mimm_vsd::host_state::HostState::load(path)?;
     let restored = state.give_back_members(&mut rtnl, &cfg.name)?;
-    let removed = state.remove_left_tap()?;
+    let removed = state.remove_left_device()?;
     let mut done = Vec::new();
     if !restored.is_empty() {
         done.push(format!("gave back {}", restored.join(", ")));
     }
-    if let Some(tap) = removed {
-        done.push(format!("removed {tap}"));
+    if let Some(device) = removed {
+        done.push(format!("removed {device}"));
     }
     if cfg.anchored.is_some() && mimm_vsd::anchored::mss::remove(&cfg.name) {
         done.push("removed its TCP MSS clamp".into());

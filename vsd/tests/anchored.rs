@@ -502,22 +502,67 @@ fn sighup_applies_member_changes_and_refuses_binding_options() {
     });
 }
 
-/// Killed (SIGKILL), an anchored VSD leaves its TCP MSS clamp (its TUN goes
-/// with it, not persistent); `vsd cleanup` removes the clamp.
+/// Killed (SIGKILL) under traffic and respawned at once, as procd does: its
+/// TUN is persistent, so the home address and the default route on it stay
+/// while no VSD runs, and the new run takes it over and registers again.
+/// Killed again and not restarted, `vsd cleanup` removes the TUN and the
+/// TCP MSS clamp it left.
 #[test]
-fn a_killed_anchored_vsd_leaves_only_its_mss_clamp_which_cleanup_removes() {
-    if !root_or_skip("a_killed_anchored_vsd_leaves_only_its_mss_clamp_which_cleanup_removes") {
+fn a_killed_anchored_vsd_is_respawned_onto_its_tun_and_cleanup_removes_what_it_left() {
+    if !root_or_skip("a_killed_anchored_vsd_is_respawned_onto_its_tun") {
         return;
     }
     let _serial = serial();
     let bed = bed();
     let mut a = anchored(&bed);
+    let dir = a.config.parent().unwrap().to_path_buf();
+    let stream = probe::start(
+        &bed.plan,
+        Options {
+            duration: Duration::from_secs(4),
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let t = stream.elapsed_s();
     let _ = a.vsd.child.kill();
     let _ = a.vsd.child.wait();
     let has = |what: &[&str]| bed.exec("router", what).unwrap().status.success();
+    let addr = run(&bed, "router", &["ip", "-o", "-4", "addr", "show", "vsd0"]);
+    assert!(addr.contains(&format!("{HOME}/32")), "{addr}");
+    let routes = run(&bed, "router", &["ip", "route", "show", "default"]);
+    assert!(routes.contains("dev vsd0"), "{routes}");
+    let config = a.config.to_str().unwrap().to_string();
+    a.vsd = start(
+        &bed,
+        "router",
+        &PathBuf::from(common::VSD),
+        &["run", "-c", &config],
+        &dir,
+    );
+    let r = stream.finish().unwrap();
+    let cost = r.stream.cost(t - 0.05, t + 1.5);
+    eprintln!("anchored VSD killed and respawned: {cost}");
+    assert!(
+        a.vsd
+            .log_text()
+            .contains("took over the TUN an earlier run left"),
+        "{}",
+        a.vsd.log_text()
+    );
+    assert!(
+        cost.gap_ms < 1000.0,
+        "{}\n{}",
+        r.to_text(),
+        a.vsd.log_text()
+    );
+    assert_eq!(r.stream.lost, cost.lost, "lost elsewhere: {}", r.to_text());
+
+    let _ = a.vsd.child.kill();
+    let _ = a.vsd.child.wait();
     let clamp = ["nft", "list", "table", "inet", "mimm_vsd_vsd0_mss"];
-    assert!(has(&clamp), "the clamp a killed VSD leaves");
-    assert!(!has(&["ip", "link", "show", "vsd0"]), "vsd0 goes with it");
+    assert!(has(&clamp) && has(&["ip", "link", "show", "vsd0"]));
     let cleanup = |config: &std::path::Path| {
         let out = Command::new("ip")
             .args([
@@ -533,7 +578,10 @@ fn a_killed_anchored_vsd_leaves_only_its_mss_clamp_which_cleanup_removes() {
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    assert_eq!(cleanup(&a.config), "vsd0: removed its TCP MSS clamp\n");
-    assert!(!has(&clamp));
+    assert_eq!(
+        cleanup(&a.config),
+        "vsd0: removed vsd0; removed its TCP MSS clamp\n"
+    );
+    assert!(!has(&clamp) && !has(&["ip", "link", "show", "vsd0"]));
     assert_eq!(cleanup(&a.config), "vsd0: nothing left taken\n");
 }

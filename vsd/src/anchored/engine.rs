@@ -17,7 +17,7 @@ use mimm_io::control::{ControlServer, Limits, bind_private};
 use mimm_io::event_loop::LoopBase;
 use mimm_io::followers::Followers;
 use mimm_io::signals::Signals;
-use mimm_io::tuntap::TunTap;
+use mimm_io::tuntap::{DevKind, TunTap};
 
 use crate::host_state::{self, HostState};
 use mimm_io::udp::batch::Batch;
@@ -55,6 +55,8 @@ pub struct Engine {
     pub(super) poll: Poll,
     pub(super) tun: TunTap,
     pub(super) tun_index: u32,
+    /// The state file: the TUN is written down while it is persistent.
+    host: HostState,
     pub(super) rtnl: Rtnl,
     pub(super) links: LinkWatcher,
     signals: Signals,
@@ -94,9 +96,11 @@ pub struct Engine {
     stop: bool,
 }
 
-fn open_tun(cfg: &VsdConfig, rtnl: &mut Rtnl) -> Result<(TunTap, u32), String> {
+/// The TUN, up with its MTU; with `reattach`, the persistent one a killed
+/// run left, with the home address and routes it carries.
+fn open_tun(cfg: &VsdConfig, rtnl: &mut Rtnl, reattach: bool) -> Result<(TunTap, u32), String> {
     let io = |what: &str, e: io::Error| format!("{what}: {e}");
-    let tun = TunTap::open_tunnel_tun(&cfg.name).map_err(|e| io(&cfg.name, e))?;
+    let tun = TunTap::open_tunnel_tun(&cfg.name, reattach).map_err(|e| io(&cfg.name, e))?;
     let link = mimm_netlink::links::dump(rtnl)
         .map_err(|e| io("netlink", e))?
         .into_iter()
@@ -127,18 +131,23 @@ impl Engine {
         let mut links = LinkWatcher::new().map_err(|e| io("netlink", e))?;
         let mut rtnl = Rtnl::new().map_err(|e| io("netlink", e))?;
         let existing = super::existing_links(&mut links).map_err(|e| io("netlink", e))?;
-        // A shadow-MAC run of this VSD killed before the mode changed left
-        // its state file: its TAP is not another VSD.
-        let state = host_state::path_for(&cfg.name, &cfg.socket);
-        let left = HostState::load(state.clone())?;
-        if left.left_tap() != Some(&cfg.name) && existing.iter().any(|l| l.name == cfg.name) {
+        // A killed run left its persistent TUN (taken over) or, in
+        // shadow-MAC mode, its members and TAP (given back): neither is
+        // another VSD.
+        let mut host = HostState::load(host_state::path_for(&cfg.name, &cfg.socket))?;
+        let reattach = host.left_device() == Some((&cfg.name, DevKind::Tun));
+        let left = host.left_device().map(|(n, _)| n);
+        if left != Some(&cfg.name) && existing.iter().any(|l| l.name == cfg.name) {
             return Err(format!(
                 "{}: a device with this name exists already (another VSD running?)",
                 cfg.name
             ));
         }
         let listener = bind_private(&cfg.socket)?;
-        let restored = host_state::recover(&mut rtnl, &cfg.name, &state)?;
+        let mut restored = host.give_back_members(&mut rtnl, &cfg.name)?;
+        if !reattach {
+            restored.extend(host.remove_left_device()?);
+        }
         if !restored.is_empty() {
             tracing::warn!(
                 "{}: gave back {} as an earlier run left them",
@@ -146,7 +155,15 @@ impl Engine {
                 restored.join(", ")
             );
         }
-        let (tun, tun_index) = open_tun(&cfg, &mut rtnl)?;
+        let (tun, tun_index) = open_tun(&cfg, &mut rtnl, reattach)?;
+        // Written down first; persistent, it outlives a crash with the home
+        // address and the routes on it, and the next run takes it over.
+        host.record_device(&cfg.name, DevKind::Tun)
+            .and_then(|()| tun.set_persist(true))
+            .map_err(|e| format!("{}: {e}", cfg.name))?;
+        if reattach {
+            tracing::info!("{}: took over the TUN an earlier run left", cfg.name);
+        }
         if let Err(e) = super::mss::install(&cfg.name) {
             // Traffic still flows; large TCP segments rely on PMTU discovery.
             tracing::warn!("{e}");
@@ -182,6 +199,7 @@ impl Engine {
             poll,
             tun,
             tun_index,
+            host,
             rtnl,
             links,
             signals,
@@ -209,7 +227,12 @@ impl Engine {
         for (i, name) in engine.cfg.members.clone().iter().enumerate() {
             let priority = crate::engine::members_control::config_priority(i);
             match existing.iter().find(|l| &l.name == name) {
-                Some(link) => engine.add_path(link, priority)?,
+                Some(link) => {
+                    if let Err(e) = engine.add_path(link, priority) {
+                        engine.shutdown();
+                        return Err(e);
+                    }
+                }
                 None => {
                     tracing::warn!("member {name}: no such device yet; taken when it appears");
                     engine.waiting.push((name.clone(), priority));
@@ -335,7 +358,8 @@ impl Engine {
         }
     }
 
-    /// Deregisters every binding; the TUN and its address go with the fd.
+    /// Deregisters every binding; the TUN, no longer persistent, goes with
+    /// the fd, its address and routes too.
     fn shutdown(&mut self) {
         let now = self.now();
         self.registrar.deregister_all(now);
@@ -347,6 +371,11 @@ impl Engine {
             }
         }
         super::mss::remove(&self.cfg.name);
+        // Gone with this process, as a TUN nobody runs should be.
+        match self.tun.set_persist(false) {
+            Ok(()) => self.host.forget_device(),
+            Err(e) => tracing::warn!("{e}"),
+        }
         let _ = std::fs::remove_file(&self.cfg.socket);
     }
 

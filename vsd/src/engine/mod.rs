@@ -21,6 +21,7 @@ use mimm_io::control::{ControlServer, Limits, bind_private};
 use mimm_io::event_loop::LoopBase;
 use mimm_io::followers::Followers;
 use mimm_io::signals::Signals;
+use mimm_io::tuntap::DevKind;
 use mimm_io::tuntap::{TunTap, VNET_HDR_LEN};
 use mimm_netlink::Rtnl;
 use mimm_netlink::links::{Link, LinkEvent, LinkWatcher};
@@ -65,13 +66,14 @@ pub(crate) fn existing_links(links: &mut LinkWatcher) -> io::Result<Vec<Link>> {
 
 /// What would make the VSD fail half way, found before anything changes:
 /// a device already named like the VSD, a member it cannot bond.
-/// `left_tap`: the persistent TAP an earlier run left, taken over.
+/// `left`: the persistent device an earlier run left (the name is this
+/// VSD's to take over or remove, whatever device has it).
 fn refuse_before_changing(
     cfg: &VsdConfig,
     existing: &[Link],
-    left_tap: Option<&str>,
+    left: Option<&str>,
 ) -> Result<(), String> {
-    if left_tap != Some(&cfg.name) && existing.iter().any(|l| l.name == cfg.name) {
+    if left != Some(&cfg.name) && existing.iter().any(|l| l.name == cfg.name) {
         return Err(format!(
             "{}: a device with this name exists already (another VSD running?)",
             cfg.name
@@ -190,12 +192,16 @@ impl Engine {
         let mut rtnl = Rtnl::new().map_err(|e| io("netlink", e))?;
         let existing = existing_links(&mut links).map_err(|e| io("netlink", e))?;
         let mut host = HostState::load(host_state::path_for(&cfg.name, &cfg.socket))?;
-        let reattach = host.left_tap() == Some(&cfg.name);
-        refuse_before_changing(&cfg, &existing, host.left_tap())?;
+        let reattach = host.left_device() == Some((&cfg.name, DevKind::Tap));
+        refuse_before_changing(&cfg, &existing, host.left_device().map(|(n, _)| n))?;
         let listener = bind_private(&cfg.socket)?;
         // No other run holds the socket now: whatever a killed one left
         // taken is given back before its state can pass for the original.
-        let restored = host.give_back_members(&mut rtnl, &cfg.name)?;
+        let mut restored = host.give_back_members(&mut rtnl, &cfg.name)?;
+        if !reattach {
+            // An anchored run's TUN of this name, or a TAP of another.
+            restored.extend(host.remove_left_device()?);
+        }
         let existing = if restored.is_empty() {
             existing
         } else {
@@ -268,7 +274,7 @@ impl Engine {
     fn persist_tap(&mut self) -> Result<(), String> {
         let name = &self.cfg.name;
         self.host
-            .record_tap(name)
+            .record_device(name, DevKind::Tap)
             .map_err(|e| format!("{name}: state file: {e}"))?;
         self.tap.dev.set_persist(true).map_err(|e| e.to_string())
     }
@@ -618,7 +624,7 @@ impl Engine {
         isolate::remove_table(&self.cfg.name);
         // Gone with this process, as a TAP nobody runs should be.
         match self.tap.dev.set_persist(false) {
-            Ok(()) => self.host.forget_tap(),
+            Ok(()) => self.host.forget_device(),
             Err(e) => tracing::warn!("{e}"),
         }
         let _ = std::fs::remove_file(&self.cfg.socket);
