@@ -347,12 +347,8 @@ fn count_udp_sources(bed: &Testbed) {
 
 /// (from the home address, from others) since [`count_udp_sources`].
 fn udp_sources(bed: &Testbed) -> (u64, u64) {
-    let listing = run(bed, "inet", &["nft", "list", "table", "ip", "seen"]);
-    let counts: Vec<u64> = listing
-        .split("packets ")
-        .skip(1)
-        .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
-        .collect();
+    let (counts, listing) =
+        mimm_testbed::netns::nft_counters(&bed.ns("inet"), "ip", "seen").unwrap();
     assert_eq!(counts.len(), 2, "{listing}");
     (counts[0], counts[1])
 }

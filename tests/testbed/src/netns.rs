@@ -149,6 +149,27 @@ pub fn nft(ns: &str, script: &str) -> io::Result<()> {
     Ok(())
 }
 
+/// The packet counts of an nftables table's `counter`s in a namespace, in
+/// the order its rules list them, and the listing (for a failure message).
+pub fn nft_counters(ns: &str, family: &str, table: &str) -> io::Result<(Vec<u64>, String)> {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "nft", "list", "table", family, table])
+        .output()?;
+    let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        return Err(io::Error::other(format!(
+            "nft list table {family} {table} in {ns}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let counts = listing
+        .split("packets ")
+        .skip(1)
+        .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
+        .collect();
+    Ok((counts, listing))
+}
+
 /// Runs a command, turning a non-zero exit into an error that carries stderr.
 pub fn run(cmd: &mut Command) -> io::Result<()> {
     let out = cmd

@@ -293,15 +293,7 @@ fn count_resets(bed: &Testbed) {
 }
 
 fn resets(bed: &Testbed) -> u64 {
-    let listing = text(
-        &bed.exec("inet", &["nft", "list", "table", "ip", "resets"])
-            .unwrap(),
-    );
-    let counts: Vec<u64> = listing
-        .split("packets ")
-        .skip(1)
-        .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
-        .collect();
+    let (counts, listing) = netns::nft_counters(&bed.ns("inet"), "ip", "resets").unwrap();
     assert_eq!(counts.len(), 2, "{listing}");
     counts.iter().sum()
 }

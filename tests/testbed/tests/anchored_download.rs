@@ -265,15 +265,7 @@ fn count_sources(bed: &Testbed) {
 }
 
 fn sources(bed: &Testbed) -> (u64, u64) {
-    let listing = text(
-        &bed.exec("inet", &["nft", "list", "table", "ip", "seen"])
-            .unwrap(),
-    );
-    let counts: Vec<u64> = listing
-        .split("packets ")
-        .skip(1)
-        .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
-        .collect();
+    let (counts, listing) = netns::nft_counters(&bed.ns("inet"), "ip", "seen").unwrap();
     assert_eq!(counts.len(), 2, "{listing}");
     (counts[0], counts[1])
 }

@@ -503,15 +503,7 @@ fn an_anchored_testbed_has_a_core_behind_isps_that_nat_and_leaves_nothing() {
     // The LAN's ping still reaches inet itself.
     let out = ping(&bed, "lan", &[], "198.51.100.1");
     assert!(out.status.success(), "ping from lan: {}", text(&out));
-    let listing = text(
-        &bed.exec("core", &["nft", "list", "table", "ip", "seen"])
-            .unwrap(),
-    );
-    let counts: Vec<u64> = listing
-        .split("packets ")
-        .skip(1)
-        .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
-        .collect();
+    let (counts, listing) = netns::nft_counters(&bed.ns("core"), "ip", "seen").unwrap();
     // Every ISP hid its subscriber's 10.k.0.2 behind its own 172.16.k.1.
     assert_eq!(counts, [0, 9], "{listing}");
     drop(bed);

@@ -23,15 +23,8 @@ pub fn count(bed: &Testbed, home: Ipv4Addr) -> Result<(), String> {
 
 /// (from the home address, from any other) since [`count`].
 pub fn read(bed: &Testbed) -> Result<(u64, u64), String> {
-    let out = bed
-        .exec("inet", &["nft", "list", "table", "ip", TABLE])
-        .map_err(|e| e.to_string())?;
-    let listing = String::from_utf8_lossy(&out.stdout);
-    let counts: Vec<u64> = listing
-        .split("packets ")
-        .skip(1)
-        .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
-        .collect();
+    let (counts, listing) =
+        netns::nft_counters(&bed.ns("inet"), "ip", TABLE).map_err(|e| e.to_string())?;
     match counts[..] {
         [home, others] => Ok((home, others)),
         _ => Err(format!("inet's counters: {listing}")),
