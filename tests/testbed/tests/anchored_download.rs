@@ -12,11 +12,12 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{root_or_skip, serial, sibling, text};
 use mimm_testbed::anchored::{self as core_net, AnchorClient};
+use mimm_testbed::daemon::{Daemon, ask};
 use mimm_testbed::{Description, LinkSpec, LinkType, Testbed, netns};
 
 const HANDOFFS: usize = 10;
@@ -44,38 +45,6 @@ fn download_seconds() -> u64 {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(20)
-}
-
-/// A daemon in a namespace, killed on drop; its log kept for failures.
-struct Daemon {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Daemon {
-    fn start(bed: &Testbed, role: &str, program: &Path, args: &[&str], log: PathBuf) -> Daemon {
-        let child = Command::new("ip")
-            .args(["netns", "exec", &bed.ns(role)])
-            .arg(program)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        Daemon { child, log }
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// The files, removed at the end.
@@ -123,14 +92,6 @@ fn config(dir: &Path) -> String {
         }
     }
     text
-}
-
-/// One JSON request to a daemon's control socket, its answer.
-fn ask(socket: &Path, request: &str) -> Option<serde_json::Value> {
-    let line =
-        mimm_io::client::request(socket, "daemon", request.as_bytes(), Duration::from_secs(2))
-            .ok()?;
-    serde_json::from_str(&line).ok()
 }
 
 fn wait_until(limit: Duration, what: &str, log: &Daemon, ready: impl Fn() -> bool) {
@@ -217,9 +178,10 @@ fn start(bed: &Testbed, dir: &Path) -> Router {
         &sibling("mimm-server"),
         &run_anchor,
         dir.join("anchor.log"),
-    );
+    )
+    .unwrap();
     let run = ["run", "-c", file.to_str().unwrap()];
-    let vsd = Daemon::start(bed, "router", &sibling("vsd"), &run, dir.join("vsd.log"));
+    let vsd = Daemon::start(bed, "router", &sibling("vsd"), &run, dir.join("vsd.log")).unwrap();
     let vsd_socket = dir.join("vsd0.sock");
     wait_until(
         Duration::from_secs(15),
@@ -240,7 +202,8 @@ fn start(bed: &Testbed, dir: &Path) -> Router {
         &sibling("mimmd"),
         &run,
         dir.join("mimmd.log"),
-    );
+    )
+    .unwrap();
     let router = Router {
         dir: dir.to_path_buf(),
         vsd,
