@@ -10,11 +10,12 @@ mod common;
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{root_or_skip, run, serial};
 use mimm_testbed::anchored::{self as core_net, AnchorClient};
+use mimm_testbed::daemon::Daemon;
 use mimm_testbed::probe::{self, Options};
 use mimm_testbed::{Change, Description, LinkSpec, LinkType, Testbed};
 use mimm_vsd::control::{self, Reply, Request, Status};
@@ -65,43 +66,17 @@ fn nft(bed: &Testbed, role: &str, script: &str) {
     }
 }
 
-struct Daemon {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Daemon {
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// `program args` in `role`'s namespace, debug logging to DIR/PROGRAM.log.
 fn start(
     bed: &Testbed,
     role: &str,
-    program: &PathBuf,
+    program: &std::path::Path,
     args: &[&str],
     dir: &std::path::Path,
 ) -> Daemon {
     let name = program.file_name().unwrap().to_string_lossy().into_owned();
     let log = dir.join(format!("{name}.log"));
-    let child = Command::new("ip")
-        .args(["netns", "exec", &bed.ns(role)])
-        .arg(program)
-        .args(args)
-        .env("VSD_LOG", "debug")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    Daemon { child, log }
+    Daemon::start_with_env(bed, role, program, args, &[("VSD_LOG", "debug")], log).unwrap()
 }
 
 struct Anchored {
@@ -459,7 +434,7 @@ fn sighup_applies_member_changes_and_refuses_binding_options() {
         let section = core_net::anchored_vsd_section("vsd0", members, &CLIENT, 200, &a.socket);
         std::fs::write(&a.config, format!("{section}{extra}")).unwrap();
         nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(a.vsd.child.id() as i32),
+            nix::unistd::Pid::from_raw(a.vsd.pid() as i32),
             nix::sys::signal::Signal::SIGHUP,
         )
         .unwrap();
@@ -511,7 +486,6 @@ fn a_killed_anchored_vsd_is_respawned_onto_its_tun_and_cleanup_removes_what_it_l
     let _serial = serial();
     let bed = bed();
     let mut a = anchored(&bed);
-    let dir = a.config.parent().unwrap().to_path_buf();
     let stream = probe::start(
         &bed.plan,
         Options {
@@ -522,21 +496,13 @@ fn a_killed_anchored_vsd_is_respawned_onto_its_tun_and_cleanup_removes_what_it_l
     .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     let t = stream.elapsed_s();
-    let _ = a.vsd.child.kill();
-    let _ = a.vsd.child.wait();
+    a.vsd.kill().unwrap();
     let has = |what: &[&str]| bed.exec("router", what).unwrap().status.success();
     let addr = run(&bed, "router", &["ip", "-o", "-4", "addr", "show", "vsd0"]);
     assert!(addr.contains(&format!("{HOME}/32")), "{addr}");
     let routes = run(&bed, "router", &["ip", "route", "show", "default"]);
     assert!(routes.contains("dev vsd0"), "{routes}");
-    let config = a.config.to_str().unwrap().to_string();
-    a.vsd = start(
-        &bed,
-        "router",
-        &PathBuf::from(common::VSD),
-        &["run", "-c", &config],
-        &dir,
-    );
+    a.vsd.respawn().unwrap();
     let r = stream.finish().unwrap();
     let cost = r.stream.cost(t - 0.05, t + 1.5);
     eprintln!("anchored VSD killed and respawned: {cost}");
@@ -555,8 +521,7 @@ fn a_killed_anchored_vsd_is_respawned_onto_its_tun_and_cleanup_removes_what_it_l
     );
     assert_eq!(r.stream.lost, cost.lost, "lost elsewhere: {}", r.to_text());
 
-    let _ = a.vsd.child.kill();
-    let _ = a.vsd.child.wait();
+    a.vsd.kill().unwrap();
     let clamp = ["nft", "list", "table", "inet", "mimm_vsd_vsd0_mss"];
     assert!(has(&clamp) && has(&["ip", "link", "show", "vsd0"]));
     let cleanup = |config: &std::path::Path| {
