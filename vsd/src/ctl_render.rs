@@ -174,6 +174,11 @@ fn render_anchored(s: &Value, a: &Value) -> String {
             _ if count(p, "asking_tries") > 0 => format!("asking ({})", count(p, "asking_tries")),
             _ => "none".into(),
         };
+        // Registered again on the anchor's notice (it was restarted).
+        let binding = match count(p, "rebinds") {
+            0 => binding,
+            n => format!("{binding}, {n} rebound"),
+        };
         let t = &p["tunnel"];
         let keepalives = format!(
             "{}/{}",
@@ -196,4 +201,28 @@ fn render_anchored(s: &Value, a: &Value) -> String {
     }
     waiting(s, &mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_bound_again_on_the_anchors_notice_says_so() {
+        let status = |rebinds: u64| {
+            serde_json::json!({
+                "name": "vsd0", "members": [{"name": "wwan0", "state": "active", "path": {
+                    "bound": true, "binding_left_s": 590, "rebinds": rebinds, "tunnel": {}
+                }}],
+                "anchored": {"home": "10.64.0.2"}
+            })
+        };
+        let once = render(&status(1));
+        assert!(once.contains("590 s left, 1 rebound"), "{once}");
+        let never = render(&status(0));
+        assert!(
+            never.contains("590 s left") && !never.contains("rebound"),
+            "{never}"
+        );
+    }
 }
