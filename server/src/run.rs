@@ -107,6 +107,10 @@ fn bind_rts(registry: &Registry, path: &Path) -> Result<UnixDatagram, String> {
 
 impl Loop {
     pub fn new(cfg: Config, file: &Path) -> Result<Loop, String> {
+        // Read before the port is bound: whatever arrives on it was sent
+        // after this, so only what an earlier process may have accepted is
+        // older (see `Server::refuse_before`).
+        let started = mimm_proto::replay::wall_identification();
         let LoopBase {
             poll,
             timer,
@@ -136,8 +140,7 @@ impl Loop {
             listen: cfg.listen,
             timer,
             signals,
-            server: Server::new(cfg.server)
-                .refuse_before(mimm_proto::replay::wall_identification()),
+            server: Server::new(cfg.server).refuse_before(started),
             start: clock::now(),
         })
     }
