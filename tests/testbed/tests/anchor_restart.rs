@@ -430,7 +430,8 @@ fn last_counters(anchor: &Daemon) -> String {
 
 #[test]
 fn a_restarted_anchor_rebinds_its_clients_and_keeps_their_flows() {
-    if !root_or_skip("a_restarted_anchor_rebinds_its_clients_and_keeps_their_flows") {
+    let test = "a_restarted_anchor_rebinds_its_clients_and_keeps_their_flows";
+    if !root_or_skip(test) || !mimm_requires::tool(test, "iperf3", "iperf3") {
         return;
     }
     let _serial = serial();
