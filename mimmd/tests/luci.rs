@@ -24,14 +24,25 @@ app="$REPO/openwrt/luci-app-mimm"
 cp -r "$app/htdocs/." /www/
 cp -r "$app/root/." /
 rm -rf /tmp/luci-indexcache* /tmp/luci-modulecache
-kill -HUP "$(pidof rpcd)"
+# The services are the children of the vendor script that runs this one.
+pkill -HUP -P "$PPID" -x rpcd
 for _ in $(seq 50); do ubus list mimm >/dev/null 2>&1 && break; sleep 0.1; done
+# LuCI's dispatcher connects to ubus once, when uhttpd loads it before
+# forking, so pages served at once share one ubus socket: one child can
+# read the other's reply, which then waits out uhttpd's 60 s ("Bad
+# Gateway", seen under load). uhttpd again, one LuCI request at a time.
+pkill -P "$PPID" -x uhttpd
+while curl -s -o /dev/null "http://127.0.0.1:$PORT/"; do sleep 0.05; done
+uhttpd -f -p "127.0.0.1:$PORT" -h /www -u /ubus -o /cgi-bin/luci -O /usr/share/ucode/luci/uhttpd.uc -n 1 &
+one_at_a_time=$!
+for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
 "#;
 
 /// ...then the services held up until `$OUT/up` goes.
 const HOLD: &str = r#"
 touch "$OUT/up"
 while [ -e "$OUT/up" ]; do sleep 0.2; done
+kill "$one_at_a_time"
 "#;
 
 /// Logs in to LuCI as a user would; `d`, `base`, `shot` and the selenium
@@ -50,12 +61,21 @@ o.binary_location = "/usr/bin/chromium"
 for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1100", "--disable-dev-shm-usage"):
     o.add_argument(a)
 d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
+def wait(secs, cond, what, show=None):
+    # A timeout says what was awaited and what the page showed instead
+    # (and what the script `show` returns, when given).
+    try:
+        return WebDriverWait(d, secs).until(cond)
+    except Exception as e:
+        shown = d.execute_script("return (document.querySelector('#view') || document.body || {}).innerText || ''")
+        more = f"; {show}: {d.execute_script(show)!r}" if show else ""
+        raise RuntimeError(f"waited {secs} s for {what} at {d.current_url}{more}; the page showed: {shown[:1500]!r}") from e
 def login():
     d.get(base)
-    WebDriverWait(d, 60).until(lambda d: d.find_element(By.NAME, "luci_password").is_displayed())
+    wait(60, lambda d: d.find_element(By.NAME, "luci_password").is_displayed(), "the login form")
     d.find_element(By.NAME, "luci_password").send_keys("secret")
     d.find_element(By.NAME, "luci_password").submit()
-    WebDriverWait(d, 60).until(lambda d: d.execute_script("return document.querySelector('#view') !== null"))
+    wait(60, lambda d: d.execute_script("return document.querySelector('#view') !== null"), "the view after login")
 "#;
 
 /// On the host: log in to LuCI, open the app, read the table and the chart
@@ -66,7 +86,7 @@ try:
     login()
     d.get(f"{base}/admin/services/mimm")
     points = "return Array.from(document.querySelectorAll('.mimm-line')).map(l => l.getAttribute('points').split(' ').filter(p => p).length)"
-    WebDriverWait(d, 60).until(lambda d: (lambda p: len(p) > 0 and min(p) >= 3)(d.execute_script(points)))
+    wait(60, lambda d: (lambda p: len(p) > 0 and min(p) >= 3)(d.execute_script(points)), "3 points on every chart line", points)
     seen = d.execute_script("""
         return {
           rows: Array.from(document.querySelectorAll('tr.mimm-iface')).map(r => ({
@@ -80,15 +100,15 @@ try:
         };""")
     d.save_screenshot(shot + "-status.png")
     d.find_element(By.CSS_SELECTOR, "button.mimm-prefer[data-iface='lte']").click()
-    WebDriverWait(d, 30).until(lambda d: "preferred: lte" in d.find_element(By.CSS_SELECTOR, ".mimm-primary-line").text)
+    wait(30, lambda d: "preferred: lte" in d.find_element(By.CSS_SELECTOR, ".mimm-primary-line").text, "'preferred: lte'")
     marks = "return Array.from(document.querySelectorAll('.mimm-chart[data-iface=lte] .mimm-handoff title')).map(t => t.textContent)"
-    WebDriverWait(d, 30).until(lambda d: any("-> lte" in m for m in d.execute_script(marks)))
+    wait(30, lambda d: any("-> lte" in m for m in d.execute_script(marks)), "the switch to lte marked on its chart")
     d.save_screenshot(shot + "-preferred.png")
     seen["after"] = d.find_element(By.CSS_SELECTOR, ".mimm-primary-line").text
     seen["marks"] = d.execute_script(marks)
     d.get(f"{base}/admin/services/mimm/log")
     details = "return Array.from(document.querySelectorAll('tr.mimm-event[data-kind=switch] .mimm-detail')).map(t => t.textContent)"
-    WebDriverWait(d, 60).until(lambda d: any("-> lte" in t for t in d.execute_script(details)))
+    wait(60, lambda d: any("-> lte" in t for t in d.execute_script(details)), "the switch to lte in the log")
     seen["log"] = d.execute_script(details)
     d.save_screenshot(shot + "-log.png")
     print(json.dumps(seen))
@@ -283,7 +303,6 @@ mount --bind "$confdir" /etc/config
 /// what each step showed and the file after the two refusals.
 const CONFIG_BROWSER: &str = r#"
 conf = sys.argv[3]
-W = WebDriverWait
 def field(opt):
     return d.find_element(By.ID, f"widget.cbid.mimm.lte.{opt}")
 def click(e):
@@ -303,19 +322,19 @@ seen = {}
 try:
     login()
     d.get(f"{base}/admin/services/mimm/config")
-    W(d, 60).until(lambda d: d.find_elements(By.ID, "widget.cbid.mimm.lte.stable"))
+    wait(60, lambda d: d.find_elements(By.ID, "widget.cbid.mimm.lte.stable"), "the form")
     seen["sections"] = d.execute_script("return Array.from(document.querySelectorAll('.cbi-section > h3')).map(h => h.textContent)")
     put("deteriorating", "75")
     put("active", "65")
     seen["invalid"] = d.execute_script("return Array.from(document.querySelectorAll('.cbi-input-invalid')).map(e => e.id)")
     save_apply()
-    W(d, 20).until(lambda d: "invalid input value" in d.find_element(By.TAG_NAME, "body").text)
+    wait(20, lambda d: "invalid input value" in d.find_element(By.TAG_NAME, "body").text, "the form's refusal")
     seen["form_error"] = d.find_element(By.CSS_SELECTOR, ".modal").text
     d.save_screenshot(shot + "-config-invalid.png")
     d.find_element(By.XPATH, "//div[contains(@class,'modal')]//button[normalize-space()='Dismiss']").click()
     put("active", "")
     save_apply()
-    W(d, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".mimm-check-error"))
+    wait(30, lambda d: d.find_elements(By.CSS_SELECTOR, ".mimm-check-error"), "mimmd's refusal")
     seen["check_error"] = d.find_element(By.CSS_SELECTOR, ".mimm-check-error").text
     d.execute_script("window.scrollTo(0, 0)")
     d.save_screenshot(shot + "-config-refused.png")
@@ -323,7 +342,7 @@ try:
     put("deteriorating", "")
     put("stable", "95")
     save_apply()
-    W(d, 60).until(lambda d: "Configuration changes applied" in d.find_element(By.TAG_NAME, "body").text)
+    wait(60, lambda d: "Configuration changes applied" in d.find_element(By.TAG_NAME, "body").text, "the changes applied")
     d.save_screenshot(shot + "-config.png")
     print(json.dumps(seen))
 except Exception:
