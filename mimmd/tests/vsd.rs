@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::vsd_bed::vsd_bed;
+use common::vsd_bed::{Member, VsdBed, vsd_bed};
 use common::{Mimmd, VsdProcess, root_or_skip, serial};
 use mimm_requires::{margin, margin_over_noise};
 use mimm_testbed::Change;
@@ -196,4 +196,67 @@ fn mimmd_follows_the_vsds_failover_at_once_and_a_restarted_vsd() {
         "{}",
         m.log_text()
     );
+}
+
+/// A carrier loss costs one switch, straight to where mimmd would go: the
+/// VSD's members rank wlan1 before wlan2 (their order), mimmd ranks wifi2
+/// before wifi1 (its priorities) and tells the VSD so; the loss of wlan0
+/// moves traffic to wlan2 at once, and nothing moves after. Without the
+/// order the VSD took wlan1 and mimmd moved traffic again.
+#[test]
+fn a_carrier_loss_is_one_switch_to_where_mimmd_would_go() {
+    if !root_or_skip("a_carrier_loss_is_one_switch_to_where_mimmd_would_go") {
+        return;
+    }
+    let _serial = serial();
+    let member = |device, iface, priority: u32| Member {
+        options: format!(
+            "{}\toption priority {priority}\n",
+            Member::wifi(device, iface).options
+        ),
+        ..Member::wifi(device, iface)
+    };
+    let b = VsdBed::up(
+        "vsd-one-switch",
+        &[
+            member("wlan0", "wifi0", 100),
+            member("wlan1", "wifi1", 10),
+            member("wlan2", "wifi2", 50),
+        ],
+        "",
+    );
+    let log = b.dir.0.join("mimmd.log");
+    let m = Mimmd::start_until(
+        &b.bed,
+        &b.config,
+        &b.socket,
+        &log,
+        "taken over without a switch",
+    );
+    let start = std::time::Instant::now();
+    while b.vsd.status().unwrap().backups != ["wlan2", "wlan1"] {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the VSD was not told mimmd's order: {:?}\n{}",
+            b.vsd.status(),
+            m.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let switches = b.vsd.status().unwrap().switches;
+    b.bed.set("wlan0", Change::CarrierOff).unwrap();
+    m.wait_for(Duration::from_secs(3), |s| {
+        s.primary.as_deref() == Some("wifi2")
+    });
+    // Time for a second move, had the first gone elsewhere.
+    std::thread::sleep(Duration::from_millis(2000));
+    let v = b.vsd.status().unwrap();
+    let vsd_log = std::fs::read_to_string(b.dir.0.join("vsd.log")).unwrap_or_default();
+    assert_eq!(v.active.as_deref(), Some("wlan2"), "{vsd_log}");
+    assert_eq!(v.switches, switches + 1, "{vsd_log}\n{}", m.log_text());
+    assert!(
+        vsd_log.contains("wlan0 -> wlan2: carrier lost"),
+        "{vsd_log}"
+    );
+    assert_eq!(m.primary().as_deref(), Some("wifi2"));
 }

@@ -164,6 +164,28 @@ impl MobilityManager {
         })
     }
 
+    /// Where the primary's loss would send traffic now, best first: the
+    /// order [`Self::emergency`] takes candidates in (tier, then score,
+    /// then configuration order; usable interfaces only, up or not). The
+    /// VSD moves by itself on a carrier loss; told this order, it moves
+    /// straight to where the MM would have gone, in one switch.
+    pub fn fallback_order(&self) -> Vec<IfaceId> {
+        let mut order: Vec<usize> = Vec::new();
+        // Up ones first (traffic can move at once), acceptable before not.
+        for (min_tier, need_up) in [
+            (Tier::Available, true),
+            (Tier::Unusable, true),
+            (Tier::Unusable, false),
+        ] {
+            while let Some(c) = self.best_where(min_tier, need_up, |i| {
+                Some(i) == self.primary || order.contains(&i)
+            }) {
+                order.push(c);
+            }
+        }
+        order.into_iter().map(id).collect()
+    }
+
     /// Takes `iface` as the primary without a switch (traffic is there
     /// already: after a configuration reload; the VSD failed over by
     /// itself). The interface traffic left is held down as after a switch:
@@ -596,18 +618,18 @@ impl MobilityManager {
 
     /// The primary is gone: anything usable beats it, without waiting for
     /// averages or preparation.
+    /// The first of [`Self::fallback_order`]: an interface that is up now
+    /// takes traffic at once, another is brought up first.
     fn emergency(&mut self, p: usize, rule: Rule) {
-        let reason = self.subject_reason(rule, p, None);
-        let up_now = self
-            .best_candidate(Some(p), Tier::Available, true)
-            .or_else(|| self.best_candidate(Some(p), Tier::Unusable, true));
-        if let Some(c) = up_now {
-            let reason = self.candidate_reason(reason, c);
-            self.switch(c, reason);
+        debug_assert_eq!(self.primary, Some(p));
+        let Some(c) = self.fallback_order().first().map(|c| c.index()) else {
             return;
-        }
-        if let Some(c) = self.best_candidate(Some(p), Tier::Unusable, false) {
-            let reason = self.candidate_reason(reason, c);
+        };
+        let reason = self.subject_reason(rule, p, None);
+        let reason = self.candidate_reason(reason, c);
+        if self.ifaces[c].is_up() {
+            self.switch(c, reason);
+        } else {
             self.pursue(c, reason, true, true);
             self.advance_plan();
         }

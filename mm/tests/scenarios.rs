@@ -280,6 +280,41 @@ fn hold_down_guards_the_interface_just_left_not_every_one_left() {
 }
 
 #[test]
+fn the_fallback_order_is_where_a_carrier_loss_goes_and_follows_the_ranking() {
+    let mut cfg = config();
+    let mut wwan1 = IfaceConfig::with_defaults("wwan1", LinkKind::Lte, Metric::SignalDbm);
+    wwan1.averaging = mimm_mm::Averaging::Ewma { alpha: 1.0 };
+    cfg.ifaces.push(wwan1);
+    let wwan1 = IfaceId(2);
+    let mut run = Run::new(cfg);
+    let all = |run: &mut Run, t: u64, lte: f64, wifi: f64, other: f64| {
+        run.at(t);
+        let mut actions = run.both(lte, wifi);
+        actions.extend(run.feed(wwan1, signal(other)));
+        switch_to(&actions)
+    };
+    all(&mut run, 0, -60.0, -62.0, -112.0);
+    assert_eq!(run.mm.primary(), Some(LTE));
+    // Wi-Fi ranks above wwan1, then below it: the order follows.
+    assert_eq!(run.mm.fallback_order(), vec![WIFI, wwan1]);
+    all(&mut run, 1_000, -60.0, -78.0, -85.0);
+    assert_eq!(run.mm.primary(), Some(LTE));
+    assert_eq!(run.mm.fallback_order(), vec![wwan1, WIFI]);
+    // The carrier loss goes to the first of the order, in one step.
+    run.at(2_000);
+    let lost = Sample {
+        carrier: Some(false),
+        ..Sample::default()
+    };
+    assert_eq!(
+        switch_to(&run.feed(LTE, lost)),
+        Some((wwan1, Rule::CarrierLost))
+    );
+    // An interface without carrier is nowhere in the order.
+    assert_eq!(run.mm.fallback_order(), vec![WIFI]);
+}
+
+#[test]
 fn stable_primary_switches_standby_alternatives_off() {
     let mut cfg = config();
     cfg.ifaces[0].standby = true;

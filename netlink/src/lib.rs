@@ -3,7 +3,8 @@
 //! and netfilter; the links and their state, a watcher that turns the
 //! kernel's link announcements into events; addresses and routes (route
 //! mode's table and rules, the anchor's TUN); nl80211's station info;
-//! connection tracking's flush. Messages are parsed
+//! connection tracking's flush; traffic control's redirects (the VSD's
+//! fast path). Messages are parsed
 //! tolerantly: one that does not decode is skipped (and logged), never
 //! fatal, so the daemons also run where the kernel sends attributes the
 //! parser does not know.
@@ -16,6 +17,7 @@ pub mod nl80211;
 pub mod routes;
 pub mod settings;
 mod socket;
+pub mod tc;
 pub mod wire;
 
 pub use socket::{Netlink, Rtnl};

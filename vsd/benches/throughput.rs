@@ -1,6 +1,9 @@
 //! iperf3 TCP through vsd0 against the direct veth path between the same
 //! two namespaces, measured in one run (the machine's speed varies run to
-//! run; the ratio is what compares), and the VSD's CPU seconds per GB.
+//! run; the ratio is what compares), with each data path (`datapath
+//! 'kernel'`, the default, and `'userspace'`), and CPU seconds per GB: the
+//! VSD's, and the whole machine's through vsd0 and direct (the kernel path
+//! forwards in other processes' contexts, so the VSD's alone would flatter it).
 //!
 //! ```text
 //!  mimm-bench-<pid>-a                          mimm-bench-<pid>-b
@@ -18,7 +21,7 @@ use mimm_testbed::netns;
 
 mod common;
 
-use common::{Killed, Namespaces, cpu_seconds, iperf3, timing};
+use common::{Killed, Namespaces, cpu_seconds, host_cpu_seconds, iperf3, timing};
 
 fn main() {
     if !mimm_requires::root("throughput") || !mimm_requires::tool("throughput", "iperf3", "iperf3")
@@ -54,31 +57,6 @@ fn main() {
     .unwrap();
     let dir = std::env::temp_dir().join(format!("mimm-bench-{pid}"));
     std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("mimm");
-    std::fs::write(
-        &config,
-        format!(
-            "config vsd 'vsd0'\n\tlist member m1\n\toption socket '{}'\n",
-            dir.join("vsd0.sock").display()
-        ),
-    )
-    .unwrap();
-    let vsd = Killed(
-        Command::new("ip")
-            .args(["netns", "exec", a, env!("CARGO_BIN_EXE_vsd"), "run", "-c"])
-            .arg(&config)
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let start = Instant::now();
-    while netns::ip_batch(a, &["addr add 10.91.0.2/24 dev vsd0".into()]).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "vsd0 did not appear"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
     let _server = Killed(
         Command::new("ip")
             .args(["netns", "exec", b, "iperf3", "-s"])
@@ -87,33 +65,79 @@ fn main() {
             .spawn()
             .unwrap(),
     );
-    std::thread::sleep(Duration::from_millis(1500));
     let (seconds, omit) = timing();
-    println!("iperf3 TCP (cubic), {seconds} s each ({omit} s omitted), one run, this machine:");
     println!(
-        "{:<10} {:>14} {:>14} {:>7} {:>16}",
-        "direction", "vsd0 Gbit/s", "direct Gbit/s", "ratio", "vsd CPU s/GB"
+        "iperf3 TCP (cubic), {seconds} s each ({omit} s omitted), one run, this machine; \
+         CPU s/GB: the VSD's, and the whole machine's (every core, /proc/stat) through vsd0 \
+         and direct:"
     );
-    for (name, reverse) in [("upload", false), ("download", true)] {
-        let cpu0 = cpu_seconds(vsd.0.id());
-        let (through, bytes) = iperf3(a, "10.91.0.1", reverse);
-        let cpu = cpu_seconds(vsd.0.id()) - cpu0;
-        let (direct, _) = iperf3(a, "10.92.0.1", reverse);
-        let per_gb = if bytes > 0.0 {
-            cpu / (bytes / 1e9)
-        } else {
-            f64::NAN
-        };
-        println!(
-            "{name:<10} {through:>14.2} {direct:>14.2} {:>7.2} {per_gb:>16.3}",
-            through / direct
+    println!(
+        "{:<10} {:<10} {:>12} {:>13} {:>6} {:>8} {:>10} {:>10}",
+        "datapath",
+        "direction",
+        "vsd0 Gbit/s",
+        "direct Gbit/s",
+        "ratio",
+        "vsd s/GB",
+        "host s/GB",
+        "direct s/GB"
+    );
+    for datapath in ["kernel", "userspace"] {
+        let config = dir.join(format!("mimm-{datapath}"));
+        std::fs::write(
+            &config,
+            format!(
+                "config vsd 'vsd0'\n\tlist member m1\n\toption datapath '{datapath}'\n\toption socket '{}'\n",
+                dir.join("vsd0.sock").display()
+            ),
+        )
+        .unwrap();
+        let vsd = Killed(
+            Command::new("ip")
+                .args(["netns", "exec", a, env!("CARGO_BIN_EXE_vsd"), "run", "-c"])
+                .arg(&config)
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
         );
-        // Figures are printed, not asserted; but a run that moved nothing
-        // (iperf3 failed, the VSD carried no traffic) must not pass.
-        assert!(
-            bytes > 0.0 && direct > 0.0,
-            "{name}: nothing measured (through vsd0 {bytes} bytes, direct {direct} Gbit/s)"
-        );
+        let start = Instant::now();
+        while netns::ip_batch(a, &["addr add 10.91.0.2/24 dev vsd0".into()]).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "vsd0 did not appear"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(1500));
+        for (name, reverse) in [("upload", false), ("download", true)] {
+            let (cpu0, host0) = (cpu_seconds(vsd.0.id()), host_cpu_seconds());
+            let (through, bytes) = iperf3(a, "10.91.0.1", reverse);
+            let (cpu, host) = (cpu_seconds(vsd.0.id()) - cpu0, host_cpu_seconds() - host0);
+            let host1 = host_cpu_seconds();
+            let (direct, direct_bytes) = iperf3(a, "10.92.0.1", reverse);
+            let direct_host = host_cpu_seconds() - host1;
+            let per_gb = |s: f64, b: f64| if b > 0.0 { s / (b / 1e9) } else { f64::NAN };
+            println!(
+                "{datapath:<10} {name:<10} {through:>12.2} {direct:>13.2} {:>6.2} {:>8.3} {:>10.3} {:>10.3}",
+                through / direct,
+                per_gb(cpu, bytes),
+                per_gb(host, bytes),
+                per_gb(direct_host, direct_bytes),
+            );
+            // Figures are printed, not asserted; but a run that moved nothing
+            // (iperf3 failed, the VSD carried no traffic) must not pass.
+            assert!(
+                bytes > 0.0 && direct > 0.0,
+                "{datapath} {name}: nothing measured (through vsd0 {bytes} bytes, direct {direct} Gbit/s)"
+            );
+        }
+        drop(vsd);
+        // The TAP goes with the VSD; the next one makes its own.
+        let gone = Instant::now();
+        while netns::ip_batch(a, &["link show vsd0".into()]).is_ok() {
+            assert!(gone.elapsed() < Duration::from_secs(5), "vsd0 stayed");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -8,6 +8,7 @@
 //!     option mac_policy 'same_all'  # same_all | only_active | by_active
 //!     option mac '02:6d:69:6d:6d:01' # default: derived, locally administered
 //!     option mtu '1500'
+//!     option datapath 'kernel'      # kernel | userspace (see crate::kernel_path)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -30,6 +31,7 @@ pub const OPTIONS: &[&str] = &[
     "announce_interval_ms",
     "socket",
     "batch",
+    "datapath",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -48,6 +50,9 @@ pub struct VsdConfig {
     pub socket: PathBuf,
     /// Frames moved per system call.
     pub batch: usize,
+    /// The kernel forwards frames, steered by the switch (`datapath
+    /// 'kernel'`, the default); else every frame goes through the loop.
+    pub kernel_path: bool,
     /// `option mode 'anchored'`: a TUN with the home address, members
     /// tunnelled to an anchor (see [`crate::anchored::config`]).
     pub anchored: Option<AnchoredConfig>,
@@ -66,6 +71,7 @@ impl VsdConfig {
             switch: SwitchConfig::default(),
             socket: default_socket(name),
             batch: 16,
+            kernel_path: true,
             anchored: None,
         }
     }
@@ -188,10 +194,24 @@ fn read(r: &Reader, s: &Section, name: &str) -> Result<VsdConfig, ConfigError> {
         }
         cfg.batch = v;
     }
+    if let Some(text) = r.string(s, what, "datapath")? {
+        cfg.kernel_path = match text.as_str() {
+            "kernel" => true,
+            "userspace" => false,
+            _ => {
+                return Err(r.fail(
+                    at("datapath"),
+                    format!("{what}: datapath {text:?} must be kernel or userspace"),
+                ));
+            }
+        };
+    }
     cfg.anchored = anchored::read(r, s, what)?;
     if cfg.anchored.is_some() {
-        // A TUN has no MAC: the shadow-MAC options mean nothing there.
-        if let Some(o) = ["mac", "mac_policy"].iter().find(|o| s.option(o).is_some()) {
+        // A TUN has no MAC: the shadow-MAC options mean nothing there, nor
+        // the kernel path (the tunnel and its cipher are the loop's).
+        let shadow_only = ["mac", "mac_policy", "datapath"];
+        if let Some(o) = shadow_only.iter().find(|o| s.option(o).is_some()) {
             return Err(r.fail(
                 at(o),
                 format!("{what}: option {o} has no meaning in mode anchored"),

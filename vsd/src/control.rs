@@ -9,6 +9,7 @@
 //! {"cmd":"prepare","member":"eth2"}                 -> {"ok":"done"}   accept its frames too
 //! {"cmd":"commit"}                                  -> {"ok":"done"}   move transmission to it
 //! {"cmd":"set-active","member":"eth2"}              -> {"ok":"done"}   prepare + commit
+//! {"cmd":"backups","members":["eth2","eth1"]}       -> {"ok":"done"}   where a carrier loss goes, best first
 //! {"cmd":"duplicate","member":"wlan0"}              -> {"ok":"done"}   anchored: also over it
 //! {"cmd":"duplicate"}                               -> {"ok":"done"}   anchored: duplication off
 //! {"cmd":"events","follow":true}                    -> recent events, then each new one
@@ -48,6 +49,11 @@ pub enum Request {
     SetActive {
         member: String,
     },
+    /// Where the VSD moves by itself when the active member fails, best
+    /// first (mimmd's ranking; members left out rank after by priority).
+    Backups {
+        members: Vec<String>,
+    },
     /// Anchored mode: send every packet over `member` too (`None`: stop).
     Duplicate {
         member: Option<String>,
@@ -68,6 +74,7 @@ pub enum Request {
 struct FlatRequest {
     cmd: String,
     member: Option<String>,
+    members: Option<Vec<String>>,
     priority: Option<i32>,
     follow: Option<bool>,
     recent: Option<bool>,
@@ -106,9 +113,20 @@ impl Request {
                     .ok_or("priority must be a whole number")?,
             ),
         };
+        let members = match v.get("members") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::Array(a)) => Some(
+                a.iter()
+                    .map(|m| m.as_str().map(str::to_string))
+                    .collect::<Option<Vec<String>>>()
+                    .ok_or("members must be a list of names")?,
+            ),
+            Some(_) => return Err("members must be a list of names".into()),
+        };
         Request::try_from(FlatRequest {
             cmd: text("cmd")?.ok_or("missing field `cmd`")?,
             member: text("member")?,
+            members,
             priority,
             follow: flag("follow")?,
             recent: flag("recent")?,
@@ -136,6 +154,9 @@ impl TryFrom<FlatRequest> for Request {
             "prepare" => Request::Prepare { member: member()? },
             "commit" => Request::Commit,
             "set-active" => Request::SetActive { member: member()? },
+            "backups" => Request::Backups {
+                members: flat.members.clone().ok_or("backups needs members")?,
+            },
             "duplicate" => Request::Duplicate {
                 member: flat.member.clone(),
             },
@@ -145,7 +166,7 @@ impl TryFrom<FlatRequest> for Request {
             },
             other => {
                 return Err(format!(
-                    "unknown cmd {other:?}: status, add, remove, priority, prepare, commit, set-active, duplicate or events"
+                    "unknown cmd {other:?}: status, add, remove, priority, prepare, commit, set-active, backups, duplicate or events"
                 ));
             }
         })
@@ -179,6 +200,20 @@ pub struct Counters {
     pub tx_dropped: u64,
 }
 
+impl Counters {
+    /// Both counts together (the loop's and the kernel path's).
+    pub fn plus(&self, other: &Counters) -> Counters {
+        Counters {
+            rx_packets: self.rx_packets + other.rx_packets,
+            rx_bytes: self.rx_bytes + other.rx_bytes,
+            tx_packets: self.tx_packets + other.tx_packets,
+            tx_bytes: self.tx_bytes + other.tx_bytes,
+            rx_dropped: self.rx_dropped + other.rx_dropped,
+            tx_dropped: self.tx_dropped + other.tx_dropped,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MemberStatus {
     pub name: String,
@@ -202,6 +237,9 @@ pub struct Status {
     pub mac_policy: String,
     /// The TAP took checksum and segmentation offloads.
     pub offloads: bool,
+    /// The kernel forwards the members' frames (`crate::kernel_path`).
+    #[serde(default)]
+    pub kernel_path: bool,
     pub active: Option<String>,
     pub prepared: Option<String>,
     pub switches: u64,
@@ -209,6 +247,10 @@ pub struct Status {
     pub members: Vec<MemberStatus>,
     /// Configured members whose device does not exist (yet).
     pub waiting: Vec<String>,
+    /// Where a carrier loss goes, as the control plane ranked the
+    /// members (empty: by priority).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backups: Vec<String>,
     /// In anchored mode: the binding with the anchor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anchored: Option<AnchoredStatus>,
@@ -413,6 +455,20 @@ mod tests {
                 member: "eth2".into()
             }
         );
+        let line = br#"{"cmd":"backups","members":["eth2","eth1"]}"#;
+        let backups = Request::Backups {
+            members: vec!["eth2".into(), "eth1".into()],
+        };
+        assert_eq!(Request::from_line(line), Ok(backups.clone()));
+        assert_eq!(serde_json::from_slice::<Request>(line).unwrap(), backups);
+        assert_eq!(
+            Request::from_line(br#"{"cmd":"backups","members":["eth2",3]}"#),
+            Err("members must be a list of names".into())
+        );
+        assert_eq!(
+            Request::from_line(br#"{"cmd":"backups"}"#),
+            Err("backups needs members".into())
+        );
         let r: Request = serde_json::from_str(r#"{"cmd":"add","member":"eth2"}"#).unwrap();
         assert_eq!(
             r,
@@ -503,6 +559,7 @@ mod paths_tests {
             mtu: 1420,
             mac_policy: "anchored".into(),
             offloads: false,
+            kernel_path: false,
             active: Some("wwan0".into()),
             prepared: None,
             switches: 1,
@@ -512,6 +569,7 @@ mod paths_tests {
                 member("wlan0", "down", None),
             ],
             waiting: vec![],
+            backups: vec![],
             anchored: Some(AnchoredStatus {
                 anchor: "203.0.113.1:434".into(),
                 home: Some("10.64.0.2".parse().unwrap()),

@@ -43,6 +43,12 @@ fn waiting(s: &Value, out: &mut String) {
         let w = w.as_str().unwrap_or("?");
         out.push_str(&format!("{w:<10} waiting for the device to appear\n"));
     }
+    let backups: Vec<String> = (list(s, "backups").iter())
+        .filter_map(|b| b.as_str().map(str::to_string))
+        .collect();
+    if !backups.is_empty() {
+        out.push_str(&format!("on a carrier loss: {}\n", backups.join(" > ")));
+    }
 }
 
 pub fn render(s: &Value) -> String {
@@ -57,11 +63,16 @@ pub fn render(s: &Value) -> String {
         }
     };
     let mut out = format!(
-        "{}  mac {}  mtu {}  policy {}  offloads {}  active {}  switches {}  up {} s\n",
+        "{}  mac {}  mtu {}  policy {}  datapath {}  offloads {}  active {}  switches {}  up {} s\n",
         text(s, "name"),
         text(s, "mac"),
         text(s, "mtu"),
         text(s, "mac_policy"),
+        if s["kernel_path"].as_bool() == Some(true) {
+            "kernel"
+        } else {
+            "userspace"
+        },
         on(&s["offloads"]),
         s["active"].as_str().unwrap_or("none"),
         count(s, "switches"),

@@ -11,7 +11,9 @@
 //! x86), and `created tap NAME` (`created tun NAME` when anchored) for the
 //! VSD's own device, which is persistent while the VSD runs: a restarted
 //! VSD takes it over with the addresses and routes it carries, and `vsd
-//! cleanup` removes it.
+//! cleanup` removes it. The kernel path (`crate::kernel_path`) adds `tc
+//! DEVICE made|added` for each device it hooked (`made`: the clsact qdisc
+//! is the VSD's) and `actions BASE` for its block of actions.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -24,6 +26,8 @@ use crate::config::{format_mac, parse_mac};
 use crate::isolate::{self, Saved};
 
 const CREATED: &str = "created";
+const TC: &str = "tc ";
+const ACTIONS: &str = "actions ";
 
 /// The members taken in and what each was like before, and the VSD's own
 /// device (its TAP, or its TUN when anchored).
@@ -31,6 +35,10 @@ const CREATED: &str = "created";
 struct Taken {
     members: BTreeMap<String, Saved>,
     device: Option<(String, DevKind)>,
+    /// Devices the kernel path hooked: whether their qdisc is the VSD's.
+    tc: BTreeMap<String, bool>,
+    /// The kernel path's block of actions.
+    actions: Option<u32>,
 }
 
 fn kind_word(kind: DevKind) -> &'static str {
@@ -64,6 +72,13 @@ impl Taken {
         if let Some((name, kind)) = &self.device {
             text += &format!("{CREATED} {} {name}\n", kind_word(*kind));
         }
+        for (device, made) in &self.tc {
+            let how = if *made { "made" } else { "added" };
+            text += &format!("{TC}{device} {how}\n");
+        }
+        if let Some(base) = self.actions {
+            text += &format!("{ACTIONS}{base:#x}\n");
+        }
         text
     }
 
@@ -73,6 +88,20 @@ impl Taken {
             let bad = || format!("line {}: {line:?}", n + 1);
             if let Some(rest) = line.strip_prefix(CREATED) {
                 taken.device = Some(parse_device(rest).ok_or_else(bad)?);
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix(TC) {
+                let (device, made) = match rest.split_once(' ') {
+                    Some((d, "made")) => (d, true),
+                    Some((d, "added")) => (d, false),
+                    _ => return Err(bad()),
+                };
+                taken.tc.insert(device.to_string(), made);
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix(ACTIONS) {
+                let hex = rest.strip_prefix("0x").ok_or_else(bad)?;
+                taken.actions = Some(u32::from_str_radix(hex, 16).map_err(|_| bad())?);
                 continue;
             }
             let f: Vec<&str> = line.split_whitespace().collect();
@@ -99,7 +128,10 @@ impl Taken {
     }
 
     fn is_empty(&self) -> bool {
-        self.members.is_empty() && self.device.is_none()
+        self.members.is_empty()
+            && self.device.is_none()
+            && self.tc.is_empty()
+            && self.actions.is_none()
     }
 }
 
@@ -158,6 +190,37 @@ impl HostState {
         }
     }
 
+    /// Writes down that the kernel path hooks `device` (`made`: with a
+    /// clsact qdisc of its own), before it does.
+    pub fn record_tc(&mut self, device: &str, made: bool) -> io::Result<()> {
+        self.taken.tc.insert(device.to_string(), made);
+        self.write()
+    }
+
+    /// Whether the kernel path hooked `device` (`Some(true)`: its qdisc
+    /// is the VSD's).
+    pub fn tc_made(&self, device: &str) -> Option<bool> {
+        self.taken.tc.get(device).copied()
+    }
+
+    pub fn forget_tc(&mut self, device: &str) {
+        if self.taken.tc.remove(device).is_some() {
+            self.save_or_warn();
+        }
+    }
+
+    /// Writes down the kernel path's block of actions, before it makes one.
+    pub fn record_actions(&mut self, base: u32) -> io::Result<()> {
+        self.taken.actions = Some(base);
+        self.write()
+    }
+
+    pub fn forget_actions(&mut self) {
+        if self.taken.actions.take().is_some() {
+            self.save_or_warn();
+        }
+    }
+
     /// Strikes the device out once it is no longer persistent.
     pub fn forget_device(&mut self) {
         if self.taken.device.take().is_some() {
@@ -170,6 +233,13 @@ impl HostState {
     /// whose device is gone is skipped (it comes back fresh when it
     /// reappears). The TAP stays for the caller to take over or remove.
     pub fn give_back_members(&mut self, rtnl: &mut Rtnl, vsd: &str) -> Result<Vec<String>, String> {
+        if !self.taken.tc.is_empty() || self.taken.actions.is_some() {
+            // Unhooked first: nothing may be redirected to a member given back.
+            let tc: Vec<(String, bool)> = std::mem::take(&mut self.taken.tc).into_iter().collect();
+            crate::kernel_path::remove_left(rtnl, &tc, self.taken.actions.take());
+            self.save()
+                .map_err(|e| format!("{}: {e}", self.path.display()))?;
+        }
         if self.taken.members.is_empty() {
             return Ok(Vec::new());
         }
@@ -286,6 +356,39 @@ mod tests {
             0,
             "a temporary file left"
         );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_kernel_paths_hooks_and_actions_are_written_down_and_read_back() {
+        let dir = std::env::temp_dir().join(format!("vsd-host-state-tc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("vsd-t1.state");
+        let mut state = HostState::load(path.clone()).unwrap();
+        state.record_actions(0x6d00_0700).unwrap();
+        state.record_tc("vsd1", true).unwrap();
+        state.record_tc("eth1", false).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "tc eth1 added\ntc vsd1 made\nactions 0x6d000700\n"
+        );
+        let again = HostState::load(path.clone()).unwrap();
+        assert_eq!(again.tc_made("vsd1"), Some(true));
+        assert_eq!(again.tc_made("eth1"), Some(false));
+        assert_eq!(again.tc_made("eth2"), None);
+        for bad in [
+            "tc eth1 taken\n",
+            "tc eth1\n",
+            "actions 12\n",
+            "actions 0xzz\n",
+        ] {
+            std::fs::write(&path, bad).unwrap();
+            assert!(HostState::load(path.clone()).is_err(), "{bad:?}");
+        }
+        state.forget_tc("eth1");
+        state.forget_tc("vsd1");
+        state.forget_actions();
+        assert!(!path.exists());
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -9,6 +9,7 @@ pub mod control;
 pub mod engine;
 pub mod host_state;
 pub mod isolate;
+pub mod kernel_path;
 pub mod macs;
 pub mod packet;
 pub mod switch;

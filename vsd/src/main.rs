@@ -23,6 +23,7 @@ commands:
   prepare MEMBER              accept its frames too (make-before-break)
   commit                      move transmission to the prepared member
   set-active MEMBER           prepare and commit at once
+  backups [MEMBER...]         where a carrier loss goes, best first (mimmd keeps it; none: by priority)
   duplicate [MEMBER]          anchored: send over MEMBER too (none: stop)
   events [--follow]           recent events (and new ones)";
 
@@ -179,6 +180,9 @@ fn ctl(a: Args) -> Result<(), String> {
         ["commit"] => Request::Commit,
         ["set-active", m] => Request::SetActive {
             member: m.to_string(),
+        },
+        ["backups", members @ ..] => Request::Backups {
+            members: members.iter().map(|m| m.to_string()).collect(),
         },
         ["duplicate"] => Request::Duplicate { member: None },
         ["duplicate", m] => Request::Duplicate {

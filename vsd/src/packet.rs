@@ -67,17 +67,67 @@ fn check(rc: libc::c_int, what: &str) -> io::Result<()> {
     Ok(())
 }
 
+/// What a member's socket hands the loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Receive {
+    /// Every frame it receives (the userspace path forwards them).
+    All,
+    /// About one frame in [`SAMPLE_EVERY`], either way, cut to its first
+    /// byte: the kernel path forwards them, and the loop only learns that
+    /// traffic flows (to read the carrier meanwhile, `crate::traffic`).
+    Sampled,
+}
+
+/// One frame in this many reaches a [`Receive::Sampled`] socket.
+pub const SAMPLE_EVERY: usize = 64;
+
+/// The classic BPF socket filter of [`Receive::Sampled`]: keep one byte of
+/// a frame when a random number is 0 modulo [`SAMPLE_EVERY`], else nothing.
+fn sampler() -> [libc::sock_filter; 5] {
+    const SKF_AD_RANDOM: u32 = 0xffff_f000 + 56; // SKF_AD_OFF + SKF_AD_RANDOM
+    let op = |code: u16, jt: u8, jf: u8, k: u32| libc::sock_filter { code, jt, jf, k };
+    [
+        op(0x20, 0, 0, SKF_AD_RANDOM),           // ld  rand
+        op(0x54, 0, 0, SAMPLE_EVERY as u32 - 1), // and #SAMPLE_EVERY-1
+        op(0x15, 0, 1, 0),                       // jeq #0, keep, drop
+        op(0x06, 0, 0, 1),                       // keep: ret #1
+        op(0x06, 0, 0, 0),                       // drop: ret #0
+    ]
+}
+
+fn attach_sampler(s: RawFd) -> io::Result<()> {
+    let mut code = sampler();
+    let prog = libc::sock_fprog {
+        len: code.len() as u16,
+        filter: code.as_mut_ptr(),
+    };
+    // SAFETY: the kernel copies the program, which outlives the call.
+    let rc = unsafe {
+        libc::setsockopt(
+            s,
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_FILTER,
+            (&prog as *const libc::sock_fprog).cast(),
+            size_of::<libc::sock_fprog>() as libc::socklen_t,
+        )
+    };
+    check(rc, "SO_ATTACH_FILTER")
+}
+
 impl PacketSocket {
-    /// A socket on link `ifindex` receiving every protocol; `vnet_hdr`
-    /// puts the virtio header in front of every frame both ways.
-    pub fn open(ifindex: u32, vnet_hdr: bool) -> io::Result<PacketSocket> {
+    /// A socket on link `ifindex` receiving every protocol as `receive`
+    /// says; `vnet_hdr` puts the virtio header in front of every frame
+    /// both ways.
+    pub fn open(ifindex: u32, vnet_hdr: bool, receive: Receive) -> io::Result<PacketSocket> {
         let protocol = (libc::ETH_P_ALL as u16).to_be();
+        // Made for no protocol, so that nothing arrives before it is bound
+        // to its device (and filtered, when sampled).
         // SAFETY: plain socket(2); the result is checked before use.
         let raw = unsafe {
             libc::socket(
                 libc::AF_PACKET,
                 libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                protocol.into(),
+                0,
             )
         };
         check(raw, "packet socket")?;
@@ -98,8 +148,16 @@ impl PacketSocket {
         }
         // Our own transmissions must not come back as received frames.
         // Without this option (before Linux 4.20, under qemu-user) they do,
-        // as PACKET_OUTGOING, which the data path does not take.
-        if let Err(e) = set_int(s, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, 1) {
+        // as PACKET_OUTGOING, which the data path does not take. Sampled,
+        // the frames the member sends count as traffic too.
+        let ignore_outgoing = match receive {
+            Receive::All => set_int(s, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, 1),
+            Receive::Sampled => {
+                attach_sampler(s)?;
+                Ok(())
+            }
+        };
+        if let Err(e) = ignore_outgoing {
             if e.raw_os_error() != Some(libc::ENOPROTOOPT) {
                 return Err(io::Error::new(
                     e.kind(),

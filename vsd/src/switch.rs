@@ -9,7 +9,10 @@
 //! from the old one for `overlap_ms` (its in-flight frames), then drops them.
 //! Carrier loss on the active member moves to the best backup at once,
 //! without waiting for the control plane: traffic survives a slow, restarting
-//! or dead mimmd.
+//! or dead mimmd. The best backup is the control plane's: the prepared
+//! member, else the first with carrier in the order it last gave
+//! ([`Switch::set_backups`], mimmd's ranking), else by priority; so a loss
+//! costs one switch, straight to where mimmd would have moved traffic.
 
 use std::collections::VecDeque;
 
@@ -89,6 +92,9 @@ pub struct Switch {
     leaving: Option<(usize, Millis)>,
     /// The member being announced on, the next round and its time.
     announcing: Option<(usize, u32, Millis)>,
+    /// The control plane's order of backups, best first (the ones it
+    /// leaves out rank after, by priority).
+    backups: Vec<usize>,
     outputs: VecDeque<Output>,
 }
 
@@ -101,6 +107,7 @@ impl Switch {
             prepared: None,
             leaving: None,
             announcing: None,
+            backups: Vec::new(),
             outputs: VecDeque::new(),
         }
     }
@@ -129,6 +136,7 @@ impl Switch {
         if self.leaving.is_some_and(|(m, _)| m == id) {
             self.leaving = None;
         }
+        self.backups.retain(|&b| b != id);
         if self.active == Some(id) {
             self.active = None;
             self.fail_over(Some(id), now);
@@ -177,9 +185,29 @@ impl Switch {
         }
     }
 
-    /// The best member with carrier other than `except`: highest priority,
-    /// then lowest id (the configuration's order).
+    /// Where a carrier loss moves traffic, best first (`ids`: members, as
+    /// the control plane ranks them now); replaces the order given before.
+    pub fn set_backups(&mut self, ids: Vec<usize>) -> Result<(), String> {
+        if let Some(bad) = ids.iter().find(|&&id| self.member(id).is_none()) {
+            return Err(format!("no member {bad}"));
+        }
+        self.backups = ids;
+        Ok(())
+    }
+
+    /// The order [`Self::set_backups`] gave.
+    pub fn backups(&self) -> &[usize] {
+        &self.backups
+    }
+
+    /// The best member with carrier other than `except`: the first of the
+    /// control plane's order, else highest priority, then lowest id (the
+    /// configuration's order).
     fn best_backup(&self, except: Option<usize>) -> Option<usize> {
+        let usable = |id: usize| Some(id) != except && self.member(id).is_some_and(|m| m.carrier);
+        if let Some(&first) = self.backups.iter().find(|&&id| usable(id)) {
+            return Some(first);
+        }
         self.members
             .iter()
             .enumerate()

@@ -32,6 +32,21 @@ fn has_table(bed: &Testbed) -> bool {
     run(bed, "router", &["nft", "list", "tables"]).contains("mimm_vsd_vsd0")
 }
 
+/// What the kernel path hooked in the router: a clsact qdisc on a
+/// member, or any mirred action (`tc`, iproute2's own view).
+fn has_kernel_path(bed: &Testbed) -> bool {
+    let qdiscs = run(bed, "router", &["tc", "qdisc", "show"]);
+    let actions = run(
+        bed,
+        "router",
+        &["tc", "actions", "list", "action", "mirred"],
+    );
+    qdiscs
+        .lines()
+        .any(|l| l.contains("clsact") && (l.contains("wlan0") || l.contains("wlan1")))
+        || actions.contains("mirred")
+}
+
 fn cleanup(bed: &Testbed, vsd: &Vsd) -> std::process::Output {
     Command::new("ip")
         .args(["netns", "exec", &bed.ns("router"), VSD, "cleanup", "-c"])
@@ -51,12 +66,13 @@ fn killed_vsds_never_lose_the_members_original_state() {
     let state_file = |vsd: &Vsd| vsd.socket.with_file_name("vsd-vsd0.state");
 
     // Killed: the members stay taken (shadow MAC, NOARP, IPv6 off, the
-    // drop-all ingress table), and the state file says what they were;
-    // vsd0 stays with its address.
+    // drop-all ingress table, the kernel path's hooks and actions), and
+    // the state file says what they were; vsd0 stays with its address.
     let mut first = Vsd::start(&bed, &["wlan0", "wlan1"], "");
     first.kill();
     assert_ne!(members_state(&bed), before);
     assert!(has_table(&bed));
+    assert!(has_kernel_path(&bed), "the kernel path was not on");
     assert!(state_file(&first).exists());
     let vsd0 = run(
         &bed,
@@ -77,6 +93,16 @@ fn killed_vsds_never_lose_the_members_original_state() {
     assert!(third.stop().success(), "{}", third.log_text());
     assert_eq!(members_state(&bed), before);
     assert!(!has_table(&bed));
+    assert!(
+        !has_kernel_path(&bed),
+        "{}\n{}",
+        run(&bed, "router", &["tc", "qdisc", "show"]),
+        run(
+            &bed,
+            "router",
+            &["tc", "actions", "list", "action", "mirred"]
+        )
+    );
     assert!(!has_vsd0(&bed), "a stopped VSD leaves no TAP");
     assert!(!state_file(&third).exists());
 
@@ -94,6 +120,7 @@ fn killed_vsds_never_lose_the_members_original_state() {
     );
     assert_eq!(members_state(&bed), before);
     assert!(!has_table(&bed));
+    assert!(!has_kernel_path(&bed));
     assert!(!has_vsd0(&bed));
     let again = cleanup(&bed, &fourth);
     assert_eq!(

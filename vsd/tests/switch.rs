@@ -132,6 +132,45 @@ fn carrier_loss_moves_at_once_to_the_prepared_or_best_backup() {
 }
 
 #[test]
+fn carrier_loss_follows_the_control_planes_backup_order_before_priority() {
+    let mut s = Switch::new(config());
+    let a = s.add(9, true, 0);
+    let b = s.add(5, true, 0);
+    let c = s.add(1, true, 0);
+    let d = s.add(0, true, 0);
+    drain(&mut s);
+    assert_eq!(s.tx(), Some(a));
+    // mimmd ranks c, then b: the lowest priority first, one switch.
+    s.set_backups(vec![c, b]).unwrap();
+    s.on_carrier(a, false, 10);
+    assert_eq!(s.tx(), Some(c));
+    assert_eq!(
+        drain(&mut s)[0],
+        Output::Switched {
+            from: Some(a),
+            to: c,
+            cause: Cause::CarrierLost
+        }
+    );
+    // The first of the order without carrier is passed over; the active
+    // one in it is never its own backup.
+    s.on_carrier(a, true, 20);
+    s.set_backups(vec![c, a, b]).unwrap();
+    s.on_carrier(a, false, 25);
+    s.on_carrier(c, false, 30);
+    assert_eq!(s.tx(), Some(b));
+    // Past the order, priority ranks the rest; a removed member leaves it.
+    s.on_carrier(a, true, 40);
+    s.remove(a, 45);
+    assert_eq!(s.backups(), &[c, b]);
+    s.on_carrier(b, false, 50);
+    assert_eq!(s.tx(), Some(d));
+    // An order naming no member is refused and changes nothing.
+    assert!(s.set_backups(vec![d, 77]).is_err());
+    assert_eq!(s.backups(), &[c, b]);
+}
+
+#[test]
 fn commands_on_unknown_or_dead_members_are_refused() {
     let mut s = Switch::new(config());
     let a = s.add(0, true, 0);

@@ -42,6 +42,11 @@ impl VsdMode {
         control::anchored_paths(&self.socket)
     }
 
+    /// Where the VSD moves by itself on a carrier loss, best first.
+    pub fn backups(&self, devices: Vec<String>) -> io::Result<()> {
+        control::command(&self.socket, &Request::Backups { members: devices })
+    }
+
     /// Anchored: duplicate over `device` too (`None`: stop).
     pub fn duplicate(&self, device: Option<String>) -> io::Result<()> {
         control::command(&self.socket, &Request::Duplicate { member: device })

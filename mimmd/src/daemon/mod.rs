@@ -6,6 +6,7 @@
 
 mod advice;
 mod anchor_paths;
+mod backups;
 mod control;
 mod duplication;
 mod exec;
@@ -68,6 +69,9 @@ pub struct Daemon {
     /// Anchored: the interface the VSD was told to duplicate over (`None`:
     /// not told yet, so a restarted mimmd corrects a VSD left duplicating).
     duplicating: Option<Option<usize>>,
+    /// Vsd mode: the fallback order the VSD was told (`None`: not since it
+    /// was last followed).
+    backups_told: Option<Vec<usize>>,
     control: ControlServer,
     /// `events --follow` clients, tagged with whether they want samples.
     followers: Followers<Event, bool>,
@@ -140,6 +144,7 @@ impl Daemon {
             jobs,
             mover,
             duplicating: None,
+            backups_told: None,
             control,
             followers: Followers::new(RECENT_EVENTS, MAX_FOLLOWERS),
             recent: recent::Recent::default(),
@@ -281,6 +286,7 @@ impl Daemon {
         }
         self.execute_actions();
         self.follow_primary();
+        self.follow_backups();
         // After the actions: a switch is reported in the same step.
         self.advise_tick();
         let mut next = [
@@ -387,7 +393,11 @@ impl Daemon {
             .vsd_events
             .subscribe(&socket, self.poll.registry(), VSD_EVENTS)
         {
-            Ok(true) => self.sync_vsd(),
+            Ok(true) => {
+                // A new VSD (or the first) knows no order yet.
+                self.backups_told = None;
+                self.sync_vsd();
+            }
             Ok(false) => {}
             Err(e) => {
                 if !self.vsd_events.silent {

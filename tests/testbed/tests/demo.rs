@@ -84,6 +84,7 @@ fn assert_reports(text: &str, html: &str, unplug_gap_ms: f64, unplug_lost: f64) 
         .parse()
         .unwrap_or_else(|_| panic!("lost column {:?}:\n{text}", failover[3]));
     eprintln!("demo unplug: the VSD's failover: gap {gap} ms, {lost} lost");
+    one_switch_per_failure(&table, failover, text);
     assert!(
         gap <= margin(unplug_gap_ms),
         "failover gap {gap} ms:\n{text}"
@@ -100,6 +101,39 @@ fn assert_reports(text: &str, html: &str, unplug_gap_ms: f64, unplug_lost: f64) 
     assert!(
         html.contains("<svg") && html.contains("carrier lost"),
         "report:\n{html}"
+    );
+}
+
+/// The VSD's own failover went where mimmd's Mobility Manager sent
+/// traffic on the same carrier loss (it told the VSD its fallback order),
+/// so the failure cost one switch: mimmd's row at that moment names the
+/// interface on the device the VSD moved to. Which device is which
+/// interface is read off the rows where mimmd commanded a switch.
+fn one_switch_per_failure(table: &[Vec<&str>], failover: &[&str], text: &str) {
+    let to = |row: &[&str]| -> Option<String> {
+        let arrow = row.iter().position(|w| *w == "->")?;
+        Some(row.get(arrow + 1)?.trim_end_matches(':').to_string())
+    };
+    let at = |t: &str, who: &str| table.iter().find(|r| r[0] == t && r[1] == who);
+    let device_of: Vec<(String, String)> = (table.iter())
+        .filter(|r| r[1] == "vsd" && r.last() == Some(&"command"))
+        .filter_map(|r| Some((to(at(r[0], "mimmd")?)?, to(r)?)))
+        .collect();
+    let mimmd =
+        at(failover[0], "mimmd").unwrap_or_else(|| panic!("no mimmd row at the failover:\n{text}"));
+    assert!(
+        mimmd.join(" ").contains("carrier lost"),
+        "mimmd's row at the failover: {mimmd:?}\n{text}"
+    );
+    let chose = to(mimmd).unwrap();
+    let device = (device_of.iter())
+        .find(|(iface, _)| *iface == chose)
+        .map(|(_, d)| d.clone())
+        .unwrap_or_else(|| panic!("no device known for {chose}:\n{text}"));
+    assert_eq!(
+        Some(device),
+        to(failover),
+        "the VSD's failover is not where mimmd went:\n{text}"
     );
 }
 

@@ -54,6 +54,27 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     ticks / 100.0
 }
 
+/// CPU seconds every core of the machine has spent busy (not idle or
+/// waiting), from /proc/stat: what a path costs wherever it runs (the
+/// kernel path forwards in the senders' and receivers' own contexts).
+pub fn host_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let cpu = stat.lines().next().unwrap_or("");
+    let f: Vec<f64> = cpu
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal ...
+    let busy: f64 = f
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .map(|(_, v)| v)
+        .sum();
+    busy / 100.0
+}
+
 /// Gbit/s and bytes of one iperf3 run from namespace `a` to `target`
 /// (`reverse`: the server sends).
 pub fn iperf3(a: &str, target: &str, reverse: bool) -> (f64, f64) {

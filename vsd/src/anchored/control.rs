@@ -123,6 +123,7 @@ impl Engine {
             mtu: self.cfg.mtu,
             mac_policy: "anchored".into(),
             offloads: false,
+            kernel_path: false,
             active: self.switch.active().map(|i| self.name_of(Some(i))),
             prepared: self.switch.prepared().map(|i| self.name_of(Some(i))),
             switches: self.switches,
@@ -130,6 +131,9 @@ impl Engine {
                 / 10.0,
             members,
             waiting: self.waiting.iter().map(|(n, _)| n.clone()).collect(),
+            backups: (self.switch.backups().iter())
+                .map(|&id| self.name_of(Some(id)))
+                .collect(),
             anchored: Some(AnchoredStatus {
                 anchor: self.a.anchor.to_string(),
                 home: self.home,

@@ -6,7 +6,7 @@ use mimm_io::followers::Followers;
 
 use super::members_control::{self, MemberEngine};
 use crate::config::format_mac;
-use crate::control::{Event, EventKind, MemberStatus, Reply, Request, Response, Status};
+use crate::control::{Counters, Event, EventKind, MemberStatus, Reply, Request, Response, Status};
 use crate::engine::Engine;
 use crate::switch::Switch;
 
@@ -116,7 +116,12 @@ impl Engine {
             return answer;
         }
         match request {
-            Request::Status => Ok(Reply::Status(Box::new(self.status()))),
+            Request::Status => {
+                let kernel = (self.kernel.as_ref()).map(|k| k.counts(&mut self.rtnl));
+                Ok(Reply::Status(Box::new(
+                    self.status(kernel.unwrap_or_default()),
+                )))
+            }
             Request::Duplicate { .. } => Err(format!(
                 "{}: duplication needs option mode 'anchored' (members on one segment share one path)",
                 self.cfg.name
@@ -125,7 +130,8 @@ impl Engine {
         }
     }
 
-    fn status(&self) -> Status {
+    /// `kernel`: what the kernel forwarded for each member it steers.
+    fn status(&self, kernel: Vec<(usize, Counters)>) -> Status {
         let name = |id: Option<usize>| {
             id.and_then(|i| self.members.get(i).and_then(Option::as_ref))
                 .map(|m| m.name.clone())
@@ -144,7 +150,10 @@ impl Engine {
                     carrier: self.switch.carrier(id).unwrap_or(false),
                     priority: self.switch.priority(id).unwrap_or(0),
                     state: state.into(),
-                    counters: m.counters,
+                    counters: kernel
+                        .iter()
+                        .find(|(k, _)| *k == id)
+                        .map_or(m.counters, |(_, c)| m.counters.plus(c)),
                     path: None,
                 }
             })
@@ -155,6 +164,7 @@ impl Engine {
             mtu: self.cfg.mtu,
             mac_policy: self.cfg.mac_policy.name().into(),
             offloads: self.tap.offloads,
+            kernel_path: self.kernel.is_some(),
             active: name(self.switch.active()),
             prepared: name(self.switch.prepared()),
             switches: self.switches,
@@ -162,6 +172,9 @@ impl Engine {
                 / 10.0,
             members,
             waiting: self.waiting.iter().map(|(n, _)| n.clone()).collect(),
+            backups: (self.switch.backups().iter())
+                .filter_map(|&id| name(Some(id)))
+                .collect(),
             anchored: None,
         }
     }

@@ -1,5 +1,6 @@
 //! Moving frames: TAP → active member in batches, members → TAP for the
-//! ones the switch accepts. Frames keep their virtio_net_hdr both ways (the
+//! ones the switch accepts (the members the kernel path steers send only
+//! samples, which say that traffic flows). Frames keep their virtio_net_hdr both ways (the
 //! TAP and the packet sockets use the same 10-byte header), so GSO
 //! super-frames cross untouched; nothing is allocated per frame.
 
@@ -8,7 +9,7 @@ use std::io;
 use mimm_io::tuntap::VNET_HDR_LEN;
 
 use crate::engine::Engine;
-use crate::packet::PacketType;
+use crate::packet::{PacketType, SAMPLE_EVERY};
 
 impl Engine {
     /// Drains the TAP (edge-triggered: until it would block) into the
@@ -86,7 +87,18 @@ impl Engine {
                     return;
                 }
             };
-            self.traffic.count(mimm_io::clock::now(), n);
+            let now = mimm_io::clock::now();
+            if member.kernel_path {
+                // Samples of what the kernel forwards: only that it flows,
+                // and the carrier read while it does.
+                self.traffic.count(now, n * SAMPLE_EVERY);
+                self.check_active_carrier(now);
+                if n < self.rx_batch.capacity() {
+                    return;
+                }
+                continue;
+            }
+            self.traffic.count(now, n);
             let accepted = self.switch.accepts(id);
             let c = &mut member.counters;
             for i in 0..n {

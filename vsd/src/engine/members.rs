@@ -11,7 +11,8 @@ use crate::carrier::CarrierFile;
 use crate::control::Counters;
 use crate::host_state::HostState;
 use crate::isolate::{self, Saved};
-use crate::packet::PacketSocket;
+use crate::kernel_path::KernelPath;
+use crate::packet::{PacketSocket, Receive};
 use crate::wire::Mac;
 
 pub struct Member {
@@ -21,6 +22,8 @@ pub struct Member {
     /// Its carrier, read directly (see [`crate::carrier`]).
     pub carrier_file: Option<CarrierFile>,
     pub saved: Saved,
+    /// The kernel forwards its frames (its socket samples them).
+    pub kernel_path: bool,
     /// Its own address, before the VSD touched it.
     pub original: Mac,
     /// The address it carries now.
@@ -48,12 +51,14 @@ pub fn refusal(link: &Link) -> Option<String> {
     })
 }
 
-/// Takes `link` in as a member of VSD `vsd`, written down in `host` first.
+/// Takes `link` in as member `id` of VSD `vsd`, written down in `host`
+/// first; the kernel forwards its frames when `kernel` can steer it.
 pub fn take(
     rtnl: &mut Rtnl,
     vsd: &str,
     link: &Link,
     host: &mut HostState,
+    kernel: Option<(&mut KernelPath, usize)>,
 ) -> Result<Member, String> {
     if let Some(problem) = refusal(link) {
         return Err(problem);
@@ -78,9 +83,29 @@ pub fn take(
             link.name
         );
     }
-    let socket = match PacketSocket::open(link.index, true) {
+    let kernel = kernel.and_then(|(path, id)| {
+        match path.take(rtnl, host, id, &link.name, link.index) {
+            Ok(()) => Some((path, id)),
+            Err(e) => {
+                tracing::warn!(
+                    "member {}: the kernel cannot forward for it ({e}; OpenWrt: kmod-sched-core); \
+                     its frames go through the VSD",
+                    link.name
+                );
+                None
+            }
+        }
+    });
+    let receive = match kernel {
+        Some(_) => Receive::Sampled,
+        None => Receive::All,
+    };
+    let socket = match PacketSocket::open(link.index, true, receive) {
         Ok(s) => s,
         Err(e) => {
+            if let Some((path, id)) = kernel {
+                path.give_back(rtnl, host, id, &link.name);
+            }
             give_back_taken(rtnl, vsd, &link.name, link.index, &saved, host);
             return Err(format!("member {}: {e}", link.name));
         }
@@ -94,6 +119,7 @@ pub fn take(
         socket,
         carrier_file,
         saved,
+        kernel_path: kernel.is_some(),
         original,
         mac: original,
         counters: Counters::default(),

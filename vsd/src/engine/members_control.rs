@@ -168,6 +168,19 @@ pub(crate) fn handle(
                 .set_active(id, now)
                 .map_err(|err| format!("member {member}: {err}"))
         })),
+        Request::Backups { members } => done((|| {
+            let mut ids = Vec::new();
+            for m in members {
+                // A configured member whose device is not there yet has no
+                // place to take; any other name is a mistake.
+                match e.member_id(m) {
+                    Some(id) => ids.push(id),
+                    None if e.waiting_mut().iter().any(|(w, _)| w == m) => {}
+                    None => ids.push(id_of(e, m)?),
+                }
+            }
+            e.switch_mut().set_backups(ids)
+        })()),
         Request::Status | Request::Duplicate { .. } | Request::Events { .. } => None,
     }
 }

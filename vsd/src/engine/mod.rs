@@ -32,6 +32,7 @@ use crate::config::{VsdConfig, format_mac};
 use crate::control::{Event, EventKind, MAX_REQUEST};
 use crate::host_state::{self, HostState};
 use crate::isolate;
+use crate::kernel_path::KernelPath;
 use crate::macs::{self, MacPolicy};
 use crate::packet::Batch;
 use crate::switch::{Millis, Output, Switch};
@@ -167,6 +168,8 @@ pub struct Engine {
     traffic: TrafficMeter,
     /// The members as they were, on disk, for after a crash.
     host: HostState,
+    /// The kernel forwards for the members it can (`datapath 'kernel'`).
+    kernel: Option<KernelPath>,
     start: Nanos,
     stop: bool,
 }
@@ -213,6 +216,19 @@ impl Engine {
             existing_links(&mut links).map_err(|e| io("netlink", e))?
         };
         let tap = open_tap(&cfg, &mut rtnl, reattach)?;
+        let kernel = cfg
+            .kernel_path
+            .then(|| KernelPath::open(&mut rtnl, &cfg.name, tap.index, &mut host))
+            .and_then(|k| {
+                k.inspect_err(|e| {
+                    tracing::warn!(
+                        "{}: the kernel cannot forward ({e}; OpenWrt: kmod-sched-core): \
+                         every frame goes through the VSD",
+                        cfg.name
+                    )
+                })
+                .ok()
+            });
         let registry = poll.registry();
         registry
             .register(&mut SourceFd(&tap.dev.as_raw_fd()), TAP, Interest::READABLE)
@@ -247,6 +263,7 @@ impl Engine {
             switches: 0,
             traffic: TrafficMeter::default(),
             host,
+            kernel,
             start: clock::now(),
             stop: false,
         };
@@ -313,7 +330,9 @@ impl Engine {
                 link.name, self.cfg.name
             ));
         }
-        let member = members::take(&mut self.rtnl, &self.cfg.name, link, &mut self.host)?;
+        let id = self.members.len();
+        let kernel = self.kernel.as_mut().map(|k| (k, id));
+        let member = members::take(&mut self.rtnl, &self.cfg.name, link, &mut self.host, kernel)?;
         if self.tap.offloads && member.socket.vnet_hdr_emulated() {
             // Its socket cannot send offloaded frames (see crate::packet):
             // from now on the TAP hands over whole, checksummed ones.
@@ -325,7 +344,6 @@ impl Engine {
                 Err(e) => tracing::warn!("{e}; frames asking for offloads are dropped"),
             }
         }
-        let id = self.members.len();
         self.poll
             .registry()
             .register(
@@ -359,6 +377,11 @@ impl Engine {
             .deregister(&mut SourceFd(&member.socket.as_raw_fd()));
         let now = self.ms(clock::now());
         self.switch.remove(id, now);
+        // Traffic moved off it (kernel path included) before it goes.
+        self.handle_outputs();
+        if let Some(kernel) = self.kernel.as_mut().filter(|_| member.kernel_path) {
+            kernel.give_back(&mut self.rtnl, &mut self.host, id, &member.name);
+        }
         if !device_gone {
             members::give_back(&mut self.rtnl, &self.cfg.name, &member, &mut self.host);
         }
@@ -430,6 +453,9 @@ impl Engine {
                     self.event(EventKind::AllDown, None, "no member has carrier".into());
                 }
             }
+        }
+        if let Some(kernel) = &mut self.kernel {
+            kernel.sync(&mut self.rtnl, &self.switch);
         }
     }
 
@@ -618,8 +644,14 @@ impl Engine {
     fn shutdown(&mut self) {
         for id in 0..self.members.len() {
             if let Some(member) = self.members[id].take() {
+                if let Some(kernel) = self.kernel.as_mut().filter(|_| member.kernel_path) {
+                    kernel.give_back(&mut self.rtnl, &mut self.host, id, &member.name);
+                }
                 members::give_back(&mut self.rtnl, &self.cfg.name, &member, &mut self.host);
             }
+        }
+        if let Some(kernel) = &mut self.kernel {
+            kernel.close(&mut self.rtnl, &mut self.host);
         }
         isolate::remove_table(&self.cfg.name);
         // Gone with this process, as a TAP nobody runs should be.

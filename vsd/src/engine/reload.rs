@@ -1,7 +1,7 @@
 //! SIGHUP: re-read this VSD's section and apply what can change while
 //! traffic flows (members, their order, announcement and overlap timings).
 //! What would need a new TAP or new sockets (name, MAC, MAC policy, MTU,
-//! socket, batch) is refused as a whole, naming the option: the running
+//! socket, batch, datapath) is refused as a whole, naming the option: the running
 //! configuration stays, nothing is half-applied.
 
 use std::path::PathBuf;
@@ -11,7 +11,7 @@ use crate::control::EventKind;
 use crate::engine::{Engine, members_control};
 
 /// The options a reload cannot change, with their values in `cfg`.
-fn fixed(cfg: &VsdConfig) -> [(&'static str, String); 6] {
+fn fixed(cfg: &VsdConfig) -> [(&'static str, String); 7] {
     let mode = if cfg.anchored.is_some() {
         "anchored"
     } else {
@@ -24,7 +24,17 @@ fn fixed(cfg: &VsdConfig) -> [(&'static str, String); 6] {
         ("mtu", cfg.mtu.to_string()),
         ("socket", cfg.socket.display().to_string()),
         ("batch", cfg.batch.to_string()),
+        ("datapath", datapath(cfg).to_string()),
     ]
+}
+
+/// The `datapath` option's value.
+pub(crate) fn datapath(cfg: &VsdConfig) -> &'static str {
+    if cfg.kernel_path {
+        "kernel"
+    } else {
+        "userspace"
+    }
 }
 
 impl Engine {

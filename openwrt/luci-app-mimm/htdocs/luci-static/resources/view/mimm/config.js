@@ -169,6 +169,8 @@ function vsd(m) {
 	value(s, 'members', 'mac', _('Shadow MAC'), _('derived'), 'macaddr');
 	list(s, 'members', 'mac_policy', _('MAC policy'), [ [ '', _('same_all (default)') ],
 		[ 'same_all', 'same_all' ], [ 'only_active', 'only_active' ], [ 'by_active', 'by_active' ] ]);
+	list(s, 'members', 'datapath', _('Data path'), [ [ '', _('kernel (default)') ],
+		[ 'kernel', _('kernel: tc redirects, the VSD steers') ], [ 'userspace', _('userspace: every frame through the VSD') ] ]);
 	value(s, 'members', 'mtu', _('MTU'), null, 'range(576,65535)');
 	value(s, 'members', 'overlap_ms', _('Overlap (ms)'), '200', 'uinteger');
 	value(s, 'members', 'num_grat_arp', _('Gratuitous ARPs'), '3', 'range(0,255)');
