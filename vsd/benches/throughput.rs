@@ -21,7 +21,7 @@ use mimm_testbed::netns;
 
 mod common;
 
-use common::{Killed, Namespaces, cpu_seconds, host_cpu_seconds, iperf3, timing};
+use common::{Killed, Namespaces, cpu_seconds, host_cpu_seconds, iperf3, median, rounds, timing};
 
 fn main() {
     if !mimm_requires::root("throughput") || !mimm_requires::tool("throughput", "iperf3", "iperf3")
@@ -67,9 +67,10 @@ fn main() {
     );
     let (seconds, omit) = timing();
     println!(
-        "iperf3 TCP (cubic), {seconds} s each ({omit} s omitted), one run, this machine; \
-         CPU s/GB: the VSD's, and the whole machine's (every core, /proc/stat) through vsd0 \
-         and direct:"
+        "iperf3 TCP (cubic), {seconds} s each ({omit} s omitted), medians of {} rounds \
+         alternating vsd0 and direct, this machine; CPU s/GB: the VSD's, and the whole \
+         machine's (every core, /proc/stat) through vsd0 and direct:",
+        rounds()
     );
     println!(
         "{:<10} {:<10} {:>12} {:>13} {:>6} {:>8} {:>10} {:>10}",
@@ -110,26 +111,31 @@ fn main() {
         }
         std::thread::sleep(Duration::from_millis(1500));
         for (name, reverse) in [("upload", false), ("download", true)] {
-            let (cpu0, host0) = (cpu_seconds(vsd.0.id()), host_cpu_seconds());
-            let (through, bytes) = iperf3(a, "10.91.0.1", reverse);
-            let (cpu, host) = (cpu_seconds(vsd.0.id()) - cpu0, host_cpu_seconds() - host0);
-            let host1 = host_cpu_seconds();
-            let (direct, direct_bytes) = iperf3(a, "10.92.0.1", reverse);
-            let direct_host = host_cpu_seconds() - host1;
-            let per_gb = |s: f64, b: f64| if b > 0.0 { s / (b / 1e9) } else { f64::NAN };
+            // Rounds alternate through vsd0 and direct: this VM's speed
+            // drifts by 2x within a minute, so each ratio is of neighbours.
+            let pairs: Vec<Pair> = (0..rounds())
+                .map(|_| Pair::measure(a, vsd.0.id(), reverse))
+                .collect();
+            let m = |f: fn(&Pair) -> f64| median(pairs.iter().map(f).collect());
             println!(
-                "{datapath:<10} {name:<10} {through:>12.2} {direct:>13.2} {:>6.2} {:>8.3} {:>10.3} {:>10.3}",
-                through / direct,
-                per_gb(cpu, bytes),
-                per_gb(host, bytes),
-                per_gb(direct_host, direct_bytes),
+                "{datapath:<10} {name:<10} {:>12.2} {:>13.2} {:>6.2} {:>8.3} {:>10.3} {:>10.3}",
+                m(|p| p.through),
+                m(|p| p.direct),
+                m(|p| p.through / p.direct),
+                m(|p| per_gb(p.vsd_cpu, p.bytes)),
+                m(|p| per_gb(p.host, p.bytes)),
+                m(|p| per_gb(p.direct_host, p.direct_bytes)),
             );
             // Figures are printed, not asserted; but a run that moved nothing
             // (iperf3 failed, the VSD carried no traffic) must not pass.
-            assert!(
-                bytes > 0.0 && direct > 0.0,
-                "{datapath} {name}: nothing measured (through vsd0 {bytes} bytes, direct {direct} Gbit/s)"
-            );
+            for p in &pairs {
+                assert!(
+                    p.bytes > 0.0 && p.direct > 0.0,
+                    "{datapath} {name}: nothing measured (through vsd0 {} bytes, direct {} Gbit/s)",
+                    p.bytes,
+                    p.direct
+                );
+            }
         }
         drop(vsd);
         // The TAP goes with the VSD; the next one makes its own.
@@ -140,4 +146,42 @@ fn main() {
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One round: iperf3 through vsd0, then direct, with the CPU each took.
+struct Pair {
+    through: f64,
+    bytes: f64,
+    vsd_cpu: f64,
+    host: f64,
+    direct: f64,
+    direct_bytes: f64,
+    direct_host: f64,
+}
+
+impl Pair {
+    fn measure(a: &str, vsd: u32, reverse: bool) -> Pair {
+        let (cpu0, host0) = (cpu_seconds(vsd), host_cpu_seconds());
+        let (through, bytes) = iperf3(a, "10.91.0.1", reverse);
+        let (vsd_cpu, host) = (cpu_seconds(vsd) - cpu0, host_cpu_seconds() - host0);
+        let host1 = host_cpu_seconds();
+        let (direct, direct_bytes) = iperf3(a, "10.92.0.1", reverse);
+        Pair {
+            through,
+            bytes,
+            vsd_cpu,
+            host,
+            direct,
+            direct_bytes,
+            direct_host: host_cpu_seconds() - host1,
+        }
+    }
+}
+
+fn per_gb(seconds: f64, bytes: f64) -> f64 {
+    if bytes > 0.0 {
+        seconds / (bytes / 1e9)
+    } else {
+        f64::NAN
+    }
 }

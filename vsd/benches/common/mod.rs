@@ -21,6 +21,21 @@ pub fn timing() -> (u32, u32) {
     }
 }
 
+/// Rounds per figure: 3, or 1 in the short mode.
+pub fn rounds() -> usize {
+    if timing().0 == SHORT_SECONDS { 1 } else { 3 }
+}
+
+/// The middle value (the mean of the two middle ones for an even count).
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
 pub struct Namespaces(pub [String; 2]);
 
 impl Drop for Namespaces {
