@@ -270,7 +270,8 @@ fn removed_but_edited_conffile(
 }
 
 /// OpenWrt's opkg on an offline root made by the vendor script (libc,
-/// kmod-tun and nftables marked installed, as on a device), maintainer
+/// kmod-tun and nftables marked installed, as on a device; kmod-sched-core
+/// added here), maintainer
 /// scripts run with `IPKG_INSTROOT` set, as an image build runs them.
 struct Opkg {
     opkg: PathBuf,
@@ -288,6 +289,17 @@ impl Opkg {
             .status()
             .unwrap();
         assert!(made.success());
+        // The VSD's kernel path needs kmod-sched-core, as the device has it.
+        let mut status = std::fs::OpenOptions::new()
+            .append(true)
+            .open(root.join("usr/lib/opkg/status"))
+            .unwrap();
+        std::io::Write::write_all(
+            &mut status,
+            b"Package: kmod-sched-core\nVersion: 6.6.0-1\nStatus: install ok installed\nArchitecture: x86_64\n\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("usr/lib/opkg/info/kmod-sched-core.list"), "").unwrap();
         Opkg {
             opkg: work.join("root/usr/bin/opkg"),
             root,
@@ -442,7 +454,12 @@ fn apk_installs_upgrades_and_removes_the_packages() {
         std::fs::create_dir_all(&root).unwrap();
         let at = |dest: &str| root.join(dest.trim_start_matches('/'));
         let file = |out: &Path, r: u32| out.join(format!("{package}-0.1.0-r{r}.apk"));
-        apk_root(&work, &dir, &root, &["libc", "kmod-tun", "nftables"]);
+        apk_root(
+            &work,
+            &dir,
+            &root,
+            &["libc", "kmod-tun", "nftables", "kmod-sched-core"],
+        );
         let log = apk(&work, &root, &["add"], Some(&file(&first, 1)));
         assert!(
             log.contains(&format!("Installing {package} (0.1.0-r1)")),
@@ -569,7 +586,13 @@ fn the_luci_app_package_installs_beside_mimm_with_opkg_and_apk() {
         &work,
         &dir,
         &root,
-        &["libc", "kmod-tun", "nftables", "luci-base"],
+        &[
+            "libc",
+            "kmod-tun",
+            "nftables",
+            "kmod-sched-core",
+            "luci-base",
+        ],
     );
     apk(&work, &root, &["add"], Some(&out.join("mimm-0.1.0-r1.apk")));
     let log = apk(

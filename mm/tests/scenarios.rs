@@ -33,6 +33,16 @@ fn config() -> Config {
     cfg
 }
 
+/// A second LTE modem after the two of [`config`], unsmoothed too.
+const WWAN1: IfaceId = IfaceId(2);
+
+fn with_wwan1(mut cfg: Config) -> Config {
+    let mut wwan1 = IfaceConfig::with_defaults("wwan1", LinkKind::Lte, Metric::SignalDbm);
+    wwan1.averaging = mimm_mm::Averaging::Ewma { alpha: 1.0 };
+    cfg.ifaces.push(wwan1);
+    cfg
+}
+
 struct Run {
     mm: MobilityManager,
     now: u64,
@@ -69,6 +79,14 @@ impl Run {
         let mut actions = self.feed(LTE, signal(lte));
         actions.extend(self.feed(WIFI, signal(wifi)));
         actions
+    }
+
+    /// At `t`, the three signals of [`with_wwan1`]: the switch they cause.
+    fn all(&mut self, t: u64, lte: f64, wifi: f64, wwan1: f64) -> Option<(IfaceId, Rule)> {
+        self.at(t);
+        let mut actions = self.both(lte, wifi);
+        actions.extend(self.feed(WWAN1, signal(wwan1)));
+        switch_to(&actions)
     }
 }
 
@@ -248,18 +266,10 @@ fn a_primary_taken_over_holds_down_the_one_traffic_left() {
 #[test]
 fn hold_down_guards_the_interface_just_left_not_every_one_left() {
     let mut cfg = config();
-    let mut wwan1 = IfaceConfig::with_defaults("wwan1", LinkKind::Lte, Metric::SignalDbm);
-    wwan1.averaging = mimm_mm::Averaging::Ewma { alpha: 1.0 };
-    cfg.ifaces.push(wwan1);
     cfg.timing.min_dwell_ms = 2_000;
-    let wwan1 = IfaceId(2);
-    let mut run = Run::new(cfg);
-    let all = |run: &mut Run, t: u64, lte: f64, wifi: f64, other: f64| {
-        run.at(t);
-        let mut actions = run.both(lte, wifi);
-        actions.extend(run.feed(wwan1, signal(other)));
-        switch_to(&actions)
-    };
+    let mut run = Run::new(with_wwan1(cfg));
+    let wwan1 = WWAN1;
+    let all = Run::all;
     all(&mut run, 0, -80.0, -75.0, -100.0);
     assert_eq!(run.mm.primary(), Some(LTE));
     assert_eq!(
@@ -281,18 +291,9 @@ fn hold_down_guards_the_interface_just_left_not_every_one_left() {
 
 #[test]
 fn the_fallback_order_is_where_a_carrier_loss_goes_and_follows_the_ranking() {
-    let mut cfg = config();
-    let mut wwan1 = IfaceConfig::with_defaults("wwan1", LinkKind::Lte, Metric::SignalDbm);
-    wwan1.averaging = mimm_mm::Averaging::Ewma { alpha: 1.0 };
-    cfg.ifaces.push(wwan1);
-    let wwan1 = IfaceId(2);
-    let mut run = Run::new(cfg);
-    let all = |run: &mut Run, t: u64, lte: f64, wifi: f64, other: f64| {
-        run.at(t);
-        let mut actions = run.both(lte, wifi);
-        actions.extend(run.feed(wwan1, signal(other)));
-        switch_to(&actions)
-    };
+    let mut run = Run::new(with_wwan1(config()));
+    let wwan1 = WWAN1;
+    let all = Run::all;
     all(&mut run, 0, -60.0, -62.0, -112.0);
     assert_eq!(run.mm.primary(), Some(LTE));
     // Wi-Fi ranks above wwan1, then below it: the order follows.

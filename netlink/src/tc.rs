@@ -41,6 +41,7 @@ const TCA_OPTIONS: u16 = 2;
 const TCA_ACT_TAB: u16 = 1;
 const TCA_ACT_KIND: u16 = 1;
 const TCA_ACT_OPTIONS: u16 = 2;
+const TCA_ACT_INDEX: u16 = 3;
 const TCA_ACT_STATS: u16 = 4;
 const TCA_STATS_BASIC: u16 = 1;
 const TCA_MIRRED_PARMS: u16 = 2;
@@ -142,28 +143,44 @@ fn mirred_parms(index: u32, to: u32, hook: Hook) -> [u8; 28] {
     b
 }
 
-/// The one-entry action list of a mirred action `index` redirecting to
-/// `to`: made with it, or bound to it when it exists.
-fn mirred_list(index: u32, to: u32, hook: Hook) -> Vec<u8> {
-    let options = AttrWriter::default()
-        .attr(TCA_MIRRED_PARMS, &mirred_parms(index, to, hook))
-        .into_bytes();
-    let action = AttrWriter::default()
-        .attr(TCA_ACT_KIND, b"mirred\0")
-        .attr(TCA_ACT_OPTIONS | NLA_F_NESTED, &options)
-        .into_bytes();
+/// A one-entry action list, as RTM_*ACTION messages and a filter's
+/// actions carry it: a mirred action with what `more` adds after its kind.
+fn one_mirred(more: impl FnOnce(AttrWriter) -> AttrWriter) -> Vec<u8> {
+    let action = more(AttrWriter::default().attr(TCA_ACT_KIND, b"mirred\0")).into_bytes();
     AttrWriter::default()
         .attr(1 | NLA_F_NESTED, &action)
         .into_bytes()
+}
+
+/// A mirred action's options: its parameters.
+fn with_parms(w: AttrWriter, parms: &[u8; 28]) -> AttrWriter {
+    let options = AttrWriter::default()
+        .attr(TCA_MIRRED_PARMS, parms)
+        .into_bytes();
+    w.attr(TCA_ACT_OPTIONS | NLA_F_NESTED, &options)
+}
+
+/// The one-entry action list of a mirred action `index` redirecting to
+/// `to`: made with it, or bound to it when it exists.
+fn mirred_list(index: u32, to: u32, hook: Hook) -> Vec<u8> {
+    one_mirred(|w| with_parms(w, &mirred_parms(index, to, hook)))
+}
+
+/// An RTM_*ACTION request of `kind` for the actions in `list`.
+fn action_request(kind: u16, flags: u16, list: &[u8]) -> Request {
+    Request::new(kind, flags, &[0; TCAMSG_LEN]).attr(TCA_ACT_TAB | NLA_F_NESTED, list)
 }
 
 /// Makes mirred action `index`, redirecting every frame to device `to`
 /// (`hook`), on its own so that it outlives the filters bound to it.
 /// An index in use already is an error (`EEXIST`): not this caller's.
 pub fn add_redirect_action(rtnl: &mut Rtnl, index: u32, to: u32, hook: Hook) -> io::Result<()> {
-    let request = Request::new(RTM_NEWACTION, NLM_F_CREATE | NLM_F_EXCL, &[0; TCAMSG_LEN])
-        .attr(TCA_ACT_TAB | NLA_F_NESTED, &mirred_list(index, to, hook));
-    rtnl.request(request)
+    let list = mirred_list(index, to, hook);
+    rtnl.request(action_request(
+        RTM_NEWACTION,
+        NLM_F_CREATE | NLM_F_EXCL,
+        &list,
+    ))
 }
 
 /// How long [`remove_action`] waits for the filters just removed to let
@@ -192,20 +209,8 @@ pub fn remove_action(rtnl: &mut Rtnl, index: u32) -> io::Result<()> {
 fn remove_action_once(rtnl: &mut Rtnl, index: u32) -> io::Result<()> {
     let mut parms = [0u8; 28];
     parms[0..4].copy_from_slice(&index.to_ne_bytes());
-    let options = AttrWriter::default()
-        .attr(TCA_MIRRED_PARMS, &parms)
-        .into_bytes();
-    let action = AttrWriter::default()
-        .attr(TCA_ACT_KIND, b"mirred\0")
-        .attr(3, &index.to_ne_bytes()) // TCA_ACT_INDEX
-        .attr(TCA_ACT_OPTIONS | NLA_F_NESTED, &options)
-        .into_bytes();
-    let list = AttrWriter::default()
-        .attr(1 | NLA_F_NESTED, &action)
-        .into_bytes();
-    let request =
-        Request::new(RTM_DELACTION, 0, &[0; TCAMSG_LEN]).attr(TCA_ACT_TAB | NLA_F_NESTED, &list);
-    gone_is_fine(rtnl.request(request))
+    let list = one_mirred(|w| with_parms(w.attr(TCA_ACT_INDEX, &index.to_ne_bytes()), &parms));
+    gone_is_fine(rtnl.request(action_request(RTM_DELACTION, 0, &list)))
 }
 
 /// `struct tc_u32_sel` with one key that every frame matches.
@@ -263,14 +268,7 @@ pub fn remove_filter(rtnl: &mut Rtnl, ifindex: u32, hook: Hook, priority: u16) -
 
 /// Packets and bytes through each mirred action, by index.
 pub fn action_counts(rtnl: &mut Rtnl) -> io::Result<Vec<(u32, u64, u64)>> {
-    let kind = AttrWriter::default()
-        .attr(TCA_ACT_KIND, b"mirred\0")
-        .into_bytes();
-    let list = AttrWriter::default()
-        .attr(1 | NLA_F_NESTED, &kind)
-        .into_bytes();
-    let request =
-        Request::new(RTM_GETACTION, 0, &[0; TCAMSG_LEN]).attr(TCA_ACT_TAB | NLA_F_NESTED, &list);
+    let request = action_request(RTM_GETACTION, 0, &one_mirred(|w| w));
     let mut counts = Vec::new();
     // The kernel answers a dump of actions with messages of the request's type.
     rtnl.dump(request, RTM_GETACTION, |m| counts.extend(parse_counts(m)))?;

@@ -557,11 +557,16 @@ impl Engine {
 
     pub fn run(mut self) -> io::Result<()> {
         tracing::info!(
-            "{} running: mac {}, {} member(s), policy {}, offloads {}, control socket {}",
+            "{} running: mac {}, {} member(s), policy {}, datapath {}, offloads {}, control socket {}",
             self.cfg.name,
             format_mac(&self.tap.mac),
             self.members.iter().flatten().count(),
             self.cfg.mac_policy.name(),
+            if self.kernel.is_some() {
+                "kernel"
+            } else {
+                "userspace"
+            },
             if self.tap.offloads { "on" } else { "off" },
             self.cfg.socket.display()
         );
