@@ -1,6 +1,6 @@
 //! Netlink datagrams as the kernel sends them (mimm-netlink): the message
 //! and attribute walk, the parsers of links, addresses, default routes and
-//! nl80211 station info, and what the socket makes of each answer (data,
+//! nl80211 station info, traffic control's action counts, and what the socket makes of each answer (data,
 //! an error or acknowledgement, the end of a dump). None may panic or loop;
 //! a message rebuilt with the crate's request builder from what the views
 //! read reads back the same.
@@ -47,6 +47,8 @@ fn one(m: &Message) {
     let address = addresses::parse_address(m);
     let gateway = routes::default_gateway(m);
     let station = nl80211::parse_station(m.attributes(GENL_HDR_LEN));
+    // The kernel path's action counts: never more actions than attributes.
+    assert!(fuzzing::parse_counts(m).len() <= walk(m.attributes(4), 0));
 
     // Rebuilt from its kind, sequence number, fixed part and attributes.
     let fixed = fixed_len(m.kind());

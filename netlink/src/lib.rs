@@ -27,4 +27,5 @@ pub use socket::{Netlink, Rtnl};
 #[doc(hidden)]
 pub mod fuzzing {
     pub use crate::socket::answers_of;
+    pub use crate::tc::parse_counts;
 }

@@ -276,7 +276,7 @@ pub fn action_counts(rtnl: &mut Rtnl) -> io::Result<Vec<(u32, u64, u64)>> {
 }
 
 /// The (index, packets, bytes) of every action in one answer.
-fn parse_counts(m: &Message) -> Vec<(u32, u64, u64)> {
+pub fn parse_counts(m: &Message) -> Vec<(u32, u64, u64)> {
     let Some(tab) = m.attributes(TCAMSG_LEN).find(TCA_ACT_TAB) else {
         return Vec::new();
     };
