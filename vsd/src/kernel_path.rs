@@ -36,7 +36,8 @@ use crate::switch::Switch;
 /// The filters' priority on every hook: distinctive, so as not to meet a
 /// filter of anyone else's on a member that has a clsact already.
 pub const PRIORITY: u16 = 0x6d6d;
-/// Members a VSD steers at most (two actions each).
+/// Members a VSD steers at once, at most (two actions each, in a slot
+/// that a member given back frees for the next).
 pub const MAX_MEMBERS: usize = 64;
 
 /// The mirred actions of a VSD whose TAP has `tap_index`: a block of
@@ -46,18 +47,20 @@ pub fn action_base(tap_index: u32) -> u32 {
     0x6d00_0000 | ((tap_index & 0xffff) << 8)
 }
 
-fn egress_action(base: u32, id: usize) -> u32 {
-    base + 2 * id as u32
+fn egress_action(base: u32, slot: u32) -> u32 {
+    base + 2 * slot
 }
 
-fn ingress_action(base: u32, id: usize) -> u32 {
-    base + 2 * id as u32 + 1
+fn ingress_action(base: u32, slot: u32) -> u32 {
+    base + 2 * slot + 1
 }
 
 /// A member steered by the kernel path.
 #[derive(Debug)]
 struct Steered {
     ifindex: u32,
+    /// Its actions' place in the VSD's block.
+    slot: u32,
     /// Its ingress filter is in.
     ingress: bool,
 }
@@ -82,10 +85,19 @@ impl KernelPath {
         host: &mut HostState,
     ) -> io::Result<KernelPath> {
         let base = action_base(index);
-        host.record_actions(base)?;
-        host.record_tc(name, false)?;
-        if tc::add_clsact(rtnl, index)? {
-            host.record_tc(name, true)?;
+        let hooked = (|| {
+            host.record_actions(base)?;
+            host.record_tc(name, false)?;
+            if tc::add_clsact(rtnl, index)? {
+                host.record_tc(name, true)?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = hooked {
+            // Nothing was made (or the qdisc was not ours): nothing to undo.
+            host.forget_tc(name);
+            host.forget_actions();
+            return Err(e);
         }
         Ok(KernelPath {
             tap: index,
@@ -107,9 +119,12 @@ impl KernelPath {
         name: &str,
         ifindex: u32,
     ) -> io::Result<()> {
-        if id >= MAX_MEMBERS {
+        // Member ids are never reused (a modem that re-enumerates comes back
+        // under a new one); slots are.
+        let used = |slot: u32| self.members.iter().flatten().any(|m| m.slot == slot);
+        let Some(slot) = (0..MAX_MEMBERS as u32).find(|&s| !used(s)) else {
             return Err(io::Error::other(format!("more than {MAX_MEMBERS} members")));
-        }
+        };
         let result = (|| {
             // Written down as someone else's until it is known to be ours:
             // a crash in between leaves an empty qdisc, never takes theirs.
@@ -117,11 +132,16 @@ impl KernelPath {
             if tc::add_clsact(rtnl, ifindex)? {
                 host.record_tc(name, true)?;
             }
-            tc::add_redirect_action(rtnl, egress_action(self.base, id), ifindex, Hook::Egress)?;
-            tc::add_redirect_action(rtnl, ingress_action(self.base, id), self.tap, Hook::Ingress)
+            tc::add_redirect_action(rtnl, egress_action(self.base, slot), ifindex, Hook::Egress)?;
+            tc::add_redirect_action(
+                rtnl,
+                ingress_action(self.base, slot),
+                self.tap,
+                Hook::Ingress,
+            )
         })();
         if result.is_err() {
-            self.untake(rtnl, host, id, name, ifindex);
+            self.untake(rtnl, host, slot, name, ifindex);
             return result;
         }
         if self.members.len() <= id {
@@ -129,26 +149,23 @@ impl KernelPath {
         }
         self.members[id] = Some(Steered {
             ifindex,
+            slot,
             ingress: false,
         });
         Ok(())
-    }
-
-    /// Whether member `id` is steered here.
-    pub fn steers(&self, id: usize) -> bool {
-        self.members.get(id).is_some_and(Option::is_some)
     }
 
     /// Puts the filters where the switch says traffic goes: egress to the
     /// active member, ingress on each member it accepts from. Each change
     /// is one netlink request; none when nothing changed.
     pub fn sync(&mut self, rtnl: &mut Rtnl, switch: &Switch) {
-        let active = switch.tx().filter(|&id| self.steers(id));
-        if active != self.egress {
+        let active = switch
+            .tx()
+            .and_then(|id| Some((id, self.members.get(id)?.as_ref()?)));
+        if active.map(|(id, _)| id) != self.egress {
             let result = match active {
-                Some(id) => {
-                    let ifindex = self.members[id].as_ref().map_or(0, |m| m.ifindex);
-                    let action = egress_action(self.base, id);
+                Some((_, m)) => {
+                    let (ifindex, action) = (m.ifindex, egress_action(self.base, m.slot));
                     tc::redirect_all(
                         rtnl,
                         self.tap,
@@ -162,7 +179,7 @@ impl KernelPath {
                 None => tc::remove_filter(rtnl, self.tap, Hook::Egress, PRIORITY),
             };
             match result {
-                Ok(()) => self.egress = active,
+                Ok(()) => self.egress = active.map(|(id, _)| id),
                 Err(e) => tracing::error!("{}: egress filter: {e}", self.tap_name),
             }
         }
@@ -173,7 +190,7 @@ impl KernelPath {
                 continue;
             }
             let result = if want {
-                let action = ingress_action(self.base, id);
+                let action = ingress_action(self.base, m.slot);
                 tc::redirect_all(
                     rtnl,
                     m.ifindex,
@@ -205,10 +222,10 @@ impl KernelPath {
                 Err(e) => tracing::warn!("{}: egress filter: {e}", self.tap_name),
             }
         }
-        self.untake(rtnl, host, id, name, m.ifindex);
+        self.untake(rtnl, host, m.slot, name, m.ifindex);
     }
 
-    fn untake(&self, rtnl: &mut Rtnl, host: &mut HostState, id: usize, name: &str, ifindex: u32) {
+    fn untake(&self, rtnl: &mut Rtnl, host: &mut HostState, slot: u32, name: &str, ifindex: u32) {
         let ours = host.tc_made(name);
         let removed = match ours {
             Some(true) => tc::remove_clsact(rtnl, ifindex),
@@ -216,8 +233,8 @@ impl KernelPath {
         };
         for result in [
             removed,
-            tc::remove_action(rtnl, egress_action(self.base, id)),
-            tc::remove_action(rtnl, ingress_action(self.base, id)),
+            tc::remove_action(rtnl, egress_action(self.base, slot)),
+            tc::remove_action(rtnl, ingress_action(self.base, slot)),
         ] {
             if let Err(e) = result {
                 tracing::warn!("member {name}: taking the kernel path away: {e}");
@@ -241,10 +258,10 @@ impl KernelPath {
                 .map_or((0, 0), |a| (a.1, a.2))
         };
         (self.members.iter().enumerate())
-            .filter(|(_, m)| m.is_some())
-            .map(|(id, _)| {
-                let (tx_packets, tx_bytes) = of(egress_action(self.base, id));
-                let (rx_packets, rx_bytes) = of(ingress_action(self.base, id));
+            .filter_map(|(id, m)| Some((id, m.as_ref()?.slot)))
+            .map(|(id, slot)| {
+                let (tx_packets, tx_bytes) = of(egress_action(self.base, slot));
+                let (rx_packets, rx_bytes) = of(ingress_action(self.base, slot));
                 let c = Counters {
                     rx_packets,
                     rx_bytes,

@@ -1,8 +1,8 @@
 //! Moving frames: TAP → active member in batches, members → TAP for the
 //! ones the switch accepts (the members the kernel path steers send only
-//! samples, which say that traffic flows). Frames keep their virtio_net_hdr both ways (the
-//! TAP and the packet sockets use the same 10-byte header), so GSO
-//! super-frames cross untouched; nothing is allocated per frame.
+//! samples, which say that traffic flows). Frames keep their virtio_net_hdr
+//! both ways (the TAP and the packet sockets use the same 10-byte header),
+//! so GSO super-frames cross untouched; nothing is allocated per frame.
 
 use std::io;
 
