@@ -58,6 +58,26 @@ pub fn set_mark(fd: std::os::fd::RawFd, mark: u32) -> io::Result<()> {
         .map_err(|e| io::Error::new(e.kind(), format!("mark {mark:#x}: {e}")))
 }
 
+/// Socket buffers for a data path's socket (tunnel, packet): a burst of
+/// 64 KiB segmented or GSO datagrams must not overflow while the loop
+/// serves the other side. The default (net.core.rmem_default, 208 KiB
+/// here) holds three; a drop there is a TCP loss inside the tunnel.
+pub const DATA_BUFFER: libc::c_int = 4 << 20;
+
+/// Asks for `bytes` of receive and send buffer on socket `fd` (the kernel
+/// doubles and caps them): forced past the system's cap where the caller
+/// has CAP_NET_ADMIN, else up to the cap.
+pub fn set_buffers(fd: std::os::fd::RawFd, bytes: libc::c_int) {
+    for (force, plain) in [
+        (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
+        (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
+    ] {
+        if set_int(fd, libc::SOL_SOCKET, force, bytes).is_err() {
+            let _ = set_int(fd, libc::SOL_SOCKET, plain, bytes);
+        }
+    }
+}
+
 /// Sets socket option `name` of `level` (any socket: UDP, packet) to an
 /// int `value`.
 pub fn set_int(

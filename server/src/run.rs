@@ -90,6 +90,11 @@ fn bind_udp(
 /// answer goes out from the address its datagram came to.
 fn bind_server(registry: &Registry, listen: SocketAddr) -> Result<ServerSocket, String> {
     let socket = bind_udp(registry, listen, UDP, "registrations")?;
+    // The anchor's tunnel data arrives here too, uplink of every router.
+    mimm_io::udp::set_buffers(
+        std::os::fd::AsRawFd::as_raw_fd(&socket),
+        mimm_io::udp::DATA_BUFFER,
+    );
     ServerSocket::new(socket, listen).map_err(|e| io_error("IP_PKTINFO", e))
 }
 

@@ -15,10 +15,6 @@ use mimm_io::udp::set_int;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
-/// Socket buffers asked for (the kernel doubles and caps them): a burst of
-/// 64 KiB GSO frames must not overflow while the loop serves the other side.
-const SOCKET_BUFFER: libc::c_int = 4 << 20;
-
 /// Where a received frame was headed (sll_pkttype).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PacketType {
@@ -166,15 +162,7 @@ impl PacketSocket {
             }
             tracing::debug!("PACKET_IGNORE_OUTGOING refused ({e}); own frames dropped on receive");
         }
-        // Forcing needs CAP_NET_ADMIN (the VSD has it); fall back to the capped size.
-        for (force, plain) in [
-            (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
-            (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
-        ] {
-            if set_int(s, libc::SOL_SOCKET, force, SOCKET_BUFFER).is_err() {
-                let _ = set_int(s, libc::SOL_SOCKET, plain, SOCKET_BUFFER);
-            }
-        }
+        mimm_io::udp::set_buffers(s, mimm_io::udp::DATA_BUFFER);
         // SAFETY: sockaddr_ll is plain old data; all-zero is valid.
         let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
         addr.sll_family = libc::AF_PACKET as u16;

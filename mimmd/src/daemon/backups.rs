@@ -13,6 +13,10 @@ impl Daemon {
     /// has not been told since it was followed again).
     pub(super) fn follow_backups(&mut self) {
         let Mover::Vsd(vsd) = &self.mover else { return };
+        // A VSD not followed now is down or restarting: told once it is.
+        if !self.vsd_events.following() {
+            return;
+        }
         let order: Vec<usize> = (self.mm.fallback_order().iter())
             .map(|i| i.index())
             .collect();

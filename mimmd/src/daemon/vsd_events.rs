@@ -45,6 +45,11 @@ impl VsdEvents {
         Ok(true)
     }
 
+    /// Whether the VSD's events are being followed (it is up and answers).
+    pub fn following(&self) -> bool {
+        self.stream.is_some()
+    }
+
     /// Reads what arrived; true if the VSD switched. A closed connection
     /// is dropped (the next sample subscribes again).
     pub fn read(&mut self, registry: &Registry) -> bool {

@@ -81,6 +81,7 @@ fn open_socket(device: &str, mark: u32) -> io::Result<mio::net::UdpSocket> {
     if mark != 0 {
         mimm_io::udp::set_mark(socket.as_raw_fd(), mark)?;
     }
+    mimm_io::udp::set_buffers(socket.as_raw_fd(), mimm_io::udp::DATA_BUFFER);
     // The anchor's segmented downlink read in one call; without it (a
     // kernel before 5.0) datagram by datagram.
     let _ = mimm_io::udp::msg::enable_gro(socket.as_raw_fd());
