@@ -172,15 +172,20 @@ fn action_request(kind: u16, flags: u16, list: &[u8]) -> Request {
 }
 
 /// Makes mirred action `index`, redirecting every frame to device `to`
-/// (`hook`), on its own so that it outlives the filters bound to it.
-/// An index in use already is an error (`EEXIST`): not this caller's.
-pub fn add_redirect_action(rtnl: &mut Rtnl, index: u32, to: u32, hook: Hook) -> io::Result<()> {
+/// (`hook`), on its own so that it outlives the filters bound to it. An
+/// index in use already is an error (`EEXIST`: not this caller's), unless
+/// `replace`: then that action redirects so from now on, its counts and
+/// the filters bound to it kept.
+pub fn set_redirect_action(
+    rtnl: &mut Rtnl,
+    index: u32,
+    to: u32,
+    hook: Hook,
+    replace: bool,
+) -> io::Result<()> {
     let list = mirred_list(index, to, hook);
-    rtnl.request(action_request(
-        RTM_NEWACTION,
-        NLM_F_CREATE | NLM_F_EXCL,
-        &list,
-    ))
+    let flags = NLM_F_CREATE | if replace { NLM_F_REPLACE } else { NLM_F_EXCL };
+    rtnl.request(action_request(RTM_NEWACTION, flags, &list))
 }
 
 /// How long [`remove_action`] waits for the filters just removed to let
@@ -222,7 +227,7 @@ fn match_all() -> [u8; 32] {
 }
 
 /// Sends every frame at device `ifindex`'s `hook` through mirred action
-/// `action` (made by [`add_redirect_action`]), with one u32 filter at
+/// `action` (made by [`set_redirect_action`]), with one u32 filter at
 /// `priority`: made, or replaced in place (no frame sees neither).
 pub fn redirect_all(
     rtnl: &mut Rtnl,

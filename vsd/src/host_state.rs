@@ -233,19 +233,49 @@ impl HostState {
     /// whose device is gone is skipped (it comes back fresh when it
     /// reappears). The TAP stays for the caller to take over or remove.
     pub fn give_back_members(&mut self, rtnl: &mut Rtnl, vsd: &str) -> Result<Vec<String>, String> {
-        if !self.taken.tc.is_empty() || self.taken.actions.is_some() {
+        self.give_back_members_but(rtnl, vsd, &[])
+    }
+
+    /// [`Self::give_back_members`], but the members in `keep` stay as the
+    /// earlier run left them, with their kernel-path hooks, the TAP's and
+    /// the actions: a start that takes them over as they are (the kernel
+    /// kept forwarding while no VSD ran) with what they were like before
+    /// that run ([`Self::saved`]), never what they are like now.
+    pub fn give_back_members_but(
+        &mut self,
+        rtnl: &mut Rtnl,
+        vsd: &str,
+        keep: &[String],
+    ) -> Result<Vec<String>, String> {
+        let kept = |device: &str| keep.iter().any(|k| k == device);
+        let adopting = self.taken.members.keys().any(|m| kept(m));
+        let tap = self.taken.device.as_ref().map(|(name, _)| name.clone());
+        // Each hook as (device, made by us): the adopted ones' stay.
+        let (hooks, others): (Vec<_>, Vec<(String, bool)>) = std::mem::take(&mut self.taken.tc)
+            .into_iter()
+            .partition(|(d, _)| adopting && (kept(d) || Some(d) == tap.as_ref()));
+        if !others.is_empty() || (!adopting && self.taken.actions.is_some()) {
             // Unhooked first: nothing may be redirected to a member given back.
-            let tc: Vec<(String, bool)> = std::mem::take(&mut self.taken.tc).into_iter().collect();
-            crate::kernel_path::remove_left(rtnl, &tc, self.taken.actions.take());
+            let actions = if adopting {
+                None
+            } else {
+                self.taken.actions.take()
+            };
+            crate::kernel_path::remove_left(rtnl, &others, actions);
+        }
+        self.taken.tc = hooks.into_iter().collect();
+        let members = std::mem::take(&mut self.taken.members);
+        let (adopted, left): (BTreeMap<String, Saved>, BTreeMap<String, Saved>) =
+            members.into_iter().partition(|(d, _)| kept(d));
+        self.taken.members = adopted;
+        if left.is_empty() {
             self.save()
                 .map_err(|e| format!("{}: {e}", self.path.display()))?;
-        }
-        if self.taken.members.is_empty() {
             return Ok(Vec::new());
         }
         let links = mimm_netlink::links::dump(rtnl).map_err(|e| format!("netlink: {e}"))?;
         let mut restored = Vec::new();
-        for (device, saved) in std::mem::take(&mut self.taken.members) {
+        for (device, saved) in left {
             let Some(link) = links.iter().find(|l| l.name == device) else {
                 tracing::warn!("{device}: left taken by an earlier run, but gone");
                 continue;
@@ -255,10 +285,18 @@ impl HostState {
             }
             restored.push(device);
         }
-        isolate::remove_table(vsd);
+        if self.taken.members.is_empty() {
+            isolate::remove_table(vsd);
+        }
         self.save()
             .map_err(|e| format!("{}: {e}", self.path.display()))?;
         Ok(restored)
+    }
+
+    /// What member `device` was like before an earlier run took it, when
+    /// that run left it taken and this one takes it over.
+    pub fn saved(&self, device: &str) -> Option<Saved> {
+        self.taken.members.get(device).cloned()
     }
 
     /// Removes the persistent device an earlier run left (by hand, when

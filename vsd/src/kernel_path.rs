@@ -87,7 +87,8 @@ impl KernelPath {
         let base = action_base(index);
         let hooked = (|| {
             host.record_actions(base)?;
-            host.record_tc(name, false)?;
+            // A TAP taken over keeps what the earlier run made.
+            host.record_tc(name, host.tc_made(name).unwrap_or(false))?;
             if tc::add_clsact(rtnl, index)? {
                 host.record_tc(name, true)?;
             }
@@ -109,15 +110,17 @@ impl KernelPath {
     }
 
     /// Makes member `id` (device `name`, link `ifindex`) one the kernel
-    /// steers: its clsact and its two actions. On an error nothing of it
-    /// is left; the member then goes the userspace way.
+    /// steers: its clsact and its two actions (`adopted`: an earlier run's,
+    /// still forwarding, taken over: its hooks stay, its actions are set
+    /// anew in place). On an error nothing of it is left; the member then
+    /// goes the userspace way.
     pub fn take(
         &mut self,
         rtnl: &mut Rtnl,
         host: &mut HostState,
         id: usize,
-        name: &str,
-        ifindex: u32,
+        (name, ifindex): (&str, u32),
+        adopted: bool,
     ) -> io::Result<()> {
         // Member ids are never reused (a modem that re-enumerates comes back
         // under a new one); slots are.
@@ -125,20 +128,20 @@ impl KernelPath {
         let Some(slot) = (0..MAX_MEMBERS as u32).find(|&s| !used(s)) else {
             return Err(io::Error::other(format!("more than {MAX_MEMBERS} members")));
         };
+        let (egress, ingress) = (
+            egress_action(self.base, slot),
+            ingress_action(self.base, slot),
+        );
         let result = (|| {
             // Written down as someone else's until it is known to be ours:
             // a crash in between leaves an empty qdisc, never takes theirs.
-            host.record_tc(name, false)?;
+            // One taken over keeps what the earlier run made.
+            host.record_tc(name, host.tc_made(name).unwrap_or(false))?;
             if tc::add_clsact(rtnl, ifindex)? {
                 host.record_tc(name, true)?;
             }
-            tc::add_redirect_action(rtnl, egress_action(self.base, slot), ifindex, Hook::Egress)?;
-            tc::add_redirect_action(
-                rtnl,
-                ingress_action(self.base, slot),
-                self.tap,
-                Hook::Ingress,
-            )
+            tc::set_redirect_action(rtnl, egress, ifindex, Hook::Egress, adopted)?;
+            tc::set_redirect_action(rtnl, ingress, self.tap, Hook::Ingress, adopted)
         })();
         if result.is_err() {
             self.untake(rtnl, host, slot, name, ifindex);
@@ -150,7 +153,8 @@ impl KernelPath {
         self.members[id] = Some(Steered {
             ifindex,
             slot,
-            ingress: false,
+            // Taken over, it may have one: the first sync puts it right.
+            ingress: adopted,
         });
         Ok(())
     }

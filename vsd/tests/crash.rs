@@ -80,15 +80,31 @@ fn killed_vsds_never_lose_the_members_original_state() {
         &["ip", "-o", "-4", "addr", "show", "dev", "vsd0"],
     );
     assert!(vsd0.contains("10.200.0.50/24"), "{vsd0}");
-    // Started and killed again, then started and stopped: each start gave
-    // back what the last run left, so the last stop restores the original.
+    // Started and killed again, then started with the userspace path and
+    // killed, then started and stopped. With the kernel path on the TAP
+    // it left, a start takes the members over as they are (with what the
+    // file says they were like); with the userspace path it gives them
+    // back first, the kernel path's hooks too. Either way the last stop
+    // restores the original.
     let mut second = Vsd::start(&bed, &["wlan0", "wlan1"], "");
     assert!(
-        second.log_text().contains("gave back wlan0, wlan1"),
+        second.log_text().contains("took over wlan0, wlan1"),
         "{}",
         second.log_text()
     );
     second.kill();
+    let userspace = "\toption datapath 'userspace'\n";
+    let mut between = Vsd::start(&bed, &["wlan0", "wlan1"], userspace);
+    assert!(
+        between.log_text().contains("gave back wlan0, wlan1"),
+        "{}",
+        between.log_text()
+    );
+    assert!(
+        !has_kernel_path(&bed),
+        "hooks left under the userspace path"
+    );
+    between.kill();
     let mut third = Vsd::start(&bed, &["wlan0", "wlan1"], "");
     assert!(third.stop().success(), "{}", third.log_text());
     assert_eq!(members_state(&bed), before);

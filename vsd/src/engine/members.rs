@@ -52,7 +52,9 @@ pub fn refusal(link: &Link) -> Option<String> {
 }
 
 /// Takes `link` in as member `id` of VSD `vsd`, written down in `host`
-/// first; the kernel forwards its frames when `kernel` can steer it.
+/// first; the kernel forwards its frames when `kernel` can steer it. A
+/// member an earlier run left taken (`host` still has it) is taken over as
+/// it is, with what it was like before that run.
 pub fn take(
     rtnl: &mut Rtnl,
     vsd: &str,
@@ -63,11 +65,13 @@ pub fn take(
     if let Some(problem) = refusal(link) {
         return Err(problem);
     }
-    let original = link.mac.unwrap_or_default();
     if link.name == vsd {
         return Err(format!("member {} is the VSD itself", link.name));
     }
-    let saved = Saved::of(link);
+    let left = host.saved(&link.name);
+    let adopted = left.is_some();
+    let saved = left.unwrap_or_else(|| Saved::of(link));
+    let original = saved.mac.or(link.mac).unwrap_or_default();
     host.record(&link.name, &saved)
         .map_err(|e| format!("member {}: keeping what it was like: {e}", link.name))?;
     let filter = match isolate::take(rtnl, vsd, link, &saved) {
@@ -84,7 +88,7 @@ pub fn take(
         );
     }
     let kernel = kernel.and_then(|(path, id)| {
-        match path.take(rtnl, host, id, &link.name, link.index) {
+        match path.take(rtnl, host, id, (&link.name, link.index), adopted) {
             Ok(()) => Some((path, id)),
             Err(e) => {
                 tracing::warn!(
@@ -121,7 +125,9 @@ pub fn take(
         saved,
         kernel_path: kernel.is_some(),
         original,
-        mac: original,
+        // What it carries now: its own, or (taken over) what the earlier
+        // run gave it, which is not set again.
+        mac: link.mac.unwrap_or(original),
         counters: Counters::default(),
     })
 }

@@ -123,7 +123,9 @@ fn open_tap(cfg: &VsdConfig, rtnl: &mut Rtnl, reattach: bool) -> Result<Tap, Str
         .mac
         .unwrap_or_else(|| macs::derive_shadow(&machine_seed(&cfg.name)));
     LinkChange {
-        mac: Some(shadow),
+        // Only when it differs (a TAP taken over has it): a MAC set anew
+        // flushes the device's neighbours, and traffic would wait on ARP.
+        mac: (tap_link.mac != Some(shadow)).then_some(shadow),
         // Only when it differs from the new TAP's (1500). Besides saving
         // a no-op, this lets the big-endian build start under qemu-user
         // 7.2, which hands IFLA_MTU of a SETLINK to the kernel unswapped.
@@ -199,8 +201,22 @@ impl Engine {
         refuse_before_changing(&cfg, &existing, host.left_device().map(|(n, _)| n))?;
         let listener = bind_private(&cfg.socket)?;
         // No other run holds the socket now: whatever a killed one left
-        // taken is given back before its state can pass for the original.
-        let mut restored = host.give_back_members(&mut rtnl, &cfg.name)?;
+        // taken is given back before its state can pass for the original;
+        // but with the kernel path on the TAP it left, the members it still
+        // forwards for are taken over as they are, so traffic never stops.
+        let keep: Vec<String> = if reattach && cfg.kernel_path {
+            (cfg.members.iter())
+                .filter(|m| existing.iter().any(|l| &l.name == *m))
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut restored = host.give_back_members_but(&mut rtnl, &cfg.name, &keep)?;
+        let adopted: Vec<String> = keep
+            .into_iter()
+            .filter(|m| host.saved(m).is_some())
+            .collect();
         if !reattach {
             // An anchored run's TUN of this name, or a TAP of another.
             restored.extend(host.remove_left_device()?);
@@ -274,7 +290,13 @@ impl Engine {
             engine.shutdown();
             return Err(e);
         }
-        if reattach {
+        if !adopted.is_empty() {
+            tracing::warn!(
+                "{}: took over {} as an earlier run left them",
+                engine.cfg.name,
+                adopted.join(", ")
+            );
+        } else if reattach {
             // What the kernel learnt or was resolving on the TAP while no
             // VSD read it: asked again now, not at its next retry (1 s).
             let index = engine.tap.index;
