@@ -209,6 +209,12 @@ impl HostState {
         }
     }
 
+    /// The kernel path's block of actions, when written down (by this run
+    /// or, taken over, an earlier one).
+    pub fn actions(&self) -> Option<u32> {
+        self.taken.actions
+    }
+
     /// Writes down the kernel path's block of actions, before it makes one.
     pub fn record_actions(&mut self, base: u32) -> io::Result<()> {
         self.taken.actions = Some(base);

@@ -61,8 +61,9 @@ struct Steered {
     ifindex: u32,
     /// Its actions' place in the VSD's block.
     slot: u32,
-    /// Its ingress filter is in.
-    ingress: bool,
+    /// Its ingress filter is in; `None`: not known (taken over from an
+    /// earlier run, which may have had the userspace path).
+    ingress: Option<bool>,
 }
 
 pub struct KernelPath {
@@ -73,6 +74,10 @@ pub struct KernelPath {
     members: Vec<Option<Steered>>,
     /// The member the TAP's egress filter sends to.
     egress: Option<usize>,
+    /// The block was an earlier run's, taken over: a slot's actions may
+    /// be there already (a member it had and this run does not), and are
+    /// ours to set anew.
+    block_taken_over: bool,
 }
 
 impl KernelPath {
@@ -85,6 +90,7 @@ impl KernelPath {
         host: &mut HostState,
     ) -> io::Result<KernelPath> {
         let base = action_base(index);
+        let block_taken_over = host.actions() == Some(base);
         let hooked = (|| {
             host.record_actions(base)?;
             // A TAP taken over keeps what the earlier run made.
@@ -106,6 +112,7 @@ impl KernelPath {
             base,
             members: Vec::new(),
             egress: None,
+            block_taken_over,
         })
     }
 
@@ -140,8 +147,9 @@ impl KernelPath {
             if tc::add_clsact(rtnl, ifindex)? {
                 host.record_tc(name, true)?;
             }
-            tc::set_redirect_action(rtnl, egress, ifindex, Hook::Egress, adopted)?;
-            tc::set_redirect_action(rtnl, ingress, self.tap, Hook::Ingress, adopted)
+            let replace = adopted || self.block_taken_over;
+            tc::set_redirect_action(rtnl, egress, ifindex, Hook::Egress, replace)?;
+            tc::set_redirect_action(rtnl, ingress, self.tap, Hook::Ingress, replace)
         })();
         if result.is_err() {
             self.untake(rtnl, host, slot, name, ifindex);
@@ -153,8 +161,8 @@ impl KernelPath {
         self.members[id] = Some(Steered {
             ifindex,
             slot,
-            // Taken over, it may have one: the first sync puts it right.
-            ingress: adopted,
+            // Taken over, it may have one or not: the first sync sees.
+            ingress: (!adopted).then_some(false),
         });
         Ok(())
     }
@@ -190,7 +198,7 @@ impl KernelPath {
         for (id, slot) in self.members.iter_mut().enumerate() {
             let Some(m) = slot else { continue };
             let want = switch.accepts(id);
-            if want == m.ingress {
+            if Some(want) == m.ingress {
                 continue;
             }
             let result = if want {
@@ -205,10 +213,14 @@ impl KernelPath {
                     Hook::Ingress,
                 )
             } else {
-                tc::remove_filter(rtnl, m.ifindex, Hook::Ingress, PRIORITY)
+                match tc::remove_filter(rtnl, m.ifindex, Hook::Ingress, PRIORITY) {
+                    // Not known to be there, and it was not.
+                    Err(e) if m.ingress.is_none() && e.kind() == io::ErrorKind::NotFound => Ok(()),
+                    result => result,
+                }
             };
             match result {
-                Ok(()) => m.ingress = want,
+                Ok(()) => m.ingress = Some(want),
                 Err(e) => tracing::error!("member {id}: ingress filter: {e}"),
             }
         }
@@ -286,6 +298,11 @@ impl KernelPath {
         };
         if let Err(e) = result {
             tracing::warn!("{}: taking the kernel path away: {e}", self.tap_name);
+        }
+        if self.block_taken_over {
+            // Actions of members an earlier run had and this one gave
+            // back (their slots are not known) go with the rest.
+            remove_left(rtnl, &[], Some(self.base));
         }
         self.egress = None;
         host.forget_tc(&self.tap_name);

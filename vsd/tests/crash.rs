@@ -105,8 +105,26 @@ fn killed_vsds_never_lose_the_members_original_state() {
         "hooks left under the userspace path"
     );
     between.kill();
+    // Taken over from a userspace run (no hooks to find), then with one
+    // member fewer (the other's actions stay in the block until the stop
+    // sweeps it): traffic flows each time.
+    let ping = ["ping", "-c", "2", "-i", "0.2", "-W", "1", "198.51.100.1"];
     let mut third = Vsd::start(&bed, &["wlan0", "wlan1"], "");
-    assert!(third.stop().success(), "{}", third.log_text());
+    assert!(
+        third.log_text().contains("took over wlan0, wlan1"),
+        "{}",
+        third.log_text()
+    );
+    third.wait_for(Duration::from_secs(5), |s| s.active.is_some());
+    run(&bed, "lan", &ping);
+    third.kill();
+    let mut fewer = Vsd::start(&bed, &["wlan0"], "");
+    let log = fewer.log_text();
+    assert!(log.contains("took over wlan0 as"), "{log}");
+    assert!(log.contains("gave back wlan1"), "{log}");
+    fewer.wait_for(Duration::from_secs(5), |s| s.active.is_some());
+    run(&bed, "lan", &ping);
+    assert!(fewer.stop().success(), "{}", fewer.log_text());
     assert_eq!(members_state(&bed), before);
     assert!(!has_table(&bed));
     assert!(
@@ -120,7 +138,7 @@ fn killed_vsds_never_lose_the_members_original_state() {
         )
     );
     assert!(!has_vsd0(&bed), "a stopped VSD leaves no TAP");
-    assert!(!state_file(&third).exists());
+    assert!(!state_file(&fewer).exists());
 
     // By hand: refused while it runs, then after a kill it gives back.
     let mut fourth = Vsd::start(&bed, &["wlan0", "wlan1"], "");

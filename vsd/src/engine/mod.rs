@@ -202,8 +202,9 @@ impl Engine {
         let listener = bind_private(&cfg.socket)?;
         // No other run holds the socket now: whatever a killed one left
         // taken is given back before its state can pass for the original;
-        // but with the kernel path on the TAP it left, the members it still
-        // forwards for are taken over as they are, so traffic never stops.
+        // but with the kernel path on the TAP it left, the members it
+        // steered are taken over as they are: nothing is steered anew, and
+        // traffic flows again as soon as this run holds the TAP.
         let keep: Vec<String> = if reattach && cfg.kernel_path {
             (cfg.members.iter())
                 .filter(|m| existing.iter().any(|l| &l.name == *m))
