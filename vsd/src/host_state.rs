@@ -256,10 +256,17 @@ impl HostState {
         let kept = |device: &str| keep.iter().any(|k| k == device);
         let adopting = self.taken.members.keys().any(|m| kept(m));
         let tap = self.taken.device.as_ref().map(|(name, _)| name.clone());
-        // Each hook as (device, made by us): the adopted ones' stay.
-        let (hooks, others): (Vec<_>, Vec<(String, bool)>) = std::mem::take(&mut self.taken.tc)
-            .into_iter()
-            .partition(|(d, _)| adopting && (kept(d) || Some(d) == tap.as_ref()));
+        // Each hook as (device, made by us): the adopted ones' stay. (Loops
+        // that insert, not a collect into a map: that costs the binary its
+        // bulk-building code, 12 KiB.)
+        let mut others = Vec::new();
+        for (device, made) in std::mem::take(&mut self.taken.tc) {
+            if adopting && (kept(&device) || Some(&device) == tap.as_ref()) {
+                self.taken.tc.insert(device, made);
+            } else {
+                others.push((device, made));
+            }
+        }
         if !others.is_empty() || (!adopting && self.taken.actions.is_some()) {
             // Unhooked first: nothing may be redirected to a member given back.
             let actions = if adopting {
@@ -269,11 +276,14 @@ impl HostState {
             };
             crate::kernel_path::remove_left(rtnl, &others, actions);
         }
-        self.taken.tc = hooks.into_iter().collect();
-        let members = std::mem::take(&mut self.taken.members);
-        let (adopted, left): (BTreeMap<String, Saved>, BTreeMap<String, Saved>) =
-            members.into_iter().partition(|(d, _)| kept(d));
-        self.taken.members = adopted;
+        let mut left = Vec::new();
+        for (device, saved) in std::mem::take(&mut self.taken.members) {
+            if kept(&device) {
+                self.taken.members.insert(device, saved);
+            } else {
+                left.push((device, saved));
+            }
+        }
         if left.is_empty() {
             self.save()
                 .map_err(|e| format!("{}: {e}", self.path.display()))?;
