@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Killed, Namespaces, cpu_seconds, iperf3, median, rounds, timing};
+use common::{Killed, Namespaces, cpu_seconds, iperf3, median, per_gb, rounds, timing};
 use mimm_testbed::netns;
 
 const KEY: &str = "00112233445566778899aabbccddeeff";
@@ -264,13 +264,5 @@ impl Round {
             anchor_cpu,
             direct,
         }
-    }
-}
-
-fn per_gb(seconds: f64, bytes: f64) -> f64 {
-    if bytes > 0.0 {
-        seconds / (bytes / 1e9)
-    } else {
-        f64::NAN
     }
 }

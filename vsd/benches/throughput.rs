@@ -21,7 +21,9 @@ use mimm_testbed::netns;
 
 mod common;
 
-use common::{Killed, Namespaces, cpu_seconds, host_cpu_seconds, iperf3, median, rounds, timing};
+use common::{
+    Killed, Namespaces, cpu_seconds, host_cpu_seconds, iperf3, median, per_gb, rounds, timing,
+};
 
 fn main() {
     if !mimm_requires::root("throughput") || !mimm_requires::tool("throughput", "iperf3", "iperf3")
@@ -175,13 +177,5 @@ impl Pair {
             direct_bytes,
             direct_host: host_cpu_seconds() - host1,
         }
-    }
-}
-
-fn per_gb(seconds: f64, bytes: f64) -> f64 {
-    if bytes > 0.0 {
-        seconds / (bytes / 1e9)
-    } else {
-        f64::NAN
     }
 }

@@ -26,6 +26,15 @@ pub fn rounds() -> usize {
     if timing().0 == SHORT_SECONDS { 1 } else { 3 }
 }
 
+/// CPU seconds per GB moved (NaN when nothing moved).
+pub fn per_gb(seconds: f64, bytes: f64) -> f64 {
+    if bytes > 0.0 {
+        seconds / (bytes / 1e9)
+    } else {
+        f64::NAN
+    }
+}
+
 /// The middle value (the mean of the two middle ones for an even count).
 pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
