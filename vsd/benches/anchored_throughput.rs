@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Killed, Namespaces, cpu_seconds, iperf3, median, per_gb, rounds, timing};
+use common::{Killed, Namespaces, cpu_seconds, flows, iperf3, median, per_gb, rounds, timing};
 use mimm_testbed::netns;
 
 const KEY: &str = "00112233445566778899aabbccddeeff";
@@ -186,10 +186,11 @@ fn main() {
         rounds()
     );
     println!(
-        "{:<10} {:<18} {:<8} {:>14} {:>14} {:>7} {:>14} {:>16}",
+        "{:<10} {:<18} {:<8} {:>5} {:>14} {:>14} {:>7} {:>14} {:>16}",
         "direction",
         "cipher",
         "offloads",
+        "flows",
         "tunnel Gbit/s",
         "direct Gbit/s",
         "ratio",
@@ -206,16 +207,22 @@ fn main() {
     ] {
         let (anchor, vsd) = start_pair(&ns, &server, &dir, cipher, offload);
         let gso = if offload { "on" } else { "off" };
-        for (name, reverse) in [("upload", false), ("download", true)] {
+        // Without offloads one flow shows what they buy; the flows that
+        // spread over the cores are measured with them.
+        let counts = if offload { flows() } else { vec![1] };
+        for (name, reverse, flows) in [("upload", false), ("download", true)]
+            .into_iter()
+            .flat_map(|(name, reverse)| counts.iter().map(move |&n| (name, reverse, n)))
+        {
             // Rounds alternate through the tunnel and direct: this VM's
             // veth drifts between 11 and 45 Gbit/s within a minute, so each
             // ratio is of neighbours.
             let rounds: Vec<Round> = (0..rounds())
-                .map(|_| Round::measure(a, (&vsd, &anchor), reverse))
+                .map(|_| Round::measure(a, (&vsd, &anchor), reverse, flows))
                 .collect();
             let m = |f: &dyn Fn(&Round) -> f64| median(rounds.iter().map(f).collect());
             println!(
-                "{name:<10} {cipher:<18} {gso:<8} {:>14.3} {:>14.2} {:>7.3} {:>14.2} {:>16.2}",
+                "{name:<10} {cipher:<18} {gso:<8} {flows:>5} {:>14.3} {:>14.2} {:>7.3} {:>14.2} {:>16.2}",
                 m(&|r| r.through),
                 m(&|r| r.direct),
                 m(&|r| r.through / r.direct),
@@ -251,12 +258,12 @@ struct Round {
 }
 
 impl Round {
-    fn measure(a: &str, (vsd, anchor): (&Killed, &Killed), reverse: bool) -> Round {
+    fn measure(a: &str, (vsd, anchor): (&Killed, &Killed), reverse: bool, flows: u32) -> Round {
         let (vsd0, anchor0) = (cpu_seconds(vsd.0.id()), cpu_seconds(anchor.0.id()));
-        let (through, bytes) = iperf3(a, "10.94.0.1", reverse);
+        let (through, bytes) = iperf3(a, "10.94.0.1", reverse, flows);
         let vsd_cpu = cpu_seconds(vsd.0.id()) - vsd0;
         let anchor_cpu = cpu_seconds(anchor.0.id()) - anchor0;
-        let (direct, _) = iperf3(a, "10.92.0.1", reverse);
+        let (direct, _) = iperf3(a, "10.92.0.1", reverse, flows);
         Round {
             through,
             bytes,

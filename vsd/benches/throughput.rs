@@ -22,7 +22,8 @@ use mimm_testbed::netns;
 mod common;
 
 use common::{
-    Killed, Namespaces, cpu_seconds, host_cpu_seconds, iperf3, median, per_gb, rounds, timing,
+    Killed, Namespaces, cpu_seconds, flows, host_cpu_seconds, iperf3, median, per_gb, rounds,
+    timing,
 };
 
 fn main() {
@@ -75,9 +76,10 @@ fn main() {
         rounds()
     );
     println!(
-        "{:<10} {:<10} {:>12} {:>13} {:>6} {:>8} {:>10} {:>10}",
+        "{:<10} {:<10} {:>5} {:>12} {:>13} {:>6} {:>8} {:>10} {:>10}",
         "datapath",
         "direction",
+        "flows",
         "vsd0 Gbit/s",
         "direct Gbit/s",
         "ratio",
@@ -112,15 +114,18 @@ fn main() {
             std::thread::sleep(Duration::from_millis(50));
         }
         std::thread::sleep(Duration::from_millis(1500));
-        for (name, reverse) in [("upload", false), ("download", true)] {
+        for (name, reverse, flows) in [("upload", false), ("download", true)]
+            .into_iter()
+            .flat_map(|(name, reverse)| flows().into_iter().map(move |n| (name, reverse, n)))
+        {
             // Rounds alternate through vsd0 and direct: this VM's speed
             // drifts by 2x within a minute, so each ratio is of neighbours.
             let pairs: Vec<Pair> = (0..rounds())
-                .map(|_| Pair::measure(a, vsd.0.id(), reverse))
+                .map(|_| Pair::measure(a, vsd.0.id(), reverse, flows))
                 .collect();
             let m = |f: fn(&Pair) -> f64| median(pairs.iter().map(f).collect());
             println!(
-                "{datapath:<10} {name:<10} {:>12.2} {:>13.2} {:>6.2} {:>8.3} {:>10.3} {:>10.3}",
+                "{datapath:<10} {name:<10} {flows:>5} {:>12.2} {:>13.2} {:>6.2} {:>8.3} {:>10.3} {:>10.3}",
                 m(|p| p.through),
                 m(|p| p.direct),
                 m(|p| p.through / p.direct),
@@ -162,12 +167,12 @@ struct Pair {
 }
 
 impl Pair {
-    fn measure(a: &str, vsd: u32, reverse: bool) -> Pair {
+    fn measure(a: &str, vsd: u32, reverse: bool, flows: u32) -> Pair {
         let (cpu0, host0) = (cpu_seconds(vsd), host_cpu_seconds());
-        let (through, bytes) = iperf3(a, "10.91.0.1", reverse);
+        let (through, bytes) = iperf3(a, "10.91.0.1", reverse, flows);
         let (vsd_cpu, host) = (cpu_seconds(vsd) - cpu0, host_cpu_seconds() - host0);
         let host1 = host_cpu_seconds();
-        let (direct, direct_bytes) = iperf3(a, "10.92.0.1", reverse);
+        let (direct, direct_bytes) = iperf3(a, "10.92.0.1", reverse, flows);
         Pair {
             through,
             bytes,

@@ -546,3 +546,58 @@ fn a_killed_anchored_vsd_is_respawned_onto_its_tun_and_cleanup_removes_what_it_l
     assert!(!has(&clamp) && !has(&["ip", "link", "show", "vsd0"]));
     assert_eq!(cleanup(&a.config), "vsd0: nothing left taken\n");
 }
+
+/// Idle means asleep in anchored mode too: once traffic stops, the VSD
+/// wakes for its keepalives (a timer, the answers) and for nothing else.
+#[test]
+fn an_idle_anchored_vsd_wakes_only_for_its_keepalives() {
+    if !root_or_skip("an_idle_anchored_vsd_wakes_only_for_its_keepalives") {
+        return;
+    }
+    let _serial = serial();
+    let bed = bed();
+    let a = anchored(&bed);
+    let burst = probe::start(
+        &bed.plan,
+        Options {
+            duration: Duration::from_secs(2),
+            drain: Duration::from_millis(200),
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let r = burst.finish().unwrap();
+    assert!(r.stream.received > 1500, "{}", r.to_text());
+    std::thread::sleep(Duration::from_secs(1));
+    // (sent, answered) keepalives, every path together.
+    let keepalives = |s: &Status| -> (u64, u64) {
+        let paths = s.members.iter().filter_map(|m| m.path.as_ref());
+        paths.fold((0, 0), |(sent, answered), p| {
+            (sent + p.keepalives_sent, answered + p.keepalives_answered)
+        })
+    };
+    // The status calls (which wake it) stay outside the window.
+    let (s0, a0) = keepalives(&a.status());
+    let w0 = common::wakeups(a.vsd.pid() as i32);
+    std::thread::sleep(Duration::from_secs(5));
+    let woken = common::wakeups(a.vsd.pid() as i32) - w0;
+    let s = a.status();
+    let (sent, answered) = keepalives(&s);
+    let (sent, answered) = (sent - s0, answered - a0);
+    // One timer round sends every path's keepalive.
+    let rounds = sent / s.members.len() as u64;
+    eprintln!(
+        "anchored: {woken} wake-ups in 5 s after a 2 s burst; {rounds} keepalive rounds, \
+         {answered} answers"
+    );
+    // A wake-up per round and per answer, and a few to spare; a timer left
+    // running after the burst adds its own (one every 70 ms: 50 more,
+    // and the test fails; checked).
+    assert!(rounds > 0, "no keepalives in 5 s");
+    let bound = rounds + answered + 15;
+    assert!(
+        woken <= bound,
+        "woke {woken} times (at most {bound}) in 5 s of no traffic; log:\n{}",
+        a.vsd.log_text()
+    );
+}

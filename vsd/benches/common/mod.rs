@@ -21,6 +21,18 @@ pub fn timing() -> (u32, u32) {
     }
 }
 
+/// Parallel TCP flows per figure (iperf3 `-P`): one, and more to show how
+/// the path spreads over the cores (`MIMM_BENCH_FLOWS=1,2`; default 1,2,4).
+pub fn flows() -> Vec<u32> {
+    let list = std::env::var("MIMM_BENCH_FLOWS").unwrap_or_else(|_| "1,2,4".into());
+    list.split(',')
+        .map(|n| match n.trim().parse() {
+            Ok(n) if n > 0 => n,
+            _ => panic!("MIMM_BENCH_FLOWS: {n:?} is not a flow count (1, 2, ...)"),
+        })
+        .collect()
+}
+
 /// Rounds per figure: 3, or 1 in the short mode.
 pub fn rounds() -> usize {
     if timing().0 == SHORT_SECONDS { 1 } else { 3 }
@@ -100,14 +112,15 @@ pub fn host_cpu_seconds() -> f64 {
 }
 
 /// Gbit/s and bytes of one iperf3 run from namespace `a` to `target`
-/// (`reverse`: the server sends).
-pub fn iperf3(a: &str, target: &str, reverse: bool) -> (f64, f64) {
+/// (`reverse`: the server sends) with `flows` parallel TCP flows.
+pub fn iperf3(a: &str, target: &str, reverse: bool, flows: u32) -> (f64, f64) {
     let (seconds, omit) = timing();
     let mut cmd = Command::new("ip");
     cmd.args([
         "netns", "exec", a, "iperf3", "-c", target, "-J", "-C", "cubic",
     ])
-    .args(["-t", &seconds.to_string(), "-O", &omit.to_string()]);
+    .args(["-t", &seconds.to_string(), "-O", &omit.to_string()])
+    .args(["-P", &flows.to_string()]);
     if reverse {
         cmd.arg("-R");
     }

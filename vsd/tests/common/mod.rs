@@ -69,6 +69,24 @@ pub fn link_state(bed: &Testbed, dev: &str) -> (String, String, String) {
     (mac, flags, ipv6.trim().to_string())
 }
 
+/// Every time any thread of process `pid` went to sleep and was woken
+/// (voluntary context switches; preemptions are the machine's doing), from
+/// `/proc/PID/task/*/status`.
+pub fn wakeups(pid: i32) -> u64 {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
+    tasks
+        .flatten()
+        .map(|task| {
+            let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+            status
+                .lines()
+                .filter(|l| l.starts_with("voluntary_ctxt_switches:"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum::<u64>()
+        })
+        .sum()
+}
+
 pub struct Vsd {
     child: Child,
     pub socket: PathBuf,
