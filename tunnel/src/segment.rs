@@ -198,15 +198,20 @@ impl<'a> Segments<'a> {
 
 /// The one's-complement sum of `data` as 16-bit big-endian words (a last
 /// odd byte padded), added to `acc`, unfolded.
-pub(crate) fn sum(data: &[u8], mut acc: u64) -> u64 {
+pub(crate) fn sum(data: &[u8], acc: u64) -> u64 {
+    // A one's-complement sum commutes with byte order (RFC 1071, 2(B)):
+    // words added as the CPU holds them need no swap each, so the loop
+    // vectorises, and the folded sum is swapped once into network order.
+    let mut native = 0u64;
     let mut words = data.chunks_exact(4);
     for w in &mut words {
-        acc += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
+        native += u64::from(u32::from_ne_bytes([w[0], w[1], w[2], w[3]]));
     }
     let rest = words.remainder();
     let mut tail = [0u8; 4];
     tail[..rest.len()].copy_from_slice(rest);
-    acc + u64::from(u32::from_be_bytes(tail))
+    native += u64::from(u32::from_ne_bytes(tail));
+    acc + u64::from(u16::from_be(fold(native)))
 }
 
 pub(crate) fn fold(mut acc: u64) -> u16 {

@@ -128,6 +128,13 @@ fn what_this_side_cannot_cut_is_refused() {
 
 proptest::proptest! {
     #[test]
+    fn the_sum_is_the_word_by_word_one(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300), acc in 0u64..0x1_0000_0000) {
+        let folded = |acc: u64| u32::from(fold(acc));
+        let start = folded(acc);
+        proptest::prop_assert_eq!(fold(sum(&bytes, acc)), naive(&bytes, start));
+    }
+
+    #[test]
     fn no_read_panics_or_overflows(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..400), size in 0usize..300) {
         if let Ok(mut s) = Segments::new(&bytes) {
             let mut out = vec![0u8; size];
