@@ -10,7 +10,8 @@ use std::time::Duration;
 use common::{Vsd, bed, root_or_skip, serial, wakeups};
 use mimm_testbed::probe::{self, Options};
 
-/// Frames the VSD moved, all members and vsd0 together (each can wake it).
+/// Frames the members received (kept or dropped) and sent, every member
+/// together: a frame vsd0 sent is one a member sent. Each can wake it.
 fn frames(vsd: &Vsd) -> u64 {
     let s = vsd.status();
     s.members
