@@ -21,6 +21,12 @@ const OFFLOADS: libc::c_uint =
 /// over IPv4 (what `mimm_tunnel::segment` cuts up; the tunnels carry IPv4).
 pub const TUN_OFFLOADS: libc::c_uint = libc::TUN_F_CSUM | libc::TUN_F_TSO4;
 
+/// What TUNSETIFF says (EINVAL, kept as the error's kind) when a device
+/// is single-queue and the open multi-queue, or the other way round.
+fn queues_differ(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::InvalidInput
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DevKind {
     Tun,
@@ -35,6 +41,8 @@ pub struct TunTap {
     kind: DevKind,
     /// Every packet read and written has a virtio_net_hdr in front.
     vnet: bool,
+    /// Opened as one queue of several (`IFF_MULTI_QUEUE`).
+    multi_queue: bool,
 }
 
 impl TunTap {
@@ -54,9 +62,102 @@ impl TunTap {
     /// a persistent TAP of that name left by an earlier run is taken over
     /// (its addresses and routes kept); without, any device of that name
     /// is refused (`AlreadyExists`).
+    ///
+    /// The TAP is multi-queue, so that a holder ([`TunTap::hold_queue`])
+    /// can keep a disabled queue of it open: its carrier then stays up
+    /// while no VSD runs. A single-queue TAP an older run left is taken
+    /// over as it is ([`TunTap::is_multi_queue`] says which).
     pub fn open_vnet_tap(name: &str, reattach: bool) -> io::Result<(TunTap, bool)> {
         let exclusive = if reattach { 0 } else { libc::IFF_TUN_EXCL };
-        Self::open_vnet_with(name, DevKind::Tap, OFFLOADS, exclusive)
+        let opened = Self::open_vnet_with(
+            name,
+            DevKind::Tap,
+            OFFLOADS,
+            exclusive | libc::IFF_MULTI_QUEUE,
+        );
+        let (tap, offloads) = match opened {
+            Err(e) if reattach && queues_differ(&e) => {
+                Self::open_vnet_with(name, DevKind::Tap, OFFLOADS, 0)?
+            }
+            other => other?,
+        };
+        // A queue attached beside a held one takes the device's flags as
+        // they are, not its own: a device without vnet headers would
+        // shift every frame by ten bytes.
+        if tap.device_flags()? & libc::IFF_VNET_HDR == 0 {
+            return Err(io::Error::other(format!(
+                "{name}: the device has no vnet headers (left by another program?)"
+            )));
+        }
+        Ok((tap, offloads))
+    }
+
+    /// The device's flags (`IFF_*`) as the kernel has them.
+    fn device_flags(&self) -> io::Result<libc::c_int> {
+        // SAFETY: ifreq is plain old data; all-zero is a valid value.
+        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+        // SAFETY: TUNGETIFF writes one ifreq, which outlives the call.
+        let rc = unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::TUNGETIFF as _, &mut req) };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            return Err(io::Error::new(
+                e.kind(),
+                format!("{}: flags: {e}", self.name),
+            ));
+        }
+        // SAFETY: TUNGETIFF filled in the flags member.
+        Ok(libc::c_int::from(unsafe { req.ifr_ifru.ifru_flags }))
+    }
+
+    /// Holds a queue of the multi-queue vnet TAP `name` (made by
+    /// [`TunTap::open_vnet_tap`]) and disables it: it takes no frames, and
+    /// while it is open the TAP keeps its carrier even with no other
+    /// queue open. `NotFound` when no device has that name (none is made).
+    pub fn hold_queue(name: &str) -> io::Result<TunTap> {
+        let cname = std::ffi::CString::new(name)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in device name"))?;
+        // SAFETY: a NUL-terminated name that outlives the call.
+        if unsafe { libc::if_nametoindex(cname.as_ptr()) } == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{name}: no such device"),
+            ));
+        }
+        let flags = libc::IFF_TAP | libc::IFF_VNET_HDR | libc::IFF_MULTI_QUEUE;
+        let queue = Self::create(name, DevKind::Tap, flags)?;
+        // SAFETY: ifreq is plain old data; all-zero is a valid value.
+        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+        req.ifr_ifru.ifru_flags = libc::IFF_DETACH_QUEUE as libc::c_short;
+        // SAFETY: TUNSETQUEUE reads one ifreq, which outlives the call.
+        let rc = unsafe { libc::ioctl(queue.fd.as_raw_fd(), libc::TUNSETQUEUE as _, &req) };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            return Err(io::Error::new(
+                e.kind(),
+                format!("{name}: disable the held queue: {e}"),
+            ));
+        }
+        Ok(queue)
+    }
+
+    /// Opens the existing device `name` (left persistent by an earlier
+    /// run), single- or multi-queue, to make it not persistent.
+    pub fn attach(name: &str, kind: DevKind) -> io::Result<TunTap> {
+        match Self::open(name, kind) {
+            Err(e) if queues_differ(&e) => {
+                let flags = match kind {
+                    DevKind::Tun => libc::IFF_TUN,
+                    DevKind::Tap => libc::IFF_TAP,
+                };
+                Self::create(name, kind, flags | libc::IFF_MULTI_QUEUE)
+            }
+            other => other,
+        }
+    }
+
+    /// Whether this is one queue of a multi-queue device.
+    pub fn is_multi_queue(&self) -> bool {
+        self.multi_queue
     }
 
     /// Creates `name` with a virtio_net_hdr in front of every packet or
@@ -158,6 +259,7 @@ impl TunTap {
             name: name.to_string(),
             kind,
             vnet: flags & libc::IFF_VNET_HDR != 0,
+            multi_queue: flags & libc::IFF_MULTI_QUEUE != 0,
         })
     }
 

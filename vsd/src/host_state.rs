@@ -13,7 +13,8 @@
 //! VSD takes it over with the addresses and routes it carries, and `vsd
 //! cleanup` removes it. The kernel path (`crate::kernel_path`) adds `tc
 //! DEVICE made|added` for each device it hooked (`made`: the clsact qdisc
-//! is the VSD's) and `actions BASE` for its block of actions.
+//! is the VSD's) and `actions BASE` for its block of actions; `holder PID`
+//! names the process that holds the TAP's carrier (`crate::holder`).
 
 use std::collections::BTreeMap;
 use std::io;
@@ -28,6 +29,7 @@ use crate::isolate::{self, Saved};
 const CREATED: &str = "created";
 const TC: &str = "tc ";
 const ACTIONS: &str = "actions ";
+const HOLDER: &str = "holder ";
 
 /// The members taken in and what each was like before, and the VSD's own
 /// device (its TAP, or its TUN when anchored).
@@ -39,6 +41,8 @@ struct Taken {
     tc: BTreeMap<String, bool>,
     /// The kernel path's block of actions.
     actions: Option<u32>,
+    /// The pid of the TAP's holder.
+    holder: Option<u32>,
 }
 
 fn kind_word(kind: DevKind) -> &'static str {
@@ -79,6 +83,9 @@ impl Taken {
         if let Some(base) = self.actions {
             text += &format!("{ACTIONS}{base:#x}\n");
         }
+        if let Some(pid) = self.holder {
+            text += &format!("{HOLDER}{pid}\n");
+        }
         text
     }
 
@@ -97,6 +104,10 @@ impl Taken {
                     _ => return Err(bad()),
                 };
                 taken.tc.insert(device.to_string(), made);
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix(HOLDER) {
+                taken.holder = Some(rest.trim().parse().map_err(|_| bad())?);
                 continue;
             }
             if let Some(rest) = line.strip_prefix(ACTIONS) {
@@ -132,6 +143,7 @@ impl Taken {
             && self.device.is_none()
             && self.tc.is_empty()
             && self.actions.is_none()
+            && self.holder.is_none()
     }
 }
 
@@ -223,6 +235,27 @@ impl HostState {
 
     pub fn forget_actions(&mut self) {
         if self.taken.actions.take().is_some() {
+            self.save_or_warn();
+        }
+    }
+
+    /// The TAP's holder, when one was started (by this run or an earlier).
+    pub fn holder(&self) -> Option<u32> {
+        self.taken.holder
+    }
+
+    /// Writes down the TAP's holder as soon as it holds.
+    pub fn record_holder(&mut self, pid: u32) -> io::Result<()> {
+        self.taken.holder = Some(pid);
+        self.write()
+    }
+
+    /// Ends the TAP's holder, if one was written down, and strikes it out.
+    pub fn stop_holder(&mut self) {
+        if let (Some(pid), Some((name, _))) = (self.taken.holder, &self.taken.device) {
+            crate::holder::stop(pid, name);
+        }
+        if self.taken.holder.take().is_some() {
             self.save_or_warn();
         }
     }
@@ -322,9 +355,11 @@ impl HostState {
         let Some((name, kind)) = self.taken.device.clone() else {
             return Ok(None);
         };
+        // Its holder first: the TAP goes only once no queue is open.
+        self.stop_holder();
         // Opening attaches to it (or creates it, if it went); no longer
         // persistent, it disappears when this descriptor closes.
-        match TunTap::open(&name, kind) {
+        match TunTap::attach(&name, kind) {
             Ok(dev) => dev.set_persist(false).map_err(|e| e.to_string())?,
             // Not of that kind (any more): not ours to remove.
             Err(e) => tracing::warn!("{name}: left by an earlier run, but {e}"),
@@ -422,11 +457,13 @@ mod tests {
         state.record_actions(0x6d00_0700).unwrap();
         state.record_tc("vsd1", true).unwrap();
         state.record_tc("eth1", false).unwrap();
+        state.record_holder(4242).unwrap();
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
-            "tc eth1 added\ntc vsd1 made\nactions 0x6d000700\n"
+            "tc eth1 added\ntc vsd1 made\nactions 0x6d000700\nholder 4242\n"
         );
         let again = HostState::load(path.clone()).unwrap();
+        assert_eq!(again.holder(), Some(4242));
         assert_eq!(again.tc_made("vsd1"), Some(true));
         assert_eq!(again.tc_made("eth1"), Some(false));
         assert_eq!(again.tc_made("eth2"), None);
@@ -435,6 +472,7 @@ mod tests {
             "tc eth1\n",
             "actions 12\n",
             "actions 0xzz\n",
+            "holder x\n",
         ] {
             std::fs::write(&path, bad).unwrap();
             assert!(HostState::load(path.clone()).is_err(), "{bad:?}");
@@ -442,6 +480,8 @@ mod tests {
         state.forget_tc("eth1");
         state.forget_tc("vsd1");
         state.forget_actions();
+        // No TAP written down: nothing to end, the line struck out.
+        state.stop_holder();
         assert!(!path.exists());
         let _ = std::fs::remove_dir_all(&dir);
     }

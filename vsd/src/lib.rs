@@ -7,6 +7,7 @@ pub mod carrier;
 pub mod config;
 pub mod control;
 pub mod engine;
+pub mod holder;
 pub mod host_state;
 pub mod isolate;
 pub mod kernel_path;

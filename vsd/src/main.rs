@@ -14,6 +14,7 @@ const USAGE: &str = "usage: vsd run [-c /etc/config/mimm] [--name VSD]
        vsd check [-c /etc/config/mimm]
        vsd cleanup [-c /etc/config/mimm] [--name VSD]
                                   give back the members a killed VSD left taken
+       vsd hold TAP               (vsd run starts it) keep TAP's carrier while no VSD runs
        vsd ctl [-c /etc/config/mimm] [--name VSD | -s SOCKET] [--json] COMMAND
 commands:
   status                      members, the active one, counters
@@ -220,6 +221,10 @@ fn main() -> ExitCode {
                 "check" => check(a),
                 "cleanup" => cleanup(a),
                 "ctl" => ctl(a),
+                mimm_vsd::holder::HOLD => match a.words.as_slice() {
+                    [tap] => mimm_vsd::holder::run(tap),
+                    _ => Err(USAGE.into()),
+                },
                 _ => Err(USAGE.into()),
             })
         }

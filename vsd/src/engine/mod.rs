@@ -291,6 +291,7 @@ impl Engine {
             engine.shutdown();
             return Err(e);
         }
+        engine.hold_tap();
         if !adopted.is_empty() {
             tracing::warn!(
                 "{}: took over {} as an earlier run left them",
@@ -317,6 +318,33 @@ impl Engine {
             .record_device(name, DevKind::Tap)
             .map_err(|e| format!("{name}: state file: {e}"))?;
         self.tap.dev.set_persist(true).map_err(|e| e.to_string())
+    }
+
+    /// Has a holder keep the TAP's carrier up for as long as it lives, so
+    /// that the kernel path forwards on while no VSD runs: the one an
+    /// earlier run started, when it still holds, or a new one. Without
+    /// one (a single-queue TAP an older run left, no fork), a crash costs
+    /// the time until the next run opens the TAP.
+    fn hold_tap(&mut self) {
+        let name = self.cfg.name.clone();
+        if !self.tap.dev.is_multi_queue() {
+            tracing::warn!("{name}: a single-queue TAP (left by an older run): not held");
+            return;
+        }
+        if let Some(pid) = self.host.holder() {
+            if crate::holder::is_holding(pid, &name) {
+                return;
+            }
+        }
+        match crate::holder::spawn(&name) {
+            Ok(pid) => {
+                if let Err(e) = self.host.record_holder(pid) {
+                    tracing::warn!("{name}: state file: {e}");
+                    crate::holder::stop(pid, &name);
+                }
+            }
+            Err(e) => tracing::warn!("{e}; a crash will drop traffic until the next start"),
+        }
     }
 
     /// Takes the configured members that exist; waits for the others.
@@ -682,7 +710,9 @@ impl Engine {
             kernel.close(&mut self.rtnl, &mut self.host);
         }
         isolate::remove_table(&self.cfg.name);
-        // Gone with this process, as a TAP nobody runs should be.
+        // Gone with this process, as a TAP nobody runs should be (its
+        // holder first: the TAP goes once no queue is open).
+        self.host.stop_holder();
         match self.tap.dev.set_persist(false) {
             Ok(()) => self.host.forget_device(),
             Err(e) => tracing::warn!("{e}"),
