@@ -112,17 +112,9 @@ impl TunTap {
     /// Holds a queue of the multi-queue vnet TAP `name` (made by
     /// [`TunTap::open_vnet_tap`]) and disables it: it takes no frames, and
     /// while it is open the TAP keeps its carrier even with no other
-    /// queue open. `NotFound` when no device has that name (none is made).
+    /// queue open. The caller has seen that `name` exists: like any
+    /// TUNSETIFF, this would make a new one otherwise.
     pub fn hold_queue(name: &str) -> io::Result<TunTap> {
-        let cname = std::ffi::CString::new(name)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in device name"))?;
-        // SAFETY: a NUL-terminated name that outlives the call.
-        if unsafe { libc::if_nametoindex(cname.as_ptr()) } == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("{name}: no such device"),
-            ));
-        }
         let flags = libc::IFF_TAP | libc::IFF_VNET_HDR | libc::IFF_MULTI_QUEUE;
         let queue = Self::create(name, DevKind::Tap, flags)?;
         // SAFETY: ifreq is plain old data; all-zero is a valid value.

@@ -102,9 +102,9 @@ pub fn stop(pid: u32, name: &str) {
 /// holds until SIGTERM or until the TAP is deleted.
 pub fn run(name: &str) -> Result<(), String> {
     default_signals();
-    // Subscribed before the TAP is looked up: a deletion in between is seen.
+    // Subscribed before the TAP is looked up: a deletion in between is
+    // seen. Looked up before it is opened: opening makes a missing one.
     let mut links = LinkWatcher::new().map_err(|e| format!("netlink: {e}"))?;
-    let queue = TunTap::hold_queue(name).map_err(|e| e.to_string())?;
     let index = links
         .snapshot()
         .map_err(|e| format!("netlink: {e}"))?
@@ -114,6 +114,7 @@ pub fn run(name: &str) -> Result<(), String> {
             _ => None,
         })
         .ok_or_else(|| format!("{name}: no such device"))?;
+    let queue = TunTap::hold_queue(name).map_err(|e| e.to_string())?;
     // SAFETY: this process has one thread; the child only runs the loop
     // below (no locks held by another thread to inherit).
     match unsafe { libc::fork() } {

@@ -47,6 +47,10 @@ fn has_kernel_path(bed: &Testbed) -> bool {
         || actions.contains("mirred")
 }
 
+fn state_file(vsd: &Vsd) -> std::path::PathBuf {
+    vsd.socket.with_file_name("vsd-vsd0.state")
+}
+
 fn cleanup(bed: &Testbed, vsd: &Vsd) -> std::process::Output {
     Command::new("ip")
         .args(["netns", "exec", &bed.ns("router"), VSD, "cleanup", "-c"])
@@ -63,7 +67,6 @@ fn killed_vsds_never_lose_the_members_original_state() {
     let _serial = serial();
     let bed = bed(&["wlan0", "wlan1"]);
     let before = members_state(&bed);
-    let state_file = |vsd: &Vsd| vsd.socket.with_file_name("vsd-vsd0.state");
 
     // Killed: the members stay taken (shadow MAC, NOARP, IPv6 off, the
     // drop-all ingress table, the kernel path's hooks and actions), and
@@ -248,7 +251,7 @@ fn a_vsd_killed_under_traffic_is_respawned_and_traffic_resumes_within_a_second()
 
 /// The holder named in the state file (`holder PID`), if it lives.
 fn holder(vsd: &Vsd) -> Option<u32> {
-    let state = std::fs::read_to_string(vsd.socket.with_file_name("vsd-vsd0.state")).ok()?;
+    let state = std::fs::read_to_string(state_file(vsd)).ok()?;
     let pid: u32 = state
         .lines()
         .find_map(|l| l.strip_prefix("holder ")?.parse().ok())?;
