@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use common::{Vsd, bed, root_or_skip, serial, wakeups};
 use mimm_testbed::probe::{self, Options};
+use mimm_vsd::traffic::SAMPLED_DENSE_FOR;
 
 /// Frames the members received (kept or dropped) and sent, every member
 /// together: a frame vsd0 sent is one a member sent. Each can wake it.
@@ -20,8 +21,9 @@ fn frames(vsd: &Vsd) -> u64 {
         .sum()
 }
 
-/// A 1 kHz stream for 2 s through vsd0, then a second to settle; the
-/// wake-ups and frames of the next 5 s.
+/// A 1 kHz stream for 2 s through vsd0, then the carrier polling's hold
+/// after the last frame (the kernel path's, the longer) and half a second to
+/// settle; the wake-ups and frames of the next 5 s.
 fn after_a_burst(bed: &mimm_testbed::Testbed, vsd: &Vsd) -> (u64, u64) {
     let burst = probe::start(
         &bed.plan,
@@ -40,7 +42,7 @@ fn after_a_burst(bed: &mimm_testbed::Testbed, vsd: &Vsd) -> (u64, u64) {
         report.stream.received,
         report.stream.sent
     );
-    std::thread::sleep(Duration::from_secs(1));
+    std::thread::sleep(Duration::from_nanos(SAMPLED_DENSE_FOR.0) + Duration::from_millis(500));
     // The status calls (which wake it) stay outside the window.
     let f0 = frames(vsd);
     let w0 = wakeups(vsd.pid());

@@ -9,7 +9,7 @@ use std::io;
 use mimm_io::tuntap::VNET_HDR_LEN;
 
 use crate::engine::Engine;
-use crate::packet::{PacketType, SAMPLE_EVERY};
+use crate::packet::PacketType;
 
 impl Engine {
     /// Drains the TAP (edge-triggered: until it would block) into the
@@ -91,7 +91,7 @@ impl Engine {
             if member.kernel_path {
                 // Samples of what the kernel forwards: only that it flows,
                 // and the carrier read while it does.
-                self.traffic.count(now, n * SAMPLE_EVERY);
+                self.traffic.count_sampled(now, n);
                 self.check_active_carrier(now);
                 if n < self.rx_batch.capacity() {
                     return;
