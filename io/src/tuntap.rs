@@ -33,6 +33,26 @@ pub enum DevKind {
     Tap,
 }
 
+impl DevKind {
+    /// The TUNSETIFF flag that asks for this kind.
+    fn flag(self) -> libc::c_int {
+        match self {
+            DevKind::Tun => libc::IFF_TUN,
+            DevKind::Tap => libc::IFF_TAP,
+        }
+    }
+}
+
+/// An ioctl's `rc` on device `name`: its errno (the kind kept, callers
+/// match on it) named with what was asked.
+fn ioctl_result(rc: libc::c_int, name: &str, what: &str) -> io::Result<()> {
+    if rc >= 0 {
+        return Ok(());
+    }
+    let e = io::Error::last_os_error();
+    Err(io::Error::new(e.kind(), format!("{name}: {what}: {e}")))
+}
+
 /// An open TUN/TAP device; the device disappears when this is dropped
 /// (unless made persistent).
 pub struct TunTap {
@@ -48,11 +68,7 @@ pub struct TunTap {
 impl TunTap {
     /// Creates `name` in the calling thread's network namespace.
     pub fn open(name: &str, kind: DevKind) -> io::Result<TunTap> {
-        let flags = match kind {
-            DevKind::Tun => libc::IFF_TUN,
-            DevKind::Tap => libc::IFF_TAP,
-        };
-        Self::create(name, kind, flags)
+        Self::create(name, kind, kind.flag())
     }
 
     /// Creates TAP `name` whose frames carry a 10-byte virtio_net_hdr in
@@ -98,13 +114,7 @@ impl TunTap {
         let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
         // SAFETY: TUNGETIFF writes one ifreq, which outlives the call.
         let rc = unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::TUNGETIFF as _, &mut req) };
-        if rc < 0 {
-            let e = io::Error::last_os_error();
-            return Err(io::Error::new(
-                e.kind(),
-                format!("{}: flags: {e}", self.name),
-            ));
-        }
+        ioctl_result(rc, &self.name, "flags")?;
         // SAFETY: TUNGETIFF filled in the flags member.
         Ok(libc::c_int::from(unsafe { req.ifr_ifru.ifru_flags }))
     }
@@ -122,13 +132,7 @@ impl TunTap {
         req.ifr_ifru.ifru_flags = libc::IFF_DETACH_QUEUE as libc::c_short;
         // SAFETY: TUNSETQUEUE reads one ifreq, which outlives the call.
         let rc = unsafe { libc::ioctl(queue.fd.as_raw_fd(), libc::TUNSETQUEUE as _, &req) };
-        if rc < 0 {
-            let e = io::Error::last_os_error();
-            return Err(io::Error::new(
-                e.kind(),
-                format!("{name}: disable the held queue: {e}"),
-            ));
-        }
+        ioctl_result(rc, name, "disable the held queue")?;
         Ok(queue)
     }
 
@@ -137,11 +141,7 @@ impl TunTap {
     pub fn attach(name: &str, kind: DevKind) -> io::Result<TunTap> {
         match Self::open(name, kind) {
             Err(e) if queues_differ(&e) => {
-                let flags = match kind {
-                    DevKind::Tun => libc::IFF_TUN,
-                    DevKind::Tap => libc::IFF_TAP,
-                };
-                Self::create(name, kind, flags | libc::IFF_MULTI_QUEUE)
+                Self::create(name, kind, kind.flag() | libc::IFF_MULTI_QUEUE)
             }
             other => other,
         }
@@ -168,20 +168,11 @@ impl TunTap {
         offloads: libc::c_uint,
         extra_flags: libc::c_int,
     ) -> io::Result<(TunTap, bool)> {
-        let flags = match kind {
-            DevKind::Tun => libc::IFF_TUN,
-            DevKind::Tap => libc::IFF_TAP,
-        };
-        let tap = Self::create(name, kind, flags | libc::IFF_VNET_HDR | extra_flags)?;
+        let tap = Self::create(name, kind, kind.flag() | libc::IFF_VNET_HDR | extra_flags)?;
         let size = VNET_HDR_LEN as libc::c_int;
         // SAFETY: TUNSETVNETHDRSZ reads one int, which outlives the call.
-        if unsafe { libc::ioctl(tap.fd.as_raw_fd(), libc::TUNSETVNETHDRSZ as _, &size) } < 0 {
-            let e = io::Error::last_os_error();
-            return Err(io::Error::new(
-                e.kind(),
-                format!("{name}: vnet header size: {e}"),
-            ));
-        }
+        let rc = unsafe { libc::ioctl(tap.fd.as_raw_fd(), libc::TUNSETVNETHDRSZ as _, &size) };
+        ioctl_result(rc, name, "vnet header size")?;
         // SAFETY: TUNSETOFFLOAD takes the flags by value.
         let offloads = unsafe {
             libc::ioctl(
@@ -205,14 +196,7 @@ impl TunTap {
                 flags as libc::c_ulong,
             )
         };
-        if rc < 0 {
-            let e = io::Error::last_os_error();
-            return Err(io::Error::new(
-                e.kind(),
-                format!("{}: offloads: {e}", self.name),
-            ));
-        }
-        Ok(())
+        ioctl_result(rc, &self.name, "offloads")
     }
 
     fn create(name: &str, kind: DevKind, flags: libc::c_int) -> io::Result<TunTap> {
@@ -268,14 +252,7 @@ impl TunTap {
         let value: libc::c_int = on.into();
         // SAFETY: TUNSETCARRIER reads one int, which outlives the call.
         let rc = unsafe { libc::ioctl(self.fd.as_raw_fd(), TUNSETCARRIER as _, &value) };
-        if rc < 0 {
-            let e = io::Error::last_os_error();
-            return Err(io::Error::new(
-                e.kind(),
-                format!("{}: carrier: {e}", self.name),
-            ));
-        }
-        Ok(())
+        ioctl_result(rc, &self.name, "carrier")
     }
 
     /// Persistent (`on`): the device outlives this process, with its
@@ -290,14 +267,7 @@ impl TunTap {
                 libc::c_ulong::from(on),
             )
         };
-        if rc < 0 {
-            let e = io::Error::last_os_error();
-            return Err(io::Error::new(
-                e.kind(),
-                format!("{}: persist: {e}", self.name),
-            ));
-        }
-        Ok(())
+        ioctl_result(rc, &self.name, "persist")
     }
 
     /// One packet (TUN) or frame (TAP) into `buf`; `WouldBlock` when none waits.
